@@ -1,0 +1,177 @@
+"""Pure builders for BQL queries and export-job payloads. Nothing here touches the network."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from .errors import ConfigError
+
+MAX_EXPORT_ROWS = 1_000_000
+GSC_COLLECTION = "search_console"
+GSC_DAYS = 30
+
+
+@dataclass(frozen=True)
+class MetaField:
+    """A page attribute the meta export can carry, under a short column name."""
+
+    name: str  # short column name in the normalised CSV
+    source: str  # "crawl" (a dimension of crawl.<slug>) or "gsc" (a search_console metric)
+    slug: str  # the BQL field without its collection prefix
+    label: str  # what a person reads in the wizard
+
+
+META_FIELDS: tuple[MetaField, ...] = (
+    MetaField("pagetype", "crawl", "segments.pagetype.value", "Page type (segmentation)"),
+    MetaField("is_compliant", "crawl", "compliant.is_compliant", "Compliant (indexable)"),
+    MetaField("canonical_equal", "crawl", "canonical.to.equal", "Canonical points to itself"),
+    MetaField("sitemaps_present", "crawl", "sitemaps.present", "Present in a sitemap"),
+    MetaField("impressions", "gsc", "count_impressions", "Search Console impressions"),
+    MetaField("clicks", "gsc", "count_clicks", "Search Console clicks"),
+)
+META_BY_NAME = {f.name: f for f in META_FIELDS}
+LINKS_COLUMNS = ("source", "target")
+
+
+def normalize_fields(fields: list[str] | tuple[str, ...] | str | None) -> tuple[str, ...]:
+    """Validate meta field names and return them in canonical order (None → all)."""
+    if fields is None:
+        return tuple(f.name for f in META_FIELDS)
+    if isinstance(fields, str):
+        fields = [f for f in (p.strip() for p in fields.split(",")) if f]
+    unknown = [f for f in fields if f not in META_BY_NAME]
+    if unknown:
+        raise ConfigError(
+            f"Unknown meta field(s) {', '.join(map(repr, unknown))}. Choose from: {', '.join(META_BY_NAME)}."
+        )
+    chosen = set(fields)
+    return tuple(f.name for f in META_FIELDS if f.name in chosen)
+
+
+def meta_columns(fields: tuple[str, ...]) -> tuple[str, ...]:
+    """The normalised meta CSV header: `id` then the chosen fields in canonical order."""
+    return ("id", *normalize_fields(list(fields)))
+
+
+def field_id(analysis: str, f: MetaField) -> str:
+    """The fully prefixed BQL id of a meta field for one analysis."""
+    if f.source == "gsc":
+        return f"{GSC_COLLECTION}.period_0.{f.slug}"
+    return f"crawl.{analysis}.{f.slug}"
+
+
+def depth_histogram_query(analysis: str) -> dict[str, Any]:
+    """One grouped query: internal outlinks summed per click depth (the cheap way to size an export)."""
+    crawl = f"crawl.{analysis}"
+    return {
+        "collections": [crawl],
+        "query": {
+            "dimensions": [f"{crawl}.depth"],
+            "metrics": [{"function": "sum", "args": [f"{crawl}.outlinks_internal.nb.total"]}],
+            "sort": [{"type": "dimensions", "index": 0, "order": "asc"}],
+        },
+    }
+
+
+def edges_upto_query(analysis: str, depth: int) -> dict[str, Any]:
+    """Internal outlinks of all pages at depth <= `depth` (one query per depth: the fallback)."""
+    crawl = f"crawl.{analysis}"
+    return {
+        "collections": [crawl],
+        "query": {
+            "dimensions": [],
+            "metrics": [{"function": "sum", "args": [f"{crawl}.outlinks_internal.nb.total"]}],
+            "filters": {"field": f"{crawl}.depth", "predicate": "lte", "value": depth},
+        },
+    }
+
+
+def gsc_period(crawl_day: date | None, date_start: str | None, date_end: str | None) -> list[str]:
+    """The 30 days of Search Console data up to the crawl, clipped to what the collection holds."""
+    end = crawl_day or date.today()
+    if date_end:
+        end = min(end, date.fromisoformat(date_end[:10]))
+    start = end - timedelta(days=GSC_DAYS - 1)
+    if date_start:
+        start = max(start, date.fromisoformat(date_start[:10]))
+    if start > end:
+        start = end
+    return [start.isoformat(), end.isoformat()]
+
+
+_FORMATTER = {"delimiter": ",", "print_header": True, "print_delimiter": False, "header_format": "slug"}
+
+
+def _job(org: str, project: str, bql: dict[str, Any], export_size: int, name: str) -> dict[str, Any]:
+    return {
+        "job_type": "export",
+        "payload": {
+            "username": org,
+            "project": project,
+            "connector": "direct_download",
+            "formatter": "csv",
+            "formatter_config": dict(_FORMATTER),
+            "extra_config": {"compression": "gzip"},
+            "export_size": export_size,
+            "export_job_name": name,
+            "query": bql,
+        },
+    }
+
+
+def links_export_payload(
+    org: str, project: str, analysis: str, depth: int, export_size: int = MAX_EXPORT_ROWS
+) -> dict[str, Any]:
+    """POST /jobs body for the edge list: (page URL, internal outlink URL) of pages at depth <= `depth`."""
+    crawl = f"crawl.{analysis}"
+    bql = {
+        "collections": [crawl],
+        "query": {
+            "dimensions": [f"{crawl}.url", f"{crawl}.outlinks_internal.graph.url"],
+            "metrics": [],
+            "filters": {"field": f"{crawl}.depth", "predicate": "lte", "value": depth},
+        },
+    }
+    return _job(org, project, bql, export_size, f"botify-graph links {analysis} depth<={depth}")
+
+
+def meta_export_payload(
+    org: str,
+    project: str,
+    analysis: str,
+    depth: int,
+    fields: tuple[str, ...],
+    *,
+    period: list[str] | None = None,
+    export_size: int = MAX_EXPORT_ROWS,
+) -> dict[str, Any]:
+    """POST /jobs body for page attributes of every page the links file can name (depth <= depth+1).
+
+    Search Console metrics (and the search_console collection and `periods`) are included only when a
+    GSC field is chosen; `period` is then required.
+    """
+    crawl = f"crawl.{analysis}"
+    chosen = [META_BY_NAME[n] for n in normalize_fields(list(fields))]
+    dims: list[Any] = [f"{crawl}.url"] + [field_id(analysis, f) for f in chosen if f.source == "crawl"]
+    mets: list[Any] = [field_id(analysis, f) for f in chosen if f.source == "gsc"]
+    bql: dict[str, Any] = {"collections": [crawl]}
+    if mets:
+        if not period:
+            raise ConfigError("Search Console fields need a period; pass period=[start, end].")
+        bql["collections"].append(GSC_COLLECTION)
+        bql["periods"] = [list(period)]
+    bql["query"] = {
+        "dimensions": dims,
+        "metrics": mets,
+        "filters": {"field": f"{crawl}.depth", "predicate": "lte", "value": depth + 1},
+    }
+    return _job(org, project, bql, export_size, f"botify-graph meta {analysis} depth<={depth + 1}")
+
+
+def payload_query(job_body: dict[str, Any]) -> dict[str, Any]:
+    """The BQL part of a job body (what identifies the export), for matching listed jobs."""
+    payload = job_body.get("payload", job_body)
+    q = payload.get("query") if isinstance(payload, dict) else None
+    return q if isinstance(q, dict) else {}
