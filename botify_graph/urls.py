@@ -84,6 +84,7 @@ def clean_url(url: str) -> ProjectRef:
     try:
         parts = urlsplit(text)
         host = (parts.hostname or "").lower()
+        _ = parts.port
     except ValueError as exc:
         raise _bad(url, "it cannot be parsed") from exc
     if parts.scheme.lower() not in {"http", "https"}:
@@ -105,8 +106,9 @@ def clean_url(url: str) -> ProjectRef:
     org, project = segments[0], segments[1]
     if org.lower() in _RESERVED:
         raise _bad(url, f"{org!r} is a page of the Botify app, not an organisation")
-    validate_slug(org, "Organisation")
-    validate_slug(project, "Project")
+    for value, what in ((org, "organisation"), (project, "project")):
+        if not is_valid_slug(value):
+            raise _bad(url, f"{what} {value!r} is not a valid Botify slug: letters, digits, '.', '_', '-' only")
     analysis = segments[2] if len(segments) > 2 and is_analysis_slug(segments[2]) else None
     return ProjectRef(org=org, project=project, analysis=analysis)
 

@@ -1,0 +1,75 @@
+"""botify-graph: a website's internal link graph out of the Botify API.
+
+Cell-sized async functions (each takes the client from `make_client` first)::
+
+    from botify_graph import make_client, clean_url, verify_token, fetch_analyses_light, find_optimal_depth
+    project = clean_url("https://app.botify.com/my-org/my-project/20241108/?tab=x")
+    async with make_client(token) as client:
+        user = await verify_token(client)
+        analyses = await fetch_analyses_light(client, project)
+        choice = await find_optimal_depth(client, project, analyses[0])
+
+or everything at once with `await run_export(ExportParams(project_url=...))`.
+Names are imported lazily so `import botify_graph` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    # urls
+    "clean_url": "urls", "ProjectRef": "urls", "project_dir": "urls", "export_filename": "urls",
+    # client
+    "make_client": "client", "DEFAULT_BASE_URL": "client",
+    # api
+    "verify_token": "api", "fetch_analyses_light": "api", "resolve_analysis": "api",
+    "fetch_collections": "api", "available_meta_fields": "api", "query": "api", "edges_per_depth": "api",
+    "find_optimal_depth": "api", "create_export_job": "api", "find_existing_job": "api", "get_job": "api",
+    # jobs, download
+    "poll_job": "jobs", "poll_schedule": "jobs", "download_export": "download",
+    # depth, queries, models
+    "choose_depth": "depth", "DepthChoice": "depth", "META_FIELDS": "queries",
+    "links_export_payload": "queries", "meta_export_payload": "queries", "Analysis": "models", "Job": "models",
+    # pipeline
+    "run_export": "pipeline", "ExportParams": "pipeline", "ExportResult": "pipeline", "Event": "pipeline",
+    # state
+    "ExportRegistry": "registry", "Sidecar": "state", "ParamLog": "state",
+    "load_token": "token", "save_token": "token",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'botify_graph' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import (
+        available_meta_fields, create_export_job, edges_per_depth, fetch_analyses_light, fetch_collections,
+        find_existing_job, find_optimal_depth, get_job, query, resolve_analysis, verify_token,
+    )
+    from .client import DEFAULT_BASE_URL, make_client
+    from .depth import DepthChoice, choose_depth
+    from .download import download_export
+    from .jobs import poll_job, poll_schedule
+    from .models import Analysis, Job
+    from .pipeline import Event, ExportParams, ExportResult, run_export
+    from .queries import META_FIELDS, links_export_payload, meta_export_payload
+    from .registry import ExportRegistry
+    from .state import ParamLog, Sidecar
+    from .token import load_token, save_token
+    from .urls import ProjectRef, clean_url, export_filename, project_dir

@@ -1,0 +1,418 @@
+"""Thin async calls to the Botify API, one per cell: build → send → check → parse.
+
+Every function takes the client from `make_client` first. HTTP failures become the errors of
+`botify_graph.errors`, with messages that say what to do; no message carries the token.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+
+from . import queries
+from .client import resolve_api_url
+from .depth import DepthChoice, choose_depth, per_depth_from_cumulative
+from .errors import (
+    ApiError,
+    AuthError,
+    BotifyError,
+    JobCreationUncertain,
+    MalformedResponse,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    TransportError,
+)
+from .models import (
+    Analysis,
+    Collection,
+    Job,
+    QueryRow,
+    parse_analysis,
+    parse_collections,
+    parse_job,
+    parse_page,
+    parse_query_rows,
+    sort_analyses,
+)
+from .urls import ProjectRef
+
+MAX_PAGES = 200
+
+
+def _envelope(response: httpx.Response) -> tuple[int | str | None, str | None]:
+    try:
+        body = response.json()
+    except ValueError:
+        return None, None
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, dict):
+        return err.get("error_code"), err.get("message") if isinstance(err.get("message"), str) else None
+    if isinstance(body, dict) and isinstance(body.get("detail"), str):
+        return None, body["detail"]
+    return None, None
+
+
+def _short(text: str, n: int = 160) -> str:
+    text = re.sub(r"<[^>]+>", " ", text)
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def raise_for_api_error(response: httpx.Response, what: str) -> None:
+    """Raise the right BotifyError for a non-2xx answer to `what` (e.g. "listing analyses")."""
+    status = response.status_code
+    if status < 400:
+        return
+    code, message = _envelope(response)
+    detail = message or _short(response.text or "") or response.reason_phrase
+    where = response.request.url.path if response.request else None
+    kw: dict[str, Any] = {"status": status, "error_code": code, "url": where}
+    if status == 401:
+        raise AuthError(
+            f"Botify rejected the API token while {what} (401 {detail}). Check BOTIFY_API_TOKEN or paste a "
+            "fresh token from your Botify profile; regenerating a token invalidates the old one.",
+            **kw,
+        )
+    if status == 403:
+        raise PermissionDenied(
+            f"Your token has no access while {what} (403 {detail}). Check the organisation and project in "
+            "the URL, or ask the project's admin for access.",
+            **kw,
+        )
+    if status == 404:
+        raise NotFound(f"Not found while {what} (404 {detail}). Check the project URL and analysis slug.", **kw)
+    if status == 429:
+        raise RateLimited(
+            f"Botify kept rate-limiting requests while {what} (429). Wait a minute and run again; "
+            "botify-graph resumes where it stopped.",
+            **kw,
+        )
+    if status >= 500:
+        raise ApiError(
+            f"Botify had a server error while {what} ({status} {detail}), even after retries. "
+            "Try again in a few minutes; nothing is lost.",
+            **kw,
+        )
+    code_txt = f", error_code {code}" if code is not None else ""
+    raise ApiError(f"Botify refused the request while {what} ({status}{code_txt}: {detail}).", **kw)
+
+
+async def request_json(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    what: str,
+    *,
+    json: Any = None,
+    params: dict[str, Any] | None = None,
+) -> Any:
+    """Send one API request and return its JSON body, translating every failure."""
+    try:
+        response = await client.request(method, url, json=json, params=params)
+    except httpx.TimeoutException as exc:
+        raise TransportError(
+            f"The Botify API did not answer in time while {what} ({type(exc).__name__}). "
+            "Check your connection and try again."
+        ) from exc
+    except httpx.TransportError as exc:
+        raise TransportError(
+            f"Could not talk to the Botify API at {client.base_url.host} while {what} ({type(exc).__name__}). "
+            "Check your network or the API base URL, then try again."
+        ) from exc
+    raise_for_api_error(response, what)
+    try:
+        return response.json()
+    except ValueError:
+        ctype = response.headers.get("content-type", "?")
+        raise MalformedResponse(
+            f"Botify answered {response.status_code} with non-JSON ({ctype}: {_short(response.text, 80)!r}) "
+            f"while {what}. The API may be down or the API base URL may be wrong.",
+            status=response.status_code,
+        ) from None
+
+
+async def verify_token(client: httpx.AsyncClient) -> str:
+    """Check the token against the profile endpoint and return the username."""
+    body = await request_json(client, "GET", "authentication/profile", "checking the API token")
+    data = body.get("data") if isinstance(body, dict) else None
+    username = data.get("username") if isinstance(data, dict) else None
+    if not isinstance(username, str) or not username:
+        raise MalformedResponse("The profile endpoint answered without data.username; the API may have changed.")
+    return username
+
+
+async def _paginate(
+    client: httpx.AsyncClient, method: str, url: str, what: str, *, params: dict[str, Any] | None = None,
+    json: Any = None, max_pages: int = MAX_PAGES,
+) -> list[Any]:
+    """Follow `next` links (absolute, DRF style) and return every result."""
+    results: list[Any] = []
+    seen: set[str] = set()
+    next_url: str | None = url
+    first = True
+    while next_url:
+        if len(seen) >= max_pages:
+            raise MalformedResponse(f"Stopped after {max_pages} pages while {what}: the `next` links never ended.")
+        body = await request_json(
+            client, method, next_url, what, json=json, params=params if first else None
+        )
+        page = parse_page(body, what)
+        results.extend(page.results)
+        seen.add(next_url)
+        first = False
+        next_url = resolve_api_url(client, page.next) if page.next else None
+        if next_url in seen:
+            raise MalformedResponse(f"The API sent the same `next` link twice while {what}.")
+    return results
+
+
+async def fetch_analyses_light(
+    client: httpx.AsyncClient, project: ProjectRef, *, only_success: bool = True, page_size: int = 100
+) -> list[Analysis]:
+    """List a project's analyses, newest first, following pagination."""
+    items = await _paginate(
+        client,
+        "GET",
+        f"analyses/{project.org}/{project.project}/light",
+        f"listing the analyses of {project}",
+        params={"page": 1, "size": page_size, "only_success": "true" if only_success else "false"},
+    )
+    analyses = [parse_analysis(item) for item in items]
+    if only_success:
+        analyses = [a for a in analyses if a.status in (None, "success")]
+    return sort_analyses(analyses)
+
+
+async def resolve_analysis(client: httpx.AsyncClient, project: ProjectRef, analysis: str | None) -> Analysis:
+    """The analysis named by `analysis` (a slug, or "latest"/None for the newest successful one)."""
+    analyses = await fetch_analyses_light(client, project)
+    if not analyses:
+        raise NotFound(f"{project} has no finished analysis yet: wait for a crawl to finish, then run again.")
+    if analysis in (None, "", "latest"):
+        return analyses[0]
+    for a in analyses:
+        if a.slug == analysis:
+            return a
+    newest = ", ".join(a.slug for a in analyses[:5])
+    raise NotFound(f"Analysis {analysis!r} is not a finished analysis of {project}. The newest are: {newest}.")
+
+
+async def fetch_collections(client: httpx.AsyncClient, project: ProjectRef) -> list[Collection]:
+    """List the BQL collections of a project (crawl.<slug>, search_console, ...)."""
+    body = await request_json(
+        client, "GET", f"projects/{project.org}/{project.project}/collections", f"listing collections of {project}"
+    )
+    return parse_collections(body)
+
+
+def _field_ids(body: Any) -> set[str]:
+    ids: set[str] = set()
+    datasets = body.get("datasets") if isinstance(body, dict) else None
+    for ds in datasets if isinstance(datasets, list) else []:
+        for f in ds.get("fields", []) if isinstance(ds, dict) else []:
+            if isinstance(f, dict):
+                if isinstance(f.get("id"), str):
+                    ids.add(f["id"])
+                ids.update(a for a in f.get("aliases") or [] if isinstance(a, str))
+    return ids
+
+
+@dataclass(frozen=True)
+class FieldAvailability:
+    """Which meta fields a project/analysis has, and the Search Console collection if any."""
+
+    fields: tuple[str, ...]
+    gsc: Collection | None
+
+    def period(self, analysis: Analysis) -> list[str] | None:
+        if self.gsc is None:
+            return None
+        return queries.gsc_period(analysis.crawl_date, self.gsc.date_start, self.gsc.date_end)
+
+
+async def available_meta_fields(
+    client: httpx.AsyncClient, project: ProjectRef, analysis: Analysis | str
+) -> FieldAvailability:
+    """Meta fields this project/analysis actually has: no Search Console → no impressions/clicks."""
+    slug = analysis.slug if isinstance(analysis, Analysis) else analysis
+    collections = await fetch_collections(client, project)
+    gsc = next((c for c in collections if c.id == queries.GSC_COLLECTION), None)
+    crawl_id = f"crawl.{slug}"
+    known: set[str] | None = None
+    if any(c.id == crawl_id for c in collections):
+        try:
+            body = await request_json(
+                client, "GET", f"projects/{project.org}/{project.project}/collections/{crawl_id}",
+                f"listing the fields of {crawl_id}",
+            )
+            known = _field_ids(body) or None
+        except (NotFound, MalformedResponse, ApiError) as exc:
+            if isinstance(exc, (AuthError, PermissionDenied)):
+                raise
+            known = None  # no field list: assume the standard crawl fields
+    fields = []
+    for f in queries.META_FIELDS:
+        if f.source == "gsc":
+            if gsc is not None:
+                fields.append(f.name)
+        elif known is None or f"{crawl_id}.{f.slug}" in known or f.slug in known:
+            fields.append(f.name)
+    return FieldAvailability(fields=tuple(fields), gsc=gsc)
+
+
+async def query(
+    client: httpx.AsyncClient, project: ProjectRef, bql: dict[str, Any], *, page_size: int = 500
+) -> list[QueryRow]:
+    """Run a BQLv2 query and return every row (following pagination)."""
+    items = await _paginate(
+        client,
+        "POST",
+        f"projects/{project.org}/{project.project}/query",
+        f"querying {project}",
+        params={"size": page_size},
+        json=bql,
+    )
+    rows, _ = parse_query_rows({"results": items, "next": None})
+    return rows
+
+
+def _int(value: Any, what: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MalformedResponse(f"{what}: expected a number, got {value!r}.")
+    return int(value)
+
+
+async def edges_per_depth(client: httpx.AsyncClient, project: ProjectRef, analysis: str) -> dict[int, int]:
+    """Internal links per click depth in ONE grouped query."""
+    rows = await query(client, project, queries.depth_histogram_query(analysis))
+    out: dict[int, int] = {}
+    for row in rows:
+        if len(row.dimensions) != 1 or len(row.metrics) != 1:
+            raise MalformedResponse("depth query: expected one dimension and one metric per row.")
+        depth = row.dimensions[0]
+        if depth is None:
+            continue  # pages without a depth (not linked) cannot be reached by a depth filter
+        out[_int(depth, "depth")] = out.get(_int(depth, "depth"), 0) + _int(row.metrics[0], "edge sum")
+    return out
+
+
+async def find_optimal_depth(
+    client: httpx.AsyncClient,
+    project: ProjectRef,
+    analysis: Analysis | str,
+    max_edges: int = queries.MAX_EXPORT_ROWS,
+    *,
+    max_probe_depth: int = 10,
+) -> DepthChoice:
+    """Deepest depth whose internal links fit `max_edges`: one grouped query, else one query per depth."""
+    slug = analysis.slug if isinstance(analysis, Analysis) else analysis
+    try:
+        per_depth = await edges_per_depth(client, project, slug)
+        if per_depth:
+            return choose_depth(per_depth, max_edges, requests=1)
+    except (AuthError, PermissionDenied, NotFound, RateLimited, TransportError):
+        raise
+    except (ApiError, MalformedResponse):
+        pass  # the API refused the grouped form: fall back to the per-depth probe
+    cumulative: dict[int, int] = {}
+    requests = 0
+    for depth in range(1, max_probe_depth + 1):
+        rows = await query(client, project, queries.edges_upto_query(slug, depth))
+        requests += 1
+        total = _int(rows[0].metrics[0], "edge sum") if rows and rows[0].metrics else 0
+        grew = total > cumulative.get(depth - 1, -1)
+        cumulative[depth] = total
+        if total > max_edges or not grew:
+            break
+    per = per_depth_from_cumulative(cumulative)
+    return choose_depth(per, max_edges, requests=requests + 1)
+
+
+def _same_export(listed: Job, payload: dict[str, Any]) -> bool:
+    mine = payload.get("payload", {})
+    theirs = listed.payload
+    if not theirs:
+        return False
+    if theirs.get("username") not in (None, mine.get("username")) or theirs.get("project") not in (
+        None,
+        mine.get("project"),
+    ):
+        return False
+    return bool(queries.payload_query(theirs) == queries.payload_query(mine))
+
+
+async def find_existing_job(
+    client: httpx.AsyncClient, payload: dict[str, Any], *, since: datetime | None = None, pages: int = 2
+) -> Job | None:
+    """A job already on the server for this exact export (created after `since`), if any."""
+    body_payload = payload.get("payload", {})
+    params = {"job_type": payload.get("job_type", "export"), "project": body_payload.get("project"), "size": 50}
+    items = await _paginate(client, "GET", "jobs", "listing recent export jobs", params=params, max_pages=pages)
+    for item in items:
+        try:
+            job = parse_job(item)
+        except MalformedResponse:
+            continue
+        if not _same_export(job, payload):
+            continue
+        if since and job.date_created:
+            try:
+                created = datetime.fromisoformat(job.date_created.replace("Z", "+00:00"))
+                if created < since - timedelta(minutes=5):
+                    continue
+            except ValueError:
+                pass
+        return job
+    return None
+
+
+async def create_export_job(
+    client: httpx.AsyncClient,
+    payload: dict[str, Any],
+    *,
+    on_uncertain: Callable[[str], None] | None = None,
+) -> Job:
+    """POST /jobs once. If the connection breaks, look for the job before creating another one."""
+    started = datetime.now(timezone.utc)
+    what = "creating the export job"
+    try:
+        response = await client.post("jobs", json=payload)
+    except httpx.TransportError as exc:
+        if on_uncertain:
+            on_uncertain(f"connection broke while creating the job ({type(exc).__name__}); checking for it")
+        try:
+            existing = await find_existing_job(client, payload, since=started)
+        except BotifyError as list_exc:
+            raise JobCreationUncertain(
+                "The connection broke while creating the export job, and the job list could not be read to "
+                f"check whether Botify created it ({list_exc}). Check the jobs in Botify before running again "
+                "to avoid spending export credits twice."
+            ) from exc
+        if existing is not None:
+            return existing
+        try:
+            response = await client.post("jobs", json=payload)
+        except httpx.TransportError as exc2:
+            raise JobCreationUncertain(
+                "The connection broke twice while creating the export job. Check your network; run again to "
+                "resume (botify-graph looks for the job before creating another)."
+            ) from exc2
+    raise_for_api_error(response, what)
+    try:
+        return parse_job(response.json())
+    except ValueError:
+        raise MalformedResponse(f"Botify answered {response.status_code} with non-JSON while {what}.") from None
+
+
+async def get_job(client: httpx.AsyncClient, job_url: str) -> Job:
+    """Fetch a job's current state; `job_url` may be relative (/v1/jobs/123), absolute, or a bare id."""
+    url = f"jobs/{job_url}" if str(job_url).isdigit() else resolve_api_url(client, str(job_url))
+    return parse_job(await request_json(client, "GET", url, "checking the export job"))

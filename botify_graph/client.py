@@ -1,0 +1,212 @@
+"""The one place an httpx client is built: token auth, a 5 requests/s limit, 429 handling and retries.
+
+Policy, all inside a transport wrapper so every call site stays a plain `await client.get(...)`:
+- the token goes only to the API's own origin (download links live on a CDN and need none);
+- at most `rate` requests in any one-second window to the API origin (Botify allows 5 per second);
+- 429: wait `Retry-After` when the server sends it, else back off exponentially; any method, since
+  a 429 means the request was refused, not processed;
+- 5xx and broken connections: bounded retries with backoff for idempotent methods only. A job POST
+  that breaks is never repeated here: `api.create_export_job` decides what to do with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import email.utils
+import time
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any
+
+import httpx
+
+from .errors import ConfigError
+
+DEFAULT_BASE_URL = "https://api.botify.com/v1"
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+USER_AGENT = "botify-graph"
+
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return (url.scheme, url.host, url.port)
+
+
+class TokenAuth(httpx.Auth):
+    """`Authorization: Token …` on requests to the API origin only; its repr never shows the token."""
+
+    def __init__(self, token: str, api_url: httpx.URL) -> None:
+        self._token = token
+        self._origin = _origin(api_url)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if _origin(request.url) == self._origin:
+            request.headers["Authorization"] = f"Token {self._token}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "TokenAuth(<hidden>)"
+
+
+class RateLimiter:
+    """At most `rate` acquisitions in any sliding window of `period` seconds."""
+
+    def __init__(self, rate: float = 5.0, period: float = 1.0, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Sleep = asyncio.sleep) -> None:
+        if rate <= 0:
+            raise ConfigError("The request rate must be positive.")
+        self.capacity = max(1, int(rate * period))
+        self.period = period
+        self._stamps: collections.deque[float] = collections.deque()
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = self._clock()
+                while self._stamps and now - self._stamps[0] >= self.period:
+                    self._stamps.popleft()
+                if len(self._stamps) < self.capacity:
+                    self._stamps.append(now)
+                    return
+                await self._sleep(self.period - (now - self._stamps[0]) + 0.01)
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """Parse a Retry-After header (seconds or an HTTP date) into seconds; None if absent or unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def backoff(attempt: int, *, base: float = 0.5, cap: float = 30.0) -> float:
+    """Delay before retry number `attempt` (0-based): base·2^attempt, capped."""
+    return float(min(cap, base * (2**attempt)))
+
+
+class RetryTransport(httpx.AsyncBaseTransport):
+    """Wraps a transport with the rate limit, 429 handling and bounded retries described above."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        *,
+        api_url: httpx.URL,
+        limiter: RateLimiter,
+        max_retries: int = 4,
+        max_429_retries: int = 10,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.inner = inner
+        self.limiter = limiter
+        self.max_retries = max_retries
+        self.max_429_retries = max_429_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self._origin = _origin(api_url)
+        self._sleep = sleep
+        self.stats: collections.Counter[str] = collections.Counter()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        failures = throttled = 0
+        is_api = _origin(request.url) == self._origin
+        idempotent = request.method in IDEMPOTENT
+        while True:
+            if is_api:
+                await self.limiter.acquire()
+            self.stats["requests"] += 1
+            try:
+                response = await self.inner.handle_async_request(request)
+            except httpx.TransportError:
+                if not idempotent or failures >= self.max_retries:
+                    raise
+                self.stats["retried_errors"] += 1
+                await self._sleep(backoff(failures, base=self.backoff_base, cap=self.backoff_cap))
+                failures += 1
+                continue
+            if response.status_code == 429 and throttled < self.max_429_retries:
+                wait = retry_after_seconds(response.headers.get("Retry-After"))
+                await response.aclose()
+                self.stats["retried_429"] += 1
+                if wait is None:
+                    wait = backoff(throttled, base=self.backoff_base, cap=self.backoff_cap)
+                await self._sleep(min(wait, 120.0))
+                throttled += 1
+                continue
+            if response.status_code in RETRY_STATUSES and idempotent and failures < self.max_retries:
+                await response.aclose()
+                self.stats["retried_5xx"] += 1
+                await self._sleep(backoff(failures, base=self.backoff_base, cap=self.backoff_cap))
+                failures += 1
+                continue
+            return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def make_client(
+    token: str | None,
+    *,
+    base_url: str = DEFAULT_BASE_URL,
+    transport: httpx.AsyncBaseTransport | None = None,
+    rate: float = 5.0,
+    max_retries: int = 4,
+    timeout: float = 60.0,
+    sleep: Sleep = asyncio.sleep,
+    backoff_base: float = 0.5,
+) -> httpx.AsyncClient:
+    """Build the AsyncClient every cell function takes first. Use it with `async with`."""
+    if not token or not str(token).strip():
+        raise ConfigError(
+            "No Botify API token. Set BOTIFY_API_TOKEN, or paste it in the wizard's Connect step "
+            "(find it in Botify under your profile: 'API token')."
+        )
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"API base URL {base_url!r} must start with http:// or https://.")
+    api_url = httpx.URL(base_url.rstrip("/") + "/")
+    limiter = RateLimiter(rate, sleep=sleep)
+    wrapped = RetryTransport(
+        transport or httpx.AsyncHTTPTransport(),
+        api_url=api_url,
+        limiter=limiter,
+        max_retries=max_retries,
+        backoff_base=backoff_base,
+        sleep=sleep,
+    )
+    return httpx.AsyncClient(
+        base_url=api_url,
+        auth=TokenAuth(str(token).strip(), api_url),
+        transport=wrapped,
+        timeout=httpx.Timeout(timeout, connect=15.0),
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        follow_redirects=True,
+    )
+
+
+def resolve_api_url(client: httpx.AsyncClient, url: str) -> str:
+    """Absolute URL for what the API handed back: absolute as is; `/v1/...` against the API root."""
+    if url.startswith(("http://", "https://")):
+        return url
+    base = str(client.base_url).rstrip("/")
+    if url.startswith("/v1/") and base.endswith("/v1"):
+        return base[: -len("/v1")] + url
+    if url.startswith("/"):
+        root = client.base_url
+        return f"{root.scheme}://{root.netloc.decode()}{url}"
+    return f"{base}/{url}"

@@ -1,0 +1,86 @@
+"""Pure: choose the deepest click depth whose internal links fit the export limit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .errors import BotifyError, DepthTooLarge
+
+
+@dataclass(frozen=True)
+class DepthChoice:
+    """The chosen depth, its edge count and the table it was chosen from."""
+
+    depth: int
+    edges: int
+    max_edges: int
+    per_depth: tuple[tuple[int, int], ...]  # (depth, internal links of pages at exactly that depth)
+    cumulative: tuple[tuple[int, int], ...]  # (depth, internal links of pages at depth <= it)
+    whole_graph: bool  # True when every link of the crawl fits (nothing deeper adds links)
+    requests: int = 0  # API requests spent finding it
+
+    def table(self) -> list[dict[str, int | bool]]:
+        """Rows for display: depth, edges at the depth, cumulative edges, fits, chosen."""
+        per = dict(self.per_depth)
+        return [
+            {"depth": d, "edges": per.get(d, 0), "cumulative": c, "fits": c <= self.max_edges, "chosen": d == self.depth}
+            for d, c in self.cumulative
+        ]
+
+
+def cumulate(per_depth: Mapping[int, int]) -> list[tuple[int, int]]:
+    """Running totals over depths 0..max, filling missing depths with 0."""
+    if not per_depth:
+        return []
+    out, total = [], 0
+    for d in range(min(0, min(per_depth)), max(per_depth) + 1):
+        total += int(per_depth.get(d, 0) or 0)
+        out.append((d, total))
+    return out
+
+
+def choose_depth(per_depth: Mapping[int, int], max_edges: int = 1_000_000, *, requests: int = 0) -> DepthChoice:
+    """Deepest depth with cumulative links <= max_edges; on a plateau, the shallowest depth with the same links."""
+    if max_edges < 1:
+        raise BotifyError(f"max_edges must be at least 1, got {max_edges}.")
+    cum = cumulate(per_depth)
+    if not cum or cum[-1][1] == 0:
+        raise BotifyError(
+            "This analysis reports no internal links at any depth: pick another analysis "
+            "(one whose crawl finished with pages)."
+        )
+    floor = min(1, cum[-1][0])  # depth 1 (the home page's links alone are not a link graph)
+    floor_edges = dict(cum)[floor]
+    if floor_edges > max_edges:
+        raise DepthTooLarge(
+            f"Even depth {floor} has {floor_edges:,} internal links, over the export limit of {max_edges:,} rows, "
+            "so no useful link graph fits. Raise the limit if your Botify plan allows larger exports, "
+            "or choose a smaller analysis.",
+            edges=floor_edges,
+            max_edges=max_edges,
+        )
+    fitting = [(d, c) for d, c in cum if c <= max_edges]
+    depth, edges = fitting[-1]
+    # Plateau: deeper depths that add no links change nothing; export the shallowest equivalent depth.
+    depth = max(floor, min(d for d, c in cum if c == edges and d <= depth))
+    whole = edges == cum[-1][1]
+    return DepthChoice(
+        depth=depth,
+        edges=edges,
+        max_edges=max_edges,
+        per_depth=tuple(sorted((int(d), int(e or 0)) for d, e in per_depth.items())),
+        cumulative=tuple(cum),
+        whole_graph=whole,
+        requests=requests,
+    )
+
+
+def per_depth_from_cumulative(cumulative: Mapping[int, int]) -> dict[int, int]:
+    """Turn {depth: links at depth <= d} (from one query per depth) into links at exactly each depth."""
+    out: dict[int, int] = {}
+    prev = 0
+    for d in sorted(cumulative):
+        out[d] = int(cumulative[d]) - prev
+        prev = int(cumulative[d])
+    return out
