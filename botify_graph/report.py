@@ -1,0 +1,129 @@
+"""Text rendering of export events and results: live bars on a terminal, plain lines elsewhere.
+
+Used by the CLI and by headless (papermill) notebook runs; the wizard renders the same events
+with widgets.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from .pipeline import Event, ExportResult
+
+
+def human_bytes(n: float) -> str:
+    """1536 → '1.5 KB'."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def bar(fraction: float, width: int = 20) -> str:
+    """A text progress bar: [#########-----------]."""
+    fraction = min(1.0, max(0.0, fraction))
+    filled = int(round(fraction * width))
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
+
+
+class TextReporter:
+    """Turns pipeline events into text. `tty=True`: one live status line redrawn in place."""
+
+    def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.clock = clock
+        self.status: dict[str, str] = {}
+        self._last_plain: dict[str, float] = {}
+        self._line_shown = False
+
+    def __call__(self, event: Event) -> None:
+        kind = event.step.split(":", 1)[-1] if ":" in event.step else None
+        if event.kind == "job_status" and kind:
+            self.status[kind] = f"{kind} {event.data.get('status', '?').lower()} {event.elapsed or 0:.0f}s " \
+                                f"({event.data.get('polls', 0)} polls)"
+            if self.tty:
+                self._redraw()
+            else:
+                self._print(f"  {event.message}")
+            return
+        if event.kind == "download_progress" and kind:
+            done, total = event.data.get("bytes", 0), event.data.get("total")
+            text = f"{kind} ↓ {human_bytes(done)}"
+            if total:
+                text = f"{kind} ↓ {bar(done / total, 12)} {done * 100 // max(total, 1)}% of {human_bytes(total)}"
+            self.status[kind] = text
+            if self.tty:
+                self._redraw()
+            else:
+                now = self.clock()
+                if now - self._last_plain.get(kind, -1e9) >= 2.0 or (total and done >= total):
+                    self._last_plain[kind] = now
+                    self._print(f"  {text}")
+            return
+        if event.kind == "step_succeeded" and kind:
+            self.status.pop(kind, None)
+        mark = {"step_started": "→", "step_succeeded": "✓", "step_failed": "✗", "info": "·"}.get(event.kind, "·")
+        took = f" ({event.elapsed:.1f} s)" if event.elapsed is not None and event.kind != "step_started" else ""
+        self._print(f"{mark} {event.message}{took}")
+
+    def _clear(self) -> None:
+        if self.tty and self._line_shown:
+            self.stream.write("\r\033[K")
+            self._line_shown = False
+
+    def _print(self, text: str) -> None:
+        self._clear()
+        self.stream.write(text + "\n")
+        if self.tty and self.status:
+            self._redraw()
+        self.stream.flush()
+
+    def _redraw(self) -> None:
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        line = "  " + " | ".join(self.status[k] for k in sorted(self.status))
+        self.stream.write("\r\033[K" + line[:width])
+        self.stream.flush()
+        self._line_shown = True
+
+    def close(self) -> None:
+        self._clear()
+        self.stream.flush()
+
+
+def summary_text(result: ExportResult, *, pages: int | None = None) -> str:
+    """A one-screen summary of an export: project, analysis, depth table, files."""
+    lines = [
+        "",
+        f"botify-graph: {result.project} — analysis {result.analysis.slug}"
+        + (" (already exported: nothing was re-exported)" if result.reused else ""),
+        f"  project URL   {result.project.url}",
+        f"  user          {result.username}",
+    ]
+    if result.depth is not None:
+        d = result.depth
+        lines.append(
+            f"  chosen depth  {d.depth}  ({d.edges:,} links, limit {d.max_edges:,}"
+            + ("; the whole graph fits" if d.whole_graph else "")
+            + f"; {d.requests} sizing request{'s' if d.requests != 1 else ''})"
+        )
+        lines.append("  links per depth:")
+        lines.append("    depth        links   cumulative")
+        for row in d.table():
+            mark = "  ◀ chosen" if row["chosen"] else ("  over the limit" if not row["fits"] else "")
+            lines.append(f"    {row['depth']:>5} {row['edges']:>12,} {row['cumulative']:>12,}{mark}")
+    lines.append(f"  meta fields   {', '.join(result.fields) or '(url only)'}")
+    if pages is not None:
+        lines.append(f"  pages         {pages:,}")
+    lines.append(f"  edges         {result.links.rows:,}")
+    lines.append("  files:")
+    for k in (result.links, result.meta):
+        lines.append(f"    {k.kind:<5} {k.rows:>10,} rows  {k.path}")
+    lines.append(f"  done in {result.elapsed:.1f} s")
+    return "\n".join(lines)
