@@ -314,7 +314,8 @@ class _KindExport:
             lambda r: f"{self.kind}: {r.rows:,} rows → {r.path}",
         )
         self.registry.update(
-            self.key, status="DOWNLOADED", file=str(result.path), rows=result.rows, download_url=job.download_url
+            self.key, status="DOWNLOADED", file=self.registry.relative_file(result.path), rows=result.rows,
+            download_url=job.download_url,
         )
         return KindResult(self.kind, result.path, result.rows, job.job_id, False)
 

@@ -1,0 +1,218 @@
+"""Small file-system helpers for the state files: atomic writes, a cross-process lock, careful JSON reads.
+
+Every state file (sidecar, parameter log, export registry, token file) is written through
+`atomic_write_text`: a temporary file in the same folder is written, flushed and fsynced, then moved over
+the target with `os.replace`, so a reader sees the old file or the new one and never half of either.
+Writers hold `file_lock` (a `filelock.FileLock` on `<path>.lock`) across read-modify-write sequences.
+A file that cannot be parsed is copied aside and reported, never silently reset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from .errors import StateFileError
+
+__all__ = [
+    "atomic_write_json",
+    "atomic_write_text",
+    "backup_corrupt",
+    "corrupt_file_error",
+    "file_lock",
+    "read_json",
+    "utc_now_iso",
+]
+
+_locks: dict[tuple[int, str], FileLock] = {}
+_locks_guard = threading.Lock()
+
+
+def utc_now_iso() -> str:
+    """Return the current UTC time as ISO-8601 with milliseconds and a Z suffix."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable where the platform allows it (not on Windows)."""
+    if sys.platform == "win32":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _replace(src: str, dst: Path) -> None:
+    """`os.replace`, retried briefly on Windows where a reader holding the file blocks the rename."""
+    for attempt in range(10):
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError:
+            if sys.platform != "win32" or attempt == 9:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, mode: int | None = None) -> None:
+    """Replace `path` with `text` (UTF-8) atomically; on failure the old file is intact and no temp is left.
+
+    `mode` is the permission the file is created with (the umask still applies); by default a new file gets
+    0o666 minus the umask and an existing file keeps its permissions. The temporary file already has the
+    final mode when it is created, so a file written with mode 0o600 is never readable by others.
+    """
+    target = Path(path)
+    folder = target.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    keep_mode: int | None = None
+    if mode is None:
+        try:
+            keep_mode = stat.S_IMODE(target.stat().st_mode)
+        except OSError:
+            keep_mode = None
+    create_mode = 0o666 if mode is None else mode
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    tmp = ""
+    fd = -1
+    for _ in range(100):
+        tmp = str(folder / f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+        try:
+            fd = os.open(tmp, flags, create_mode)
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - 100 random name collisions in a row
+        raise StateFileError(target, "could not create a temporary file beside it; check the folder.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        if keep_mode is not None and sys.platform != "win32":
+            os.chmod(tmp, keep_mode)
+        _replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(folder)
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, mode: int | None = None) -> None:
+    """Serialise `obj` as indented JSON and write it with `atomic_write_text`.
+
+    The object is serialised before anything touches the disk, so an unserialisable value leaves the old
+    file as it was. NaN and infinities are refused: they are not JSON.
+    """
+    text = json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    atomic_write_text(path, text, mode=mode)
+
+
+def _shared_lock(lock_path: Path) -> FileLock:
+    """One FileLock instance per lock file and process, so nested `with` blocks in one thread re-enter it."""
+    key = (os.getpid(), os.path.abspath(lock_path))
+    with _locks_guard:
+        lock = _locks.get(key)
+        if lock is None:
+            lock = _locks[key] = FileLock(str(lock_path))
+        return lock
+
+
+@contextmanager
+def file_lock(path: str | os.PathLike[str], timeout: float = 30) -> Iterator[None]:
+    """Hold the cross-process lock `<path>.lock` for the duration of the block.
+
+    The lock is re-entrant within one thread (nested blocks on the same path do not wait), and excludes
+    other threads and other processes. If it cannot be taken within `timeout` seconds, StateFileError says
+    so and what to do.
+    """
+    target = Path(path)
+    lock_path = target.with_name(target.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = _shared_lock(lock_path)
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise StateFileError(
+            target,
+            f"another process has held the lock {lock_path.name} for more than {timeout:g} s. "
+            "Wait for the other notebook, app or batch run using this file to finish and try again; "
+            f"if no other botify-graph process is running, delete {lock_path}.",
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def backup_corrupt(path: str | os.PathLike[str]) -> Path:
+    """Copy `path` to `<path>.corrupt-<UTC timestamp>` beside it (the original stays) and return the copy."""
+    source = Path(path)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    backup = source.with_name(f"{source.name}.corrupt-{stamp}")
+    n = 1
+    while backup.exists():
+        n += 1
+        backup = source.with_name(f"{source.name}.corrupt-{stamp}-{n}")
+    shutil.copy2(source, backup)
+    return backup
+
+
+def corrupt_file_error(path: str | os.PathLike[str], what: str, problem: str) -> StateFileError:
+    """Back up a corrupt state file and build the StateFileError that names it, the backup and the way out."""
+    try:
+        where = f"A copy was saved as {backup_corrupt(path)}."
+    except OSError as exc:
+        where = f"It could not be copied aside ({exc.strerror or exc})."
+    return StateFileError(
+        path,
+        f"the {what} is corrupt ({problem}). {where} It was left in place and nothing was reset: "
+        "fix the file, or move it away to start afresh.",
+    )
+
+
+def read_json(path: str | os.PathLike[str], *, what: str) -> Any | None:
+    """Parse the JSON file at `path`; None if it does not exist.
+
+    A file that is not valid UTF-8 JSON is copied to `<path>.corrupt-<UTC timestamp>` and reported with a
+    StateFileError naming both files; the original is left where it is. `what` names the file for people
+    ("export registry", "wizard sidecar").
+    """
+    target = Path(path)
+    try:
+        raw = target.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateFileError(
+            target, f"the {what} cannot be read ({exc.strerror or exc}); check its permissions."
+        ) from None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise corrupt_file_error(target, what, f"not UTF-8 text at byte {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise corrupt_file_error(
+            target, what, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None

@@ -1,0 +1,223 @@
+"""The export registry: which Botify export job and local file belong to which export request.
+
+One JSON file (by default `downloads/export_registry.json`) makes job creation idempotent across kernels,
+processes and sessions: before creating a job, look up its key; record "CREATING" before the POST so an
+interrupted request is known about; record the job id, status, download URL and final file as they come.
+
+    {"schema_version": 1, "exports": {"org/project/analysis/kind": {...ExportRecord fields...}}}
+
+Reads are fresh from disk every time. Writes take the file lock, read afresh, change and replace the file
+atomically. Hold `ExportRegistry.locked()` across a read-decide-write sequence; `put` and `update` inside
+it re-enter the same lock. A corrupt or newer-version file is an error naming the file, never a reset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import StateFileError
+from .fsutil import atomic_write_json, corrupt_file_error, file_lock, read_json, utc_now_iso
+
+__all__ = ["KINDS", "SCHEMA_VERSION", "STATUSES", "ExportRecord", "ExportRegistry", "registry_key"]
+
+SCHEMA_VERSION = 1
+KINDS = ("links", "meta")
+#: CREATING: POST sent, no answer yet. DONE: the job is done but its file not downloaded yet.
+STATUSES = ("CREATING", "CREATED", "PROCESSING", "DONE", "FAILED", "DOWNLOADED", "GONE")  # GONE: job vanished server-side
+_KEY_FIELDS = ("org", "project", "analysis", "kind")
+_WHAT = "export registry"
+
+
+def registry_key(org: str, project: str, analysis: str, kind: str) -> str:
+    """Return the registry key "org/project/analysis/kind"."""
+    return f"{org}/{project}/{analysis}/{kind}"
+
+
+@dataclass
+class ExportRecord:
+    """One export request and what became of it."""
+
+    org: str
+    project: str
+    analysis: str
+    kind: str  # "links" | "meta"
+    depth: int
+    max_edges: int
+    fields: tuple[str, ...]  # () for links
+    status: str  # one of STATUSES
+    job_id: int | str | None = None
+    job_url: str | None = None
+    download_url: str | None = None
+    file: str | None = None  # the final CSV, relative to the registry's folder when inside it
+    rows: int | None = None
+    failure_reason: str | None = None
+    created: str = ""  # ISO-8601 UTC
+    updated: str = ""  # ISO-8601 UTC
+    polls: int = 0
+
+    def __post_init__(self) -> None:
+        self.fields = tuple(self.fields)
+
+    @property
+    def key(self) -> str:
+        """The registry key of this record."""
+        return registry_key(self.org, self.project, self.analysis, self.kind)
+
+    def matches(self, depth: int, max_edges: int, fields: Sequence[str]) -> bool:
+        """Say whether this record was made for the same depth, edge limit and fields (in the same order)."""
+        return self.depth == depth and self.max_edges == max_edges and self.fields == tuple(fields)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the record as a JSON-ready dict."""
+        data = dataclasses.asdict(self)
+        data["fields"] = list(self.fields)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExportRecord:
+        """Build a record from its JSON dict; unknown keys are ignored. Raises ValueError if it is malformed."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        known = {k: v for k, v in data.items() if k in names}
+        for name in (*_KEY_FIELDS, "status"):
+            if not isinstance(known.get(name), str):
+                raise ValueError(f"{name!r} is missing or not a string")
+        for name in ("depth", "max_edges"):
+            value = known.get(name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name!r} is missing or not an integer")
+        fields = known.get("fields", [])
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            raise ValueError("'fields' is not a list of strings")
+        known["fields"] = tuple(fields)
+        return cls(**known)
+
+
+def _check(record: ExportRecord) -> None:
+    if record.kind not in KINDS:
+        raise ValueError(f"Unknown export kind {record.kind!r}; expected one of {', '.join(KINDS)}.")
+    if record.status not in STATUSES:
+        raise ValueError(f"Unknown export status {record.status!r}; expected one of {', '.join(STATUSES)}.")
+
+
+class ExportRegistry:
+    """The export registry file; nothing is read until a method is called."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"ExportRegistry({str(self.path)!r})"
+
+    @contextmanager
+    def locked(self, timeout: float = 30) -> Iterator[None]:
+        """Hold the registry's file lock across a read-decide-write sequence (re-entrant in one thread)."""
+        with file_lock(self.path, timeout=timeout):
+            yield
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        """Return the raw `exports` mapping, validated, from a fresh read of the file."""
+        raw = read_json(self.path, what=_WHAT)
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            raise corrupt_file_error(self.path, _WHAT, f"expected a JSON object, found {type(raw).__name__}")
+        version = raw.get("schema_version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise corrupt_file_error(self.path, _WHAT, "no valid schema_version")
+        if version > SCHEMA_VERSION:
+            raise StateFileError(
+                self.path,
+                f"the {_WHAT} has schema_version {version}, newer than the {SCHEMA_VERSION} this botify-graph "
+                "understands. Upgrade botify-graph (pip install -U botify-graph), or use another downloads folder.",
+            )
+        exports = raw.get("exports", {})
+        if not isinstance(exports, dict) or not all(isinstance(v, dict) for v in exports.values()):
+            raise corrupt_file_error(self.path, _WHAT, "'exports' is not an object of records")
+        for key, data in exports.items():
+            self._record(key, data)  # every record must be readable, so a write never carries a bad one along
+        return exports
+
+    def _record(self, key: str, data: dict[str, Any]) -> ExportRecord:
+        try:
+            record = ExportRecord.from_json(data)
+        except (TypeError, ValueError) as exc:
+            raise corrupt_file_error(self.path, _WHAT, f"record {key!r}: {exc}") from None
+        if record.key != key:
+            raise corrupt_file_error(self.path, _WHAT, f"record {key!r} describes {record.key!r}")
+        return record
+
+    def _save(self, exports: dict[str, dict[str, Any]]) -> None:
+        atomic_write_json(self.path, {"schema_version": SCHEMA_VERSION, "exports": exports})
+
+    def get(self, key: str) -> ExportRecord | None:
+        """Return the record stored under `key`, read afresh from disk, or None."""
+        data = self._load().get(key)
+        return None if data is None else self._record(key, data)
+
+    def records(
+        self, *, org: str | None = None, project: str | None = None, analysis: str | None = None
+    ) -> list[ExportRecord]:
+        """Return every record (in the file's order), optionally only those of one org/project/analysis."""
+        found = [self._record(key, data) for key, data in self._load().items()]
+        return [
+            r
+            for r in found
+            if (org is None or r.org == org)
+            and (project is None or r.project == project)
+            and (analysis is None or r.analysis == analysis)
+        ]
+
+    def _store(self, exports: dict[str, dict[str, Any]], record: ExportRecord) -> ExportRecord:
+        now = utc_now_iso()
+        stored = dataclasses.replace(record, created=record.created or now, updated=now)
+        # keep keys this version does not know about, written by a newer release of the same schema
+        exports[stored.key] = {**exports.get(stored.key, {}), **stored.to_json()}
+        self._save(exports)
+        return stored
+
+    def put(self, record: ExportRecord) -> ExportRecord:
+        """Store `record` under its key (replacing any previous one) and return it with created/updated set."""
+        _check(record)
+        with self.locked():
+            return self._store(self._load(), record)
+
+    def update(self, key: str, **changes: Any) -> ExportRecord:
+        """Change some fields of the record under `key` and return it; ValueError if there is none."""
+        names = {f.name for f in dataclasses.fields(ExportRecord)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise ValueError(f"ExportRecord has no field(s) {', '.join(unknown)}.")
+        moved = sorted(set(changes) & set(_KEY_FIELDS))
+        if moved:
+            raise ValueError(f"{', '.join(moved)} make up the registry key and cannot be updated; put a new record.")
+        with self.locked():
+            exports = self._load()
+            if key not in exports:
+                raise ValueError(f"No export record {key!r} in {self.path}.")
+            record = dataclasses.replace(self._record(key, exports[key]), **changes)
+            _check(record)
+            return self._store(exports, record)
+
+    def file_path(self, record: ExportRecord) -> Path | None:
+        """Return the absolute path of `record.file`, or None if the record has no file yet."""
+        if not record.file:
+            return None
+        path = Path(record.file)
+        if not path.is_absolute():
+            path = self.path.parent / path
+        return path.absolute()
+
+    def relative_file(self, path: str | os.PathLike[str]) -> str:
+        """Return what to store in `ExportRecord.file` for `path`: relative to the registry's folder if inside it."""
+        target = Path(path).absolute()
+        folder = self.path.parent.absolute()
+        try:
+            return target.relative_to(folder).as_posix()
+        except ValueError:
+            return str(target)
