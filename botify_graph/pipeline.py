@@ -159,7 +159,7 @@ async def run_export(
             from .token import load_token
 
             token = load_token()
-        async with make_client(token, base_url=params.api_base, sleep=sleep) as own:
+        async with make_client(token, base_url=params.api_base) as own:
             return await _run(params, ref, analysis_wanted, own, on_event, sleep, clock)
     return await _run(params, ref, analysis_wanted, client, on_event, sleep, clock)
 

@@ -1,0 +1,135 @@
+"""run_export end to end against the fake API over real sockets, and the demo command."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from botify_graph.errors import ConfigError, DepthTooLarge, InvalidProjectURL
+from botify_graph.fake import FakeBotify, Scenario
+from botify_graph.pipeline import Event, ExportParams, run_export
+
+URL = "https://app.botify.com/example-org/example.com/20241108/segmentation?x=1#y"
+
+
+async def no_wait(_: float) -> None:
+    await asyncio.sleep(0)
+
+
+def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    return rows[0], rows[1:]
+
+
+async def export(fake: FakeBotify, out: Path, **kw: object) -> tuple[object, list[Event]]:
+    events: list[Event] = []
+    params = ExportParams(project_url=kw.pop("url", URL), out_dir=out, api_base=fake.base_url, **kw)  # type: ignore[arg-type]
+    result = await run_export(params, token=fake.token, on_event=events.append, sleep=no_wait)
+    return result, events
+
+
+async def test_full_export_matches_the_site(fake_api: FakeBotify, tmp_path: Path) -> None:
+    result, events = await export(fake_api, tmp_path, analysis="", max_edges=20_000)
+    crawl = fake_api.site("example-org", "example.com").crawl("20241108")
+    depth = result.depth  # type: ignore[attr-defined]
+    # the deepest depth under the limit, computed independently from the site
+    expected_depth = max(d for d, c in enumerate(crawl.cumulative_edges()) if c <= 20_000)
+    assert depth.depth <= expected_depth and depth.edges == crawl.edges_upto(expected_depth)
+    assert depth.requests == 1  # one grouped query
+
+    header, links = read_csv(result.links.path)  # type: ignore[attr-defined]
+    assert header == ["source", "target"]
+    assert len(links) == result.links.rows == depth.edges  # type: ignore[attr-defined]
+    mheader, meta = read_csv(result.meta.path)  # type: ignore[attr-defined]
+    assert mheader == ["id", "pagetype", "is_compliant", "canonical_equal", "sitemaps_present", "impressions",
+                       "clicks"]
+    described = {row[0] for row in meta}
+    assert {u for row in links for u in row} <= described  # every page in the links file has attributes
+    assert result.links.path.name == "example.com_20241108_links.csv"  # type: ignore[attr-defined]
+    assert result.links.path.parent == (tmp_path / "example-org" / "example.com").resolve()  # type: ignore[attr-defined]
+
+    kinds = [e.kind for e in events]
+    assert "step_started" in kinds and "job_status" in kinds and "download_progress" in kinds
+    assert not list(tmp_path.rglob("*.part"))
+    assert len(fake_api.jobs) == 2
+
+
+async def test_same_input_same_files_no_second_job(fake_api: FakeBotify, tmp_path: Path) -> None:
+    first, _ = await export(fake_api, tmp_path, max_edges=20_000)
+    before = first.links.path.read_bytes()  # type: ignore[attr-defined]
+    second, events = await export(fake_api, tmp_path, max_edges=20_000)
+    assert second.reused and len(fake_api.jobs) == 2  # type: ignore[attr-defined]
+    assert second.links.path.read_bytes() == before  # type: ignore[attr-defined]
+    assert any(e.step == "reuse" for e in events)
+    registry = json.loads((tmp_path / "export_registry.json").read_text())
+    assert {r["status"] for r in registry["exports"].values()} == {"DOWNLOADED"}
+
+
+async def test_project_without_search_console_gets_no_gsc_columns(fake_api: FakeBotify, tmp_path: Path) -> None:
+    result, _ = await export(fake_api, tmp_path, url="https://app.botify.com/example-org/no-gsc.example/",
+                             max_edges=20_000)
+    header, _ = read_csv(result.meta.path)  # type: ignore[attr-defined]
+    assert "impressions" not in header and "clicks" not in header
+    job = next(j for j in fake_api.jobs.values() if "outlinks" not in json.dumps(j.payload))
+    assert "search_console" not in json.dumps(job.payload)
+    with pytest.raises(ConfigError, match="no impressions"):
+        await export(fake_api, tmp_path / "x", url="https://app.botify.com/example-org/no-gsc.example/",
+                     fields=("impressions",))
+
+
+async def test_chosen_fields_only(fake_api: FakeBotify, tmp_path: Path) -> None:
+    result, _ = await export(fake_api, tmp_path, fields=("clicks", "pagetype"), max_edges=20_000)
+    header, rows = read_csv(result.meta.path)  # type: ignore[attr-defined]
+    assert header == ["id", "pagetype", "clicks"] and rows
+
+
+async def test_depth_one_overflow_exports_nothing(fake_api: FakeBotify, tmp_path: Path) -> None:
+    with pytest.raises(DepthTooLarge, match="Even depth 1"):
+        await export(fake_api, tmp_path, max_edges=10)
+    assert fake_api.jobs == {}
+
+
+async def test_bad_url_fails_before_any_request(fake_api: FakeBotify, tmp_path: Path) -> None:
+    with pytest.raises(InvalidProjectURL):
+        await export(fake_api, tmp_path, url="https://example.com/not-botify")
+    assert fake_api.requests == []
+
+
+async def test_verbose_headers_zip_and_sep_line_are_normalised(fake_api: FakeBotify, tmp_path: Path) -> None:
+    fake_api.scenario = Scenario(polls_to_done=1, force_docs_formatter=True, force_zip=True)
+    result, _ = await export(fake_api, tmp_path, max_edges=20_000)
+    header, links = read_csv(result.links.path)  # type: ignore[attr-defined]
+    assert header == ["source", "target"] and links[0][0].startswith("https://")
+    assert len(links) == result.depth.edges  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_demo_command_end_to_end(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "botify_graph.cli", "demo", "--out", str(tmp_path), "--scale", "0.03"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    folder = tmp_path / "example-org" / "example.com"
+    links = folder / "example.com_20241108_links.csv"
+    meta = folder / "example.com_20241108_meta.csv"
+    header, rows = read_csv(links)
+    assert header == ["source", "target"]
+    with FakeBotify(scale=0.03) as fake:
+        crawl = fake.site("example-org", "example.com").crawl("20241108")
+        assert len(rows) == crawl.edges_upto(int(proc.stdout.split("chosen depth")[1].split()[0]))
+    _, meta_rows = read_csv(meta)
+    assert {u for r in rows for u in r} <= {r[0] for r in meta_rows}
+    assert str(links) in proc.stdout and "edges" in proc.stdout
+    again = subprocess.run(
+        [sys.executable, "-m", "botify_graph.cli", "demo", "--out", str(tmp_path), "--scale", "0.03"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert again.returncode == 0 and "already exported" in again.stdout
