@@ -148,8 +148,14 @@ async def verify_token(client: httpx.AsyncClient) -> str:
 
 
 async def _paginate(
-    client: httpx.AsyncClient, method: str, url: str, what: str, *, params: dict[str, Any] | None = None,
-    json: Any = None, max_pages: int = MAX_PAGES,
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    what: str,
+    *,
+    params: dict[str, Any] | None = None,
+    json: Any = None,
+    max_pages: int = MAX_PAGES,
 ) -> list[Any]:
     """Follow `next` links (absolute, DRF style) and return every result."""
     results: list[Any] = []
@@ -159,9 +165,7 @@ async def _paginate(
     while next_url:
         if len(seen) >= max_pages:
             raise MalformedResponse(f"Stopped after {max_pages} pages while {what}: the `next` links never ended.")
-        body = await request_json(
-            client, method, next_url, what, json=json, params=params if first else None
-        )
+        body = await request_json(client, method, next_url, what, json=json, params=params if first else None)
         page = parse_page(body, what)
         results.extend(page.results)
         seen.add(next_url)
@@ -248,7 +252,9 @@ async def available_meta_fields(
     if any(c.id == crawl_id for c in collections):
         try:
             body = await request_json(
-                client, "GET", f"projects/{project.org}/{project.project}/collections/{crawl_id}",
+                client,
+                "GET",
+                f"projects/{project.org}/{project.project}/collections/{crawl_id}",
                 f"listing the fields of {crawl_id}",
             )
             known = _field_ids(body) or None

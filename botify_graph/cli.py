@@ -7,9 +7,14 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import BotifyError
+
+if TYPE_CHECKING:
+    from .pipeline import ExportParams
+    from .report import TextReporter
 from .queries import MAX_EXPORT_ROWS, META_BY_NAME
 
 DEMO_URL = "app.botify.com/example-org/example.com/20241108/segmentation?filter=all#overview"
@@ -32,8 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--project-url", required=True, help="any Botify project URL, copied from the browser")
     run.add_argument("--analysis", default="latest", help="analysis slug (e.g. 20241108) or 'latest'")
     run.add_argument("--max-edges", type=int, default=MAX_EXPORT_ROWS, help="export row limit (default 1000000)")
-    run.add_argument("--fields", default=None,
-                     help=f"comma-separated meta fields (default: all the project has): {','.join(META_BY_NAME)}")
+    run.add_argument(
+        "--fields",
+        default=None,
+        help=f"comma-separated meta fields (default: all the project has): {','.join(META_BY_NAME)}",
+    )
     run.add_argument("--out", default="downloads", help="output folder (default: downloads/)")
     run.add_argument("--api-base", default=None, help="API base URL (default https://api.botify.com/v1)")
     run.add_argument("--poll-timeout", type=float, default=3 * 3600, help="seconds to wait for a job (default 3 h)")
@@ -43,16 +51,81 @@ def _parser() -> argparse.ArgumentParser:
     fake.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     fake.add_argument("--scenario", default="default", help="fault scenario (see botify_graph.fake.SCENARIOS)")
     fake.add_argument("--scale", type=float, default=1.0, help="size of the synthetic sites")
+
+    app = sub.add_parser("app", help="serve the notebook as a Voila app on 127.0.0.1 until Ctrl-C")
+    app.add_argument("--fake-api", action="store_true", help="start the fake Botify API and point the app at it")
+    app.add_argument("--port", type=int, default=8866, help="port (default 8866; 0 picks a free one)")
+    app.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    app.add_argument("--notebook", default=None, help="notebook to serve (default: notebooks/link_graph.ipynb)")
+    app.add_argument("--scenario", default="default", help="with --fake-api: fault scenario of the fake")
+    app.add_argument("--scale", type=float, default=0.05, help="with --fake-api: size of the fake sites (default 0.05)")
+    app.add_argument(
+        "--state-dir",
+        default=None,
+        help="with --fake-api: folder for the demo's CSVs, registry and wizard state (default: a new temporary folder)",
+    )
+    app.add_argument(
+        "--cull-idle",
+        type=int,
+        default=900,
+        help="shut down kernels without an open page after this many idle seconds (default 900)",
+    )
+
+    rep = sub.add_parser("reproduce", help="turn a wizard session into a papermill command (and parameters file)")
+    rep.add_argument(
+        "--sidecar",
+        default=None,
+        help="the wizard's sidecar (default: $BOTIFY_GRAPH_STATE or notebooks/link_graph.state.json)",
+    )
+    rep.add_argument(
+        "--log", default=None, help="its parameter log (default: the sidecar with .jsonl, e.g. link_graph.state.jsonl)"
+    )
+    rep.add_argument("--pipeline", default=None, help="any URL of the project (default: the wizard's current one)")
+    rep.add_argument(
+        "--write",
+        default=None,
+        metavar="FILE",
+        help="also write the parameters to FILE (.yaml/.yml or .json) and use papermill -f FILE",
+    )
+    rep.add_argument("--api-base", default=None, help="add api_base to the parameters (e.g. a fake API's URL)")
+    rep.add_argument("--output-dir", default=None, help="add output_dir to the parameters")
+    rep.add_argument("--output", default="out.ipynb", help="the output notebook in the command (default out.ipynb)")
+
+    summ = sub.add_parser("summary", help="summarise an exported link graph (writes _summary.json/.md next to it)")
+    summ.add_argument("--project-url", required=True, help="any Botify project URL, copied from the browser")
+    summ.add_argument("--analysis", default=None, help="analysis slug (default: the newest one exported)")
+    summ.add_argument("--out", default="downloads", help="output folder the export is in (default: downloads/)")
+    summ.add_argument("--top", type=int, default=20, help="rows in the top-pages tables (default 20)")
+    summ.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+
+    cmp = sub.add_parser("compare", help="what changed between the link graphs of two exported analyses")
+    cmp.add_argument("--project-url", required=True, help="any Botify project URL, copied from the browser")
+    cmp.add_argument("--old", required=True, help="the older analysis slug (e.g. 20241001)")
+    cmp.add_argument("--new", required=True, help="the newer analysis slug (e.g. 20241108)")
+    cmp.add_argument("--out", default="downloads", help="output folder the exports are in (default: downloads/)")
+    cmp.add_argument("--top", type=int, default=20, help="rows per table (default 20)")
+    cmp.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+
+    cosmo = sub.add_parser(
+        "cosmograph",
+        aliases=["serve-csv"],
+        help="serve an export's CSVs on 127.0.0.1 and print the cosmograph.app link to open",
+    )
+    cosmo.add_argument("--project-url", required=True, help="any Botify project URL, copied from the browser")
+    cosmo.add_argument("--analysis", default=None, help="analysis slug (default: the newest one exported)")
+    cosmo.add_argument("--out", default="downloads", help="output folder the export is in (default: downloads/)")
+    cosmo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    cosmo.add_argument("--size-by", default=None, help="meta column to size nodes by (e.g. impressions)")
     return p
 
 
-def _reporter():  # type: ignore[no-untyped-def]
+def _reporter() -> TextReporter:
     from .report import TextReporter
 
     return TextReporter(sys.stdout)
 
 
-async def _export(params, token: str, *, pages_from_meta: bool = True) -> int:  # type: ignore[no-untyped-def]
+async def _export(params: ExportParams, token: str, *, pages_from_meta: bool = True) -> int:
     from .pipeline import run_export
     from .report import summary_text
 
@@ -72,8 +145,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"Starting the fake Botify API (scale {args.scale}) on 127.0.0.1 ...", flush=True)
     with FakeBotify(scale=args.scale) as fake:
         print(f"Fake API at {fake.base_url}; exporting {DEMO_URL}", flush=True)
-        params = ExportParams(project_url=DEMO_URL, analysis="", max_edges=args.max_edges, out_dir=args.out,
-                              api_base=fake.base_url)
+        params = ExportParams(
+            project_url=DEMO_URL, analysis="", max_edges=args.max_edges, out_dir=args.out, api_base=fake.base_url
+        )
         return asyncio.run(_export(params, fake.token))
 
 
@@ -87,10 +161,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not token:
         raise ConfigError("No API token: set BOTIFY_API_TOKEN (or save one with the wizard) and run again.")
     params = ExportParams(
-        project_url=args.project_url, analysis=args.analysis, max_edges=args.max_edges,
+        project_url=args.project_url,
+        analysis=args.analysis,
+        max_edges=args.max_edges,
         fields=None if args.fields is None else tuple(f.strip() for f in args.fields.split(",") if f.strip()),
-        out_dir=args.out, api_base=args.api_base or os.environ.get("BOTIFY_API_BASE") or DEFAULT_BASE_URL,
-        poll_timeout_s=args.poll_timeout, retry_failed=args.retry_failed,
+        out_dir=args.out,
+        api_base=args.api_base or os.environ.get("BOTIFY_API_BASE") or DEFAULT_BASE_URL,
+        poll_timeout_s=args.poll_timeout,
+        retry_failed=args.retry_failed,
     )
     return asyncio.run(_export(params, token))
 
@@ -104,8 +182,10 @@ def _cmd_fake(args: argparse.Namespace) -> int:
         print(f"Fake Botify API: {fake.base_url}")
         print(f"Token:           {DEMO_TOKEN}")
         print(f"Scenario:        {args.scenario}")
-        print("Try: BOTIFY_API_TOKEN=<token> botify-graph run --api-base <url> "
-              "--project-url https://app.botify.com/example-org/example.com/")
+        print(
+            "Try: BOTIFY_API_TOKEN=<token> botify-graph run --api-base <url> "
+            "--project-url https://app.botify.com/example-org/example.com/"
+        )
         print("Ctrl-C to stop.", flush=True)
         try:
             fake.wait()
@@ -114,7 +194,108 @@ def _cmd_fake(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"demo": _cmd_demo, "run": _cmd_run, "fake-api": _cmd_fake}
+def _cmd_app(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .app import AppConfig, find_notebook, serve
+
+    config = AppConfig(
+        notebook=find_notebook(args.notebook),
+        port=args.port,
+        open_browser=not args.no_browser,
+        fake_api=args.fake_api,
+        fake_scenario=args.scenario,
+        fake_scale=args.scale,
+        state_dir=Path(args.state_dir) if args.state_dir else None,
+        cull_idle_s=args.cull_idle,
+    )
+    return serve(config)
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .notebook import project_home, reproduce, sidecar_path
+
+    home = project_home()
+    sidecar = Path(args.sidecar) if args.sidecar else sidecar_path(home)
+    result = reproduce(
+        sidecar,
+        pipeline=args.pipeline,
+        param_log=Path(args.log) if args.log else None,
+        extra={"api_base": args.api_base, "output_dir": args.output_dir},
+        params_file=Path(args.write) if args.write else None,
+        output=args.output,
+    )
+    print(f"# pipeline {result.pipeline} (from {sidecar})", file=sys.stderr)
+    if result.params_file is not None:
+        print(f"# parameters written to {result.params_file}", file=sys.stderr)
+    print("# run with BOTIFY_API_TOKEN set; the token is never a parameter", file=sys.stderr)
+    print(result.command)
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from .graph import export_files, summarize, write_report
+
+    links, meta, analysis = export_files(args.out, args.project_url, args.analysis)
+    summary = summarize(links, meta, top=args.top)
+    paths = write_report(summary, links.parent, links.name[: -len("_links.csv")])
+    if args.json:
+        import json
+
+        print(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(summary.to_markdown())
+    print(f"# analysis {analysis}; report written to {paths[0]} and {paths[1]}", file=sys.stderr)
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare_exports
+
+    diff, paths = compare_exports(args.out, args.project_url, args.old, args.new, top=args.top)
+    if args.json:
+        import json
+
+        print(json.dumps(diff.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(diff.to_markdown())
+    print(f"# report written to {paths[0]} and {paths[1]}", file=sys.stderr)
+    return 0
+
+
+def _cmd_cosmograph(args: argparse.Namespace) -> int:
+    from .graph import export_files
+    from .handoff import serve_for_cosmograph
+
+    links, meta, analysis = export_files(args.out, args.project_url, args.analysis)
+    server, url = serve_for_cosmograph(links, meta, port=args.port, size_by=args.size_by)
+    try:
+        print(f"Serving analysis {analysis} on {server.base_url} (127.0.0.1 only):")
+        print(f"  {links}" + (f"\n  {meta}" if meta else ""))
+        print("Open this link in a browser on this machine (it loads Cosmograph, which fetches the files from here):")
+        print(f"\n  {url}\n")
+        print("Ctrl-C to stop.", flush=True)
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+COMMANDS = {
+    "demo": _cmd_demo,
+    "run": _cmd_run,
+    "fake-api": _cmd_fake,
+    "app": _cmd_app,
+    "reproduce": _cmd_reproduce,
+    "summary": _cmd_summary,
+    "compare": _cmd_compare,
+    "cosmograph": _cmd_cosmograph,
+    "serve-csv": _cmd_cosmograph,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,8 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"botify-graph: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\nbotify-graph: interrupted. Run the same command again to resume where it stopped.",
-              file=sys.stderr)
+        print("\nbotify-graph: interrupted. Run the same command again to resume where it stopped.", file=sys.stderr)
         return 130
     except OSError as exc:
         print(f"botify-graph: error: {exc.strerror or exc} ({getattr(exc, 'filename', '') or ''})", file=sys.stderr)
@@ -136,4 +316,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-

@@ -53,8 +53,14 @@ class TokenAuth(httpx.Auth):
 class RateLimiter:
     """At most `rate` acquisitions in any sliding window of `period` seconds."""
 
-    def __init__(self, rate: float = 5.0, period: float = 1.0, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        rate: float = 5.0,
+        period: float = 1.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         if rate <= 0:
             raise ConfigError("The request rate must be positive.")
         self.capacity = max(1, int(rate * period))

@@ -24,7 +24,13 @@ class DepthChoice:
         """Rows for display: depth, edges at the depth, cumulative edges, fits, chosen."""
         per = dict(self.per_depth)
         return [
-            {"depth": d, "edges": per.get(d, 0), "cumulative": c, "fits": c <= self.max_edges, "chosen": d == self.depth}
+            {
+                "depth": d,
+                "edges": per.get(d, 0),
+                "cumulative": c,
+                "fits": c <= self.max_edges,
+                "chosen": d == self.depth,
+            }
             for d, c in self.cumulative
         ]
 

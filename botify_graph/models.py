@@ -18,7 +18,7 @@ def _need(obj: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
     if key not in obj:
         raise MalformedResponse(f"{where}: the response has no {key!r} field.")
     value = obj[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and bool not in _as_tuple(kind):
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
         raise MalformedResponse(f"{where}: {key!r} should be {_names(kind)}, got {type(value).__name__}.")
     return value
 
@@ -185,7 +185,8 @@ def parse_job(body: Any) -> Job:
     if status == "DONE" and not download_url:
         # The official SDK treats DONE without results as a failure.
         status, reason = "FAILED", "the job is DONE but its results carry no download_url"
-    payload = body.get("payload") if isinstance(body.get("payload"), dict) else {}
+    raw_payload = body.get("payload")
+    payload: dict[str, Any] = raw_payload if isinstance(raw_payload, dict) else {}
     return Job(
         job_id=job_id,
         job_url=job_url,

@@ -179,7 +179,9 @@ async def _run(
     folder = project_dir(out_dir, ref)
     registry = ExportRegistry(out_dir / REGISTRY_NAME)
 
-    username = await steps.run("connect", "Checking the API token", api.verify_token(client), lambda u: f"Connected as {u}")
+    username = await steps.run(
+        "connect", "Checking the API token", api.verify_token(client), lambda u: f"Connected as {u}"
+    )
     analysis: Analysis = await steps.run(
         "analysis",
         f"Finding analysis {analysis_wanted!r} of {ref}",
@@ -192,20 +194,29 @@ async def _run(
     existing = {k: _existing_file(registry, r) for k, r in records.items()}
     links_rec, meta_rec = records["links"], records["meta"]
     if (
-        existing["links"] and existing["meta"] and links_rec and meta_rec
-        and links_rec.max_edges == params.max_edges and meta_rec.max_edges == params.max_edges
+        existing["links"]
+        and existing["meta"]
+        and links_rec
+        and meta_rec
+        and links_rec.max_edges == params.max_edges
+        and meta_rec.max_edges == params.max_edges
         and (params.fields is None or tuple(meta_rec.fields) == params.fields)
     ):
         steps.emit("info", "reuse", f"Already exported: {existing['links']} and {existing['meta']}")
         return ExportResult(
-            project=ref, analysis=analysis, username=username, depth=None, fields=tuple(meta_rec.fields),
+            project=ref,
+            analysis=analysis,
+            username=username,
+            depth=None,
+            fields=tuple(meta_rec.fields),
             links=KindResult("links", existing["links"], links_rec.rows or 0, links_rec.job_id, True),
             meta=KindResult("meta", existing["meta"], meta_rec.rows or 0, meta_rec.job_id, True),
             elapsed=clock() - t0,
         )
 
     availability = await steps.run(
-        "fields", "Checking which page attributes the project has",
+        "fields",
+        "Checking which page attributes the project has",
         api.available_meta_fields(client, ref, analysis),
         lambda a: "Meta fields: " + (", ".join(a.fields) or "none"),
     )
@@ -220,7 +231,8 @@ async def _run(
             )
         fields = params.fields
     choice: DepthChoice = await steps.run(
-        "depth", f"Sizing the link graph (limit {params.max_edges:,} rows)",
+        "depth",
+        f"Sizing the link graph (limit {params.max_edges:,} rows)",
         api.find_optimal_depth(client, ref, analysis, params.max_edges),
         lambda c: f"Depth {c.depth}: {c.edges:,} links" + (" (the whole graph)" if c.whole_graph else ""),
     )
@@ -235,10 +247,20 @@ async def _run(
 
     async def one(kind: str) -> KindResult:
         exporter = _KindExport(
-            kind=kind, client=client, registry=registry, steps=steps, params=params, ref=ref,
-            analysis=analysis.slug, depth=choice.depth, fields=fields if kind == "meta" else (),
-            payload=payloads[kind], columns=columns[kind],
-            dest=folder / export_filename(ref, analysis.slug, kind), sleep=sleep, clock=clock,
+            kind=kind,
+            client=client,
+            registry=registry,
+            steps=steps,
+            params=params,
+            ref=ref,
+            analysis=analysis.slug,
+            depth=choice.depth,
+            fields=fields if kind == "meta" else (),
+            payload=payloads[kind],
+            columns=columns[kind],
+            dest=folder / export_filename(ref, analysis.slug, kind),
+            sleep=sleep,
+            clock=clock,
         )
         return await exporter.run()
 
@@ -246,10 +268,16 @@ async def _run(
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
-    links, meta = outcomes  # type: ignore[misc]
+    links, meta = outcomes
     return ExportResult(
-        project=ref, analysis=analysis, username=username, depth=choice, fields=fields,
-        links=links, meta=meta, elapsed=clock() - t0,  # type: ignore[arg-type]
+        project=ref,
+        analysis=analysis,
+        username=username,
+        depth=choice,
+        fields=fields,
+        links=links,
+        meta=meta,
+        elapsed=clock() - t0,  # type: ignore[arg-type]
     )
 
 
@@ -278,8 +306,14 @@ class _KindExport:
 
     def _fresh_record(self) -> ExportRecord:
         return ExportRecord(
-            org=self.ref.org, project=self.ref.project, analysis=self.analysis, kind=self.kind, depth=self.depth,
-            max_edges=self.params.max_edges, fields=self.fields, status="CREATING",
+            org=self.ref.org,
+            project=self.ref.project,
+            analysis=self.analysis,
+            kind=self.kind,
+            depth=self.depth,
+            max_edges=self.params.max_edges,
+            fields=self.fields,
+            status="CREATING",
         )
 
     async def run(self) -> KindResult:
@@ -292,15 +326,19 @@ class _KindExport:
         else:
             record = None
         job = await self.steps.run(
-            f"export:{self.kind}", f"Starting the {self.kind} export job", self._job(record),
+            f"export:{self.kind}",
+            f"Starting the {self.kind} export job",
+            self._job(record),
             lambda j: f"{self.kind}: job {j.job_id} {j.status.lower()}",
         )
         if job.status != "DONE":
             resumed = job.status == "PROCESSING" and record is not None
             try:
                 job = await self.steps.run(
-                    f"poll:{self.kind}", f"Waiting for the {self.kind} export (job {job.job_id})",
-                    self._poll(job, poll_first=resumed), lambda j: f"{self.kind}: job {j.job_id} done",
+                    f"poll:{self.kind}",
+                    f"Waiting for the {self.kind} export (job {job.job_id})",
+                    self._poll(job, poll_first=resumed),
+                    lambda j: f"{self.kind}: job {j.job_id} done",
                 )
             except NotFound:
                 if not resumed:
@@ -310,11 +348,16 @@ class _KindExport:
                 self.registry.update(self.key, status="GONE")
                 return await self.run()
         result: DownloadResult = await self.steps.run(
-            f"download:{self.kind}", f"Downloading the {self.kind} file", self._download(job),
+            f"download:{self.kind}",
+            f"Downloading the {self.kind} file",
+            self._download(job),
             lambda r: f"{self.kind}: {r.rows:,} rows → {r.path}",
         )
         self.registry.update(
-            self.key, status="DOWNLOADED", file=self.registry.relative_file(result.path), rows=result.rows,
+            self.key,
+            status="DOWNLOADED",
+            file=self.registry.relative_file(result.path),
+            rows=result.rows,
             download_url=job.download_url,
         )
         return KindResult(self.kind, result.path, result.rows, job.job_id, False)
@@ -327,7 +370,11 @@ class _KindExport:
                 record = None
             if record is not None and record.status == "FAILED" and not self.params.retry_failed:
                 raise ExportJobFailed(record.job_id or "?", record.failure_reason or "failed earlier")
-            if record is not None and record.job_url and record.status in ("CREATED", "PROCESSING", "DONE", "DOWNLOADED"):
+            if (
+                record is not None
+                and record.job_url
+                and record.status in ("CREATED", "PROCESSING", "DONE", "DOWNLOADED")
+            ):
                 self.steps.emit("info", f"export:{self.kind}", f"{self.kind}: resuming job {record.job_id}")
                 return Job(job_id=record.job_id or "?", job_url=record.job_url, status="PROCESSING")
             if record is not None and record.status == "CREATING":
@@ -340,7 +387,8 @@ class _KindExport:
             self.registry.put(fresh)
             try:
                 job = await api.create_export_job(
-                    self.client, self.payload,
+                    self.client,
+                    self.payload,
                     on_uncertain=lambda m: self.steps.emit("info", f"export:{self.kind}", m),
                 )
             except JobCreationUncertain:
@@ -353,7 +401,11 @@ class _KindExport:
 
     def _record_job(self, job: Job) -> None:
         self.registry.update(
-            self.key, status=job.status, job_id=job.job_id, job_url=job.job_url, download_url=job.download_url,
+            self.key,
+            status=job.status,
+            job_id=job.job_id,
+            job_url=job.job_url,
+            download_url=job.download_url,
             failure_reason=None,
         )
 
@@ -361,15 +413,24 @@ class _KindExport:
         def progress(p: PollProgress) -> None:
             self.registry.update(self.key, status=p.job.status, polls=p.polls)
             self.steps.emit(
-                "job_status", f"poll:{self.kind}", f"{self.kind}: job {p.job.job_id} {p.job.status} "
-                f"after {p.elapsed:.0f} s ({p.polls} polls)", p.elapsed,
-                job_id=p.job.job_id, status=p.job.status, polls=p.polls,
+                "job_status",
+                f"poll:{self.kind}",
+                f"{self.kind}: job {p.job.job_id} {p.job.status} after {p.elapsed:.0f} s ({p.polls} polls)",
+                p.elapsed,
+                job_id=p.job.job_id,
+                status=p.job.status,
+                polls=p.polls,
             )
 
         try:
             done = await poll_job(
-                self.client, job, timeout_s=self.params.poll_timeout_s, sleep=self.sleep, clock=self.clock,
-                on_progress=progress, poll_first=poll_first,
+                self.client,
+                job,
+                timeout_s=self.params.poll_timeout_s,
+                sleep=self.sleep,
+                clock=self.clock,
+                on_progress=progress,
+                poll_first=poll_first,
             )
         except ExportJobFailed as exc:
             self.registry.update(self.key, status="FAILED", failure_reason=exc.reason)
@@ -379,8 +440,9 @@ class _KindExport:
 
     async def _download(self, job: Job) -> DownloadResult:
         def progress(done: int, total: int | None) -> None:
-            self.steps.emit("download_progress", f"download:{self.kind}", f"{self.kind}: {done:,} bytes",
-                            bytes=done, total=total)
+            self.steps.emit(
+                "download_progress", f"download:{self.kind}", f"{self.kind}: {done:,} bytes", bytes=done, total=total
+            )
 
         for attempt in range(3):
             if job.download_url is None or attempt > 0:
@@ -389,8 +451,9 @@ class _KindExport:
                     raise BotifyError(f"Job {job.job_id} is {job.status} and has no download link; run again later.")
                 self.registry.update(self.key, download_url=job.download_url)
             try:
-                return await download_export(self.client, job.download_url, self.dest, columns=self.columns,
-                                             on_progress=progress)
+                return await download_export(
+                    self.client, job.download_url, self.dest, columns=self.columns, on_progress=progress
+                )
             except DownloadExpired:
                 if attempt == 2:
                     raise

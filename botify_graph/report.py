@@ -27,15 +27,16 @@ def human_bytes(n: float) -> str:
 def bar(fraction: float, width: int = 20) -> str:
     """A text progress bar: [#########-----------]."""
     fraction = min(1.0, max(0.0, fraction))
-    filled = int(round(fraction * width))
+    filled = round(fraction * width)
     return "[" + "#" * filled + "-" * (width - filled) + "]"
 
 
 class TextReporter:
     """Turns pipeline events into text. `tty=True`: one live status line redrawn in place."""
 
-    def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, *, tty: bool | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty() if tty is None else tty
         self.clock = clock
@@ -46,8 +47,10 @@ class TextReporter:
     def __call__(self, event: Event) -> None:
         kind = event.step.split(":", 1)[-1] if ":" in event.step else None
         if event.kind == "job_status" and kind:
-            self.status[kind] = f"{kind} {event.data.get('status', '?').lower()} {event.elapsed or 0:.0f}s " \
-                                f"({event.data.get('polls', 0)} polls)"
+            self.status[kind] = (
+                f"{kind} {event.data.get('status', '?').lower()} {event.elapsed or 0:.0f}s "
+                f"({event.data.get('polls', 0)} polls)"
+            )
             if self.tty:
                 self._redraw()
             else:

@@ -17,8 +17,24 @@ _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _ANALYSIS = re.compile(r"^\d{8}(-\d+)?$")
 # First path segments of app.botify.com that are pages of the app, not organisations.
 _RESERVED = frozenset(
-    {"login", "logout", "signup", "account", "accounts", "settings", "projects", "admin",
-     "static", "help", "docs", "password", "api", "v1", "oauth", "sso"}
+    {
+        "login",
+        "logout",
+        "signup",
+        "account",
+        "accounts",
+        "settings",
+        "projects",
+        "admin",
+        "static",
+        "help",
+        "docs",
+        "password",
+        "api",
+        "v1",
+        "oauth",
+        "sso",
+    }
 )
 # `/api/v1/<resource>/<org>/<project>/...` and `/v1/<resource>/<org>/<project>/...`
 _API_RESOURCES = frozenset({"analyses", "projects"})

@@ -35,8 +35,13 @@ class Recorder:
         self.sleeps.append(s)
 
     def client(self) -> httpx.AsyncClient:
-        return make_client(TOKEN, base_url="https://api.example.test/v1", transport=httpx.MockTransport(self.handler),
-                           sleep=self.sleep, rate=1000)
+        return make_client(
+            TOKEN,
+            base_url="https://api.example.test/v1",
+            transport=httpx.MockTransport(self.handler),
+            sleep=self.sleep,
+            rate=1000,
+        )
 
 
 async def test_token_only_goes_to_the_api_origin() -> None:

@@ -24,8 +24,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("per_depth", "limit", "depth", "edges", "whole"), CASES)
-def test_choose_depth(per_depth: dict[int, int], limit: int, depth: int | None, edges: int | None,
-                      whole: bool | None) -> None:
+def test_choose_depth(
+    per_depth: dict[int, int], limit: int, depth: int | None, edges: int | None, whole: bool | None
+) -> None:
     if depth is None:
         with pytest.raises(DepthTooLarge):
             choose_depth(per_depth, limit)

@@ -53,16 +53,18 @@ class Script:
         self.now += s
 
     def client(self) -> httpx.AsyncClient:
-        return make_client("t", base_url="http://api.test/v1", transport=httpx.MockTransport(self.handler),
-                           sleep=self.sleep, rate=1000)
+        return make_client(
+            "t", base_url="http://api.test/v1", transport=httpx.MockTransport(self.handler), sleep=self.sleep, rate=1000
+        )
 
 
 async def test_polls_relative_url_until_done_with_progress() -> None:
     s = Script(job("CREATED"), job("PROCESSING"), job("PROCESSING"), job("DONE"))
     seen: list[PollProgress] = []
     async with s.client() as c:
-        done = await poll_job(c, Job(7, "/v1/jobs/7", "CREATED"), sleep=s.sleep, clock=lambda: s.now,
-                              on_progress=seen.append)
+        done = await poll_job(
+            c, Job(7, "/v1/jobs/7", "CREATED"), sleep=s.sleep, clock=lambda: s.now, on_progress=seen.append
+        )
     assert done.download_url == "https://cdn.test/f.csv.gz"
     assert s.urls == ["http://api.test/v1/jobs/7"] * 4
     assert [p.job.status for p in seen] == ["CREATED", "PROCESSING", "PROCESSING", "DONE"]

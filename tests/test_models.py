@@ -39,8 +39,16 @@ def test_done_without_download_url_is_a_failure() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [None, [], "<html>", {"job_status": "DONE"}, {"job_id": 1}, {"job_id": 1, "job_status": "QUEUED"},
-     {"job_id": True, "job_status": "DONE"}, {"job_id": 1, "job_status": "DONE", "results": {"download_url": 3}}],
+    [
+        None,
+        [],
+        "<html>",
+        {"job_status": "DONE"},
+        {"job_id": 1},
+        {"job_id": 1, "job_status": "QUEUED"},
+        {"job_id": True, "job_status": "DONE"},
+        {"job_id": 1, "job_status": "DONE", "results": {"download_url": 3}},
+    ],
 )
 def test_malformed_jobs(body: Any) -> None:
     with pytest.raises(MalformedResponse):

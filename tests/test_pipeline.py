@@ -48,8 +48,7 @@ async def test_full_export_matches_the_site(fake_api: FakeBotify, tmp_path: Path
     assert header == ["source", "target"]
     assert len(links) == result.links.rows == depth.edges  # type: ignore[attr-defined]
     mheader, meta = read_csv(result.meta.path)  # type: ignore[attr-defined]
-    assert mheader == ["id", "pagetype", "is_compliant", "canonical_equal", "sitemaps_present", "impressions",
-                       "clicks"]
+    assert mheader == ["id", "pagetype", "is_compliant", "canonical_equal", "sitemaps_present", "impressions", "clicks"]
     described = {row[0] for row in meta}
     assert {u for row in links for u in row} <= described  # every page in the links file has attributes
     assert result.links.path.name == "example.com_20241108_links.csv"  # type: ignore[attr-defined]
@@ -73,15 +72,17 @@ async def test_same_input_same_files_no_second_job(fake_api: FakeBotify, tmp_pat
 
 
 async def test_project_without_search_console_gets_no_gsc_columns(fake_api: FakeBotify, tmp_path: Path) -> None:
-    result, _ = await export(fake_api, tmp_path, url="https://app.botify.com/example-org/no-gsc.example/",
-                             max_edges=20_000)
+    result, _ = await export(
+        fake_api, tmp_path, url="https://app.botify.com/example-org/no-gsc.example/", max_edges=20_000
+    )
     header, _ = read_csv(result.meta.path)  # type: ignore[attr-defined]
     assert "impressions" not in header and "clicks" not in header
     job = next(j for j in fake_api.jobs.values() if "outlinks" not in json.dumps(j.payload))
     assert "search_console" not in json.dumps(job.payload)
     with pytest.raises(ConfigError, match="no impressions"):
-        await export(fake_api, tmp_path / "x", url="https://app.botify.com/example-org/no-gsc.example/",
-                     fields=("impressions",))
+        await export(
+            fake_api, tmp_path / "x", url="https://app.botify.com/example-org/no-gsc.example/", fields=("impressions",)
+        )
 
 
 async def test_chosen_fields_only(fake_api: FakeBotify, tmp_path: Path) -> None:
@@ -114,7 +115,9 @@ async def test_verbose_headers_zip_and_sep_line_are_normalised(fake_api: FakeBot
 def test_demo_command_end_to_end(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "botify_graph.cli", "demo", "--out", str(tmp_path), "--scale", "0.03"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     folder = tmp_path / "example-org" / "example.com"
@@ -130,6 +133,8 @@ def test_demo_command_end_to_end(tmp_path: Path) -> None:
     assert str(links) in proc.stdout and "edges" in proc.stdout
     again = subprocess.run(
         [sys.executable, "-m", "botify_graph.cli", "demo", "--out", str(tmp_path), "--scale", "0.03"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert again.returncode == 0 and "already exported" in again.stdout

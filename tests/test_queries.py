@@ -14,11 +14,19 @@ def test_links_payload_shape() -> None:
     body = queries.links_export_payload("org", "example.com", "20241108", 3)
     assert body["job_type"] == "export"
     p = body["payload"]
-    assert (p["username"], p["project"], p["connector"], p["formatter"]) == ("org", "example.com", "direct_download",
-                                                                              "csv")
+    assert (p["username"], p["project"], p["connector"], p["formatter"]) == (
+        "org",
+        "example.com",
+        "direct_download",
+        "csv",
+    )
     assert p["export_size"] == 1_000_000
-    assert p["formatter_config"] == {"delimiter": ",", "print_header": True, "print_delimiter": False,
-                                     "header_format": "slug"}
+    assert p["formatter_config"] == {
+        "delimiter": ",",
+        "print_header": True,
+        "print_delimiter": False,
+        "header_format": "slug",
+    }
     q = p["query"]
     assert q["collections"] == ["crawl.20241108"]
     assert "periods" not in q
@@ -31,20 +39,26 @@ def test_meta_payload_without_gsc_has_no_periods() -> None:
     body = queries.meta_export_payload("org", "p", "20241108", 2, ("pagetype", "is_compliant"))
     q = body["payload"]["query"]
     assert q["collections"] == ["crawl.20241108"] and "periods" not in q
-    assert q["query"]["dimensions"] == ["crawl.20241108.url", "crawl.20241108.segments.pagetype.value",
-                                        "crawl.20241108.compliant.is_compliant"]
+    assert q["query"]["dimensions"] == [
+        "crawl.20241108.url",
+        "crawl.20241108.segments.pagetype.value",
+        "crawl.20241108.compliant.is_compliant",
+    ]
     assert q["query"]["metrics"] == []
     assert q["query"]["filters"]["value"] == 3  # depth + 1: every link target is described
 
 
 def test_meta_payload_with_gsc_adds_collection_and_periods() -> None:
-    body = queries.meta_export_payload("org", "p", "20241108", 2, ("clicks", "pagetype", "impressions"),
-                                       period=["2024-10-10", "2024-11-08"])
+    body = queries.meta_export_payload(
+        "org", "p", "20241108", 2, ("clicks", "pagetype", "impressions"), period=["2024-10-10", "2024-11-08"]
+    )
     q = body["payload"]["query"]
     assert q["collections"] == ["crawl.20241108", "search_console"]
     assert q["periods"] == [["2024-10-10", "2024-11-08"]]
-    assert q["query"]["metrics"] == ["search_console.period_0.count_impressions",
-                                     "search_console.period_0.count_clicks"]
+    assert q["query"]["metrics"] == [
+        "search_console.period_0.count_impressions",
+        "search_console.period_0.count_clicks",
+    ]
     with pytest.raises(ConfigError):
         queries.meta_export_payload("org", "p", "20241108", 2, ("clicks",))
 

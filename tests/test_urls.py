@@ -73,8 +73,20 @@ def test_non_string_input() -> None:
 
 @pytest.mark.parametrize(
     ("slug", "ok"),
-    [("example.com", True), ("a", True), ("org_1-x", True), ("..", False), ("a..b", False), (".a", False),
-     ("a/b", False), ("a\\b", False), ("", False), ("x" * 101, False), ("é", False), ("a b", False)],
+    [
+        ("example.com", True),
+        ("a", True),
+        ("org_1-x", True),
+        ("..", False),
+        ("a..b", False),
+        (".a", False),
+        ("a/b", False),
+        ("a\\b", False),
+        ("", False),
+        ("x" * 101, False),
+        ("é", False),
+        ("a b", False),
+    ],
 )
 def test_slug_validation(slug: str, ok: bool) -> None:
     assert is_valid_slug(slug) is ok

@@ -1,0 +1,547 @@
+"""Download a Botify export and turn it into a plain CSV with our own header.
+
+The server may send gzip (possibly multi-member), zip or plain CSV whatever the URL says, with or without a
+UTF-8 BOM, a `sep=,` first line, CRLF line ends and a verbose, slug or collection_slug header (or none at all).
+`normalise` streams any of these into one shape: LF line ends, our column names, no blank lines, a newline
+after the last row. It works on bytes in chunks of about 1 MiB: only the first lines are parsed as CSV; the
+body is copied after a memchr for CR and one numpy compare that counts LFs and spots blank lines, so memory
+stays flat and throughput stays close to bare `zlib` (see benchmarks/bench_download.py).
+
+The files are written atomically: raw bytes to `<dest>.download.part`, the normalised CSV to `<dest>.part`,
+then `os.replace` onto `dest`. A failure at any point removes both part files and leaves `dest` untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import functools
+import io
+import os
+import re
+import threading
+import zipfile
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+import httpx
+
+from .errors import DownloadError, DownloadExpired
+
+try:  # numpy comes with pandas; without it line ends are scanned with bytes methods, about 5x slower
+    import numpy
+except ImportError:  # pragma: no cover
+    _HAVE_NUMPY = False
+else:
+    _HAVE_NUMPY = True
+
+__all__ = ["DownloadResult", "download_export", "normalise", "normalise_file", "sniff"]
+
+CHUNK_SIZE = 1 << 20
+EXPIRED_STATUSES = frozenset({403, 404, 410})
+_BOM = b"\xef\xbb\xbf"
+_MAX_HEAD_LINE = 1 << 20  # a header or first row longer than this is not a CSV we asked for
+_DATA_PREFIXES = ("http://", "https://")
+_BLANK_LINE = re.compile(b"\n\n")
+_BLANK_LINES = re.compile(b"\n\n+")
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """A normalised export on disk and what was learnt while making it."""
+
+    path: Path
+    rows: int  # data rows, header excluded
+    bytes_downloaded: int  # raw (compressed) bytes received
+    compression: str  # "gzip" | "zip" | "plain"
+    columns: tuple[str, ...]  # the header we wrote
+    source_header: tuple[str, ...] | None  # the header the server sent; None if it sent no header row
+
+
+# --- pure helpers -------------------------------------------------------------------------------------
+
+
+def sniff(head: bytes) -> str:
+    """Tell the container format from the first bytes: "gzip", "zip" or "plain"."""
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip with entries, or an empty zip
+        return "zip"
+    return "plain"
+
+
+def _parse_line(line: bytes) -> list[str]:
+    """Split one CSV line (no terminator) into fields, honouring quotes."""
+    text = line.decode("utf-8", errors="replace")
+    try:
+        rows = list(csv.reader([text]))
+    except csv.Error as exc:
+        raise DownloadError(f"The export's first lines are not valid CSV ({exc}): {_shorten(text)!r}.") from exc
+    return rows[0] if rows else []
+
+
+def _csv_line(fields: Iterable[str]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(fields)
+    return out.getvalue().encode("utf-8")
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _is_data_row(fields: Sequence[str]) -> bool:
+    """Whether a first line is already data (a page URL) rather than a header."""
+    return bool(fields) and fields[0].strip().lower().startswith(_DATA_PREFIXES)
+
+
+def _check_width(fields: Sequence[str], columns: Sequence[str], *, what: str, after_header: bool = False) -> None:
+    if len(fields) == len(columns):
+        return
+    seen = ", ".join(map(repr, fields))
+    if fields and fields[0].lstrip().startswith("<"):
+        hint = " It looks like an HTML or XML page, not a CSV: the link may point to an error page."
+    elif after_header:
+        hint = " Its rows do not match its own header: the file is malformed; run the export again."
+    else:
+        hint = " The export job was not made for these columns: create it again with the same fields."
+    raise DownloadError(
+        f"The export's {what} has {len(fields)} column(s) ({_shorten(seen)}) but {len(columns)} were expected "
+        f"({', '.join(columns)}).{hint}"
+    )
+
+
+def _check_sep(line: bytes) -> bool:
+    """Whether `line` is an Excel `sep=` line (which must then be `sep=,`)."""
+    marker = line.strip().strip(b'"').strip()
+    if not marker.lower().startswith(b"sep="):
+        return False
+    sep = marker[4:]
+    if sep != b",":
+        raise DownloadError(
+            f"The export declares the delimiter {sep.decode('utf-8', 'replace')!r} (first line "
+            f"{line.decode('utf-8', 'replace')!r}); botify-graph needs ','. Create the job with delimiter ','."
+        )
+    return True
+
+
+# --- decompression: iterators of decompressed chunks --------------------------------------------------
+
+
+def _gunzip(src: BinaryIO, size: int) -> Iterator[bytes]:
+    """Decompress gzip (any number of members, zero padding between them) in chunks of at most `size`."""
+    d = zlib.decompressobj(31)
+    started = False  # whether the current member has been fed any byte
+    try:
+        while data := src.read(size):
+            while data:
+                if not started:
+                    data = data.lstrip(b"\x00")  # padding after a member, as gzip(1) allows
+                    if not data:
+                        break
+                    started = True
+                out = d.decompress(data, size)
+                if out:
+                    yield out
+                if d.eof:  # a member ended: whatever follows is the next member (or padding)
+                    data = d.unused_data
+                    d = zlib.decompressobj(31)
+                    started = False
+                else:
+                    data = d.unconsumed_tail
+        if started:
+            out = d.flush()
+            if out:
+                yield out
+            if not d.eof:
+                raise DownloadError(
+                    "The download is a truncated gzip (the stream ends before its last block). "
+                    "Run the export again to fetch it anew."
+                )
+    except zlib.error as exc:
+        raise DownloadError(f"The download is a corrupt gzip ({exc}). Run the export again to fetch it anew.") from exc
+
+
+def _unzip(src: BinaryIO, size: int) -> Iterator[bytes]:
+    """Stream the first `*.csv` entry of a zip archive."""
+    try:
+        with zipfile.ZipFile(src) as archive:
+            names = archive.namelist()
+            entry = next((n for n in names if n.lower().endswith(".csv")), None)
+            if entry is None:
+                listed = ", ".join(names) if names else "none"
+                raise DownloadError(f"The zip download holds no .csv file (entries: {listed}).")
+            with archive.open(entry) as member:
+                while chunk := member.read(size):
+                    yield chunk
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise DownloadError(
+            f"The download is not a readable zip ({exc}). Run the export again to fetch it anew."
+        ) from exc
+
+
+def _plain(src: BinaryIO, size: int) -> Iterator[bytes]:
+    while chunk := src.read(size):
+        yield chunk
+
+
+def _decompressed(src: BinaryIO, compression: str, size: int) -> Iterator[bytes]:
+    if compression == "gzip":
+        return _gunzip(src, size)
+    if compression == "zip":
+        return _unzip(src, size)
+    if compression == "plain":
+        return _plain(src, size)
+    raise ValueError(f"compression must be 'gzip', 'zip' or 'plain', not {compression!r}")
+
+
+# --- normalising --------------------------------------------------------------------------------------
+
+
+class _Head:
+    """Read whole lines off the front of a chunk stream, keeping what follows for the fast path."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.buf = bytearray()
+        self.scanned = 0  # bytes of buf known to hold no newline
+
+    def line(self) -> bytes | None:
+        """The next line without its LF or CRLF; None at the end of the stream."""
+        while (end := self.buf.find(b"\n", self.scanned)) < 0:
+            if len(self.buf) > _MAX_HEAD_LINE:
+                raise DownloadError(
+                    f"The export has no line break in its first {_MAX_HEAD_LINE} bytes: it is not a CSV."
+                )
+            self.scanned = len(self.buf)
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                if not self.buf:
+                    return None
+                end = len(self.buf)
+                break
+            self.buf += chunk
+        line = bytes(self.buf[:end])
+        del self.buf[: end + 1]
+        self.scanned = 0
+        return line[:-1] if line.endswith(b"\r") else line
+
+    def content_line(self) -> bytes | None:
+        """The next line that is not blank."""
+        while (line := self.line()) is not None and not line.strip():
+            pass
+        return line
+
+
+def _line_ends_bytes(chunk: bytes) -> tuple[int, bool]:
+    """How many LFs `chunk` holds, and whether two are adjacent (a blank line)."""
+    return chunk.count(b"\n"), _BLANK_LINE.search(chunk) is not None
+
+
+class _NumpyLineEnds:
+    """`_line_ends_bytes` in about a fifth of the time: two vector compares into buffers kept between chunks
+    (a fresh 1 MiB array per chunk costs more in page faults than the compare itself)."""
+
+    def __init__(self) -> None:
+        self.is_lf = numpy.empty(0, dtype=bool)
+        self.pairs = numpy.empty(0, dtype=bool)
+
+    def __call__(self, chunk: bytes) -> tuple[int, bool]:
+        n = len(chunk)
+        if self.is_lf.size < n:
+            self.is_lf = numpy.empty(n, dtype=bool)
+            self.pairs = numpy.empty(n, dtype=bool)
+        is_lf = numpy.equal(numpy.frombuffer(chunk, numpy.uint8), 10, out=self.is_lf[:n])
+        lfs = int(numpy.count_nonzero(is_lf))
+        if lfs < 2:
+            return lfs, False
+        pairs = numpy.logical_and(is_lf[1:], is_lf[:-1], out=self.pairs[: n - 1])
+        return lfs, bool(pairs.any())
+
+
+def _line_scanner() -> Callable[[bytes], tuple[int, bool]]:
+    """A line-end scanner for one stream (it keeps buffers, so each stream gets its own)."""
+    return _NumpyLineEnds() if _HAVE_NUMPY else _line_ends_bytes
+
+
+def _body(
+    chunks: Iterable[bytes],
+    write: Callable[[bytes], object],
+    line_ends: Callable[[bytes], tuple[int, bool]] | None = None,
+) -> int:
+    """Copy data lines: CRLF → LF, blank lines dropped, a final LF added. Return the number of rows."""
+    if line_ends is None:
+        line_ends = _line_scanner()
+    rows = 0
+    cr = False  # a chunk ended with \r: it may pair with a \n at the start of the next one
+    at_line_start = True  # the last byte written was \n (or nothing was written yet)
+    for raw in chunks:
+        chunk = b"\r" + raw if cr else raw
+        cr = False
+        if b"\r" in chunk:  # memchr: nearly free when there is none
+            if chunk[-1] == 13:
+                chunk = chunk[:-1]
+                cr = True
+            chunk = chunk.replace(b"\r\n", b"\n")
+        if at_line_start and chunk[:1] == b"\n":
+            chunk = chunk.lstrip(b"\n")
+        if not chunk:
+            continue
+        lfs, blank = line_ends(chunk)
+        if blank:
+            chunk = _BLANK_LINES.sub(b"\n", chunk)
+            lfs = chunk.count(b"\n")
+        rows += lfs
+        at_line_start = chunk[-1] == 10
+        write(chunk)
+    if cr and at_line_start:
+        cr = False  # a lone \r on an empty line: blank
+    if not at_line_start or cr:
+        write(b"\n")
+        rows += 1
+    return rows
+
+
+def _normalise(
+    src: BinaryIO,
+    write: Callable[[bytes], object],
+    columns: Sequence[str],
+    compression: str,
+    chunk_size: int,
+) -> tuple[int, tuple[str, ...] | None]:
+    if not columns:
+        raise ValueError("columns must name at least one column")
+    head = _Head(_decompressed(src, compression, chunk_size))
+    first = head.line()
+    if first is not None and first.startswith(_BOM):
+        first = first[len(_BOM) :]
+    if first is not None and not first.strip():
+        first = head.content_line()
+    if first is not None and _check_sep(first):
+        first = head.content_line()
+    write(_csv_line(columns))
+    if first is None:
+        return 0, None
+    fields = _parse_line(first)
+    source_header: tuple[str, ...] | None = None
+    data = first
+    if not _is_data_row(fields):  # the server's header: map it onto ours by position
+        source_header = tuple(fields)
+        _check_width(fields, columns, what="header")
+        second = head.content_line()
+        if second is None:
+            return 0, source_header
+        data = second
+        fields = _parse_line(data)
+    _check_width(fields, columns, what="first row", after_header=source_header is not None)
+    write(data + b"\n")
+    rest = bytes(head.buf)
+    head.buf.clear()
+    return 1 + _body(_prepend(rest, head.chunks), write), source_header
+
+
+def _prepend(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from chunks
+
+
+def normalise(
+    src: BinaryIO,
+    dst: BinaryIO,
+    columns: Sequence[str],
+    *,
+    compression: str,
+    chunk_size: int = CHUNK_SIZE,
+) -> tuple[int, tuple[str, ...] | None]:
+    """Stream `src` (gzip, zip or plain CSV) into `dst` as a CSV with header `columns`.
+
+    Drops a BOM and a leading `sep=,` line, replaces the server's header (mapped by position after its width
+    is checked) or writes ours before the data when the server sent none, turns CRLF into LF, drops blank
+    lines and ends the last row with a newline. Returns (data rows, the server's header or None).
+    Rows are counted as lines: a quoted field with a line break in it would count twice (URLs have none).
+    Raises DownloadError for a truncated or corrupt archive, or a header/first row of the wrong width.
+    A zip `src` must be seekable.
+    """
+    return _normalise(src, dst.write, columns, compression, chunk_size)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not every platform or file system lets a directory be fsynced
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _part_path(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".part")
+
+
+class _Cancelled(DownloadError):
+    """The download was cancelled while normalising (raised in the worker thread)."""
+
+
+def _normalise_file(
+    src_path: Path,
+    dest: Path,
+    columns: tuple[str, ...],
+    chunk_size: int,
+    stop: Callable[[], bool] | None,
+) -> DownloadResult:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = _part_path(dest)
+    try:
+        with open(src_path, "rb") as src:
+            size = os.fstat(src.fileno()).st_size
+            compression = sniff(src.read(4))
+            src.seek(0)
+            with open(part, "wb") as out:
+                write: Callable[[bytes], object] = out.write
+                if stop is not None:
+                    write = functools.partial(_write_unless, out.write, stop)
+                rows, source_header = _normalise(src, write, columns, compression, chunk_size)
+                out.flush()
+                os.fsync(out.fileno())
+        if stop is not None and stop():
+            raise _Cancelled("cancelled")
+        os.replace(part, dest)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    _fsync_dir(dest.parent)
+    return DownloadResult(dest, rows, size, compression, columns, source_header)
+
+
+def _write_unless(write: Callable[[bytes], object], stop: Callable[[], bool], data: bytes) -> object:
+    if stop():
+        raise _Cancelled("cancelled")
+    return write(data)
+
+
+def normalise_file(
+    src_path: str | Path, dest_path: str | Path, columns: Sequence[str], *, chunk_size: int = CHUNK_SIZE
+) -> DownloadResult:
+    """Normalise an already-downloaded export into `dest_path` atomically (see `normalise`).
+
+    The format is sniffed from the first bytes, never taken from the file name. `src_path` is left in place;
+    `dest_path` is either the complete new CSV or, on failure, exactly what it was before.
+    """
+    return _normalise_file(Path(src_path), Path(dest_path), tuple(columns), chunk_size, None)
+
+
+# --- network ------------------------------------------------------------------------------------------
+
+
+def _public_url(url: str) -> str:
+    """The URL without query or fragment: signed CDN links carry credentials there."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else parts.path
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length")
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+async def _raw_body(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as it arrives, undecoded (Content-Length counts these bytes; the format is sniffed later)."""
+    if response.is_stream_consumed:  # already read, e.g. a MockTransport response built with content=
+        yield response.content
+        return
+    async for chunk in response.aiter_raw():
+        yield chunk
+
+
+async def _fetch(
+    client: httpx.AsyncClient,
+    url: str,
+    raw_path: Path,
+    on_progress: Callable[[int, int | None], None] | None,
+    progress_step: int,
+) -> int:
+    """Stream the body of `url` into `raw_path`; return the number of bytes received."""
+    got = reported = 0
+    total: int | None = None
+    try:
+        async with client.stream("GET", url, follow_redirects=True) as response:
+            status = response.status_code
+            if status in EXPIRED_STATUSES:
+                raise DownloadExpired(
+                    f"The download link answered HTTP {status}: it has expired ({_public_url(url)}). "
+                    "Poll the export job again for a fresh link; the pipeline does that automatically."
+                )
+            if not response.is_success:
+                raise DownloadError(
+                    f"The download server answered HTTP {status} for {_public_url(url)}. "
+                    "Try again later; if it persists, run the export again."
+                )
+            total = _content_length(response)
+            with open(raw_path, "wb") as f:
+                async for chunk in _raw_body(response):  # written as it arrives, whatever its size
+                    f.write(chunk)
+                    got += len(chunk)
+                    if on_progress is not None and got - reported >= progress_step:
+                        on_progress(got, total)
+                        reported = got
+            if on_progress is not None and got > reported:
+                on_progress(got, total)
+    except httpx.TransportError as exc:
+        of = f" of {total}" if total is not None else ""
+        raise DownloadError(
+            f"The download connection broke after {got}{of} bytes ({type(exc).__name__}: {exc}). "
+            "Run the export again to fetch it anew."
+        ) from exc
+    if total is not None and got < total:
+        raise DownloadError(
+            f"The download is truncated: got {got} of {total} bytes. Run the export again to fetch it anew."
+        )
+    return got
+
+
+async def download_export(
+    client: httpx.AsyncClient,
+    url: str,
+    dest: str | Path,
+    *,
+    columns: Sequence[str],
+    on_progress: Callable[[int, int | None], None] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> DownloadResult:
+    """Download an export from `url` and write it, normalised, to `dest` atomically.
+
+    `on_progress(bytes_so_far, content_length_or_None)` is called whenever another `chunk_size` bytes have
+    arrived, and once more with the final count (network reads are often much smaller than that). Raises
+    DownloadExpired when the link answers 403/404/410 and DownloadError when the body is cut short,
+    corrupt or not the expected CSV. On any failure, `dest` keeps its old content and no part file remains.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    raw = dest.with_name(dest.name + ".download.part")
+    ok = False
+    try:
+        await _fetch(client, url, raw, on_progress, chunk_size)
+        stop = threading.Event()
+        job = functools.partial(_normalise_file, raw, dest, tuple(columns), chunk_size, stop.is_set)
+        future = asyncio.get_running_loop().run_in_executor(None, job)
+        try:
+            result = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            stop.set()  # the worker stops at its next chunk and removes its part file
+            await asyncio.wait([future])
+            raise
+        ok = True
+    finally:
+        raw.unlink(missing_ok=True)
+        if not ok:
+            _part_path(dest).unlink(missing_ok=True)
+    return result
