@@ -111,10 +111,16 @@ async def request_json(
     *,
     json: Any = None,
     params: dict[str, Any] | None = None,
+    read_only: bool = False,
 ) -> Any:
-    """Send one API request and return its JSON body, translating every failure."""
+    """Send one API request and return its JSON body, translating every failure.
+
+    `read_only=True` marks a POST that changes nothing (a BQL query) so the client may retry it.
+    """
     try:
-        response = await client.request(method, url, json=json, params=params)
+        response = await client.request(
+            method, url, json=json, params=params, extensions={"idempotent": True} if read_only else None
+        )
     except httpx.TimeoutException as exc:
         raise TransportError(
             f"The Botify API did not answer in time while {what} ({type(exc).__name__}). "
@@ -165,7 +171,9 @@ async def _paginate(
     while next_url:
         if len(seen) >= max_pages:
             raise MalformedResponse(f"Stopped after {max_pages} pages while {what}: the `next` links never ended.")
-        body = await request_json(client, method, next_url, what, json=json, params=params if first else None)
+        body = await request_json(
+            client, method, next_url, what, json=json, params=params if first else None, read_only=True
+        )
         page = parse_page(body, what)
         results.extend(page.results)
         seen.add(next_url)
@@ -386,31 +394,42 @@ async def create_export_job(
     *,
     on_uncertain: Callable[[str], None] | None = None,
 ) -> Job:
-    """POST /jobs once. If the connection breaks, look for the job before creating another one."""
+    """POST /jobs once. If the answer is lost (broken connection or 5xx), look for the job before posting again.
+
+    Botify does not make job creation idempotent and every job spends export credits, so a lost answer
+    is resolved by listing recent jobs and matching the payload; only when no such job exists is the
+    POST sent a second (and last) time.
+    """
     started = datetime.now(timezone.utc)
     what = "creating the export job"
-    try:
-        response = await client.post("jobs", json=payload)
-    except httpx.TransportError as exc:
+    response: httpx.Response | None = None
+    for attempt in (1, 2):
+        try:
+            response = await client.post("jobs", json=payload)
+            if response.status_code < 500:
+                break
+            lost = f"Botify answered {response.status_code}"
+        except httpx.TransportError as exc:
+            response, lost = None, f"the connection broke ({type(exc).__name__})"
+        if attempt == 2:
+            break
         if on_uncertain:
-            on_uncertain(f"connection broke while creating the job ({type(exc).__name__}); checking for it")
+            on_uncertain(f"{lost} while creating the job; checking whether it exists before posting again")
         try:
             existing = await find_existing_job(client, payload, since=started)
         except BotifyError as list_exc:
             raise JobCreationUncertain(
-                "The connection broke while creating the export job, and the job list could not be read to "
-                f"check whether Botify created it ({list_exc}). Check the jobs in Botify before running again "
-                "to avoid spending export credits twice."
-            ) from exc
+                f"While creating the export job {lost}, and the job list could not be read to check whether "
+                f"Botify created it ({list_exc}). Check the jobs in Botify before running again to avoid "
+                "spending export credits twice."
+            ) from None
         if existing is not None:
             return existing
-        try:
-            response = await client.post("jobs", json=payload)
-        except httpx.TransportError as exc2:
-            raise JobCreationUncertain(
-                "The connection broke twice while creating the export job. Check your network; run again to "
-                "resume (botify-graph looks for the job before creating another)."
-            ) from exc2
+    if response is None:
+        raise JobCreationUncertain(
+            "The connection broke twice while creating the export job. Check your network; run again to "
+            "resume (botify-graph looks for the job before creating another)."
+        )
     raise_for_api_error(response, what)
     try:
         return parse_job(response.json())

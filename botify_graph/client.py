@@ -5,7 +5,8 @@ Policy, all inside a transport wrapper so every call site stays a plain `await c
 - at most `rate` requests in any one-second window to the API origin (Botify allows 5 per second);
 - 429: wait `Retry-After` when the server sends it, else back off exponentially; any method, since
   a 429 means the request was refused, not processed;
-- 5xx and broken connections: bounded retries with backoff for idempotent methods only. A job POST
+- 5xx and broken connections: bounded retries with backoff for idempotent methods (and read-only
+  POSTs such as BQL queries, marked with the request extension `idempotent`) only. A job POST
   that breaks is never repeated here: `api.create_export_job` decides what to do with it.
 """
 
@@ -131,7 +132,7 @@ class RetryTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         failures = throttled = 0
         is_api = _origin(request.url) == self._origin
-        idempotent = request.method in IDEMPOTENT
+        idempotent = request.method in IDEMPOTENT or request.extensions.get("idempotent") is True
         while True:
             if is_api:
                 await self.limiter.acquire()

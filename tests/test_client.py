@@ -177,3 +177,10 @@ async def test_resolve_job_urls() -> None:
         assert resolve_api_url(c, "https://x/v1/jobs/5") == "https://x/v1/jobs/5"
     async with make_client("t", base_url="https://app.botify.com/api/v1") as c:
         assert resolve_api_url(c, "/v1/jobs/5") == "https://app.botify.com/api/v1/jobs/5"
+
+
+async def test_read_only_post_is_retried_on_5xx() -> None:
+    rec = Recorder([503, lambda r: httpx.Response(200, json={"results": [], "next": None})])
+    async with rec.client() as client:
+        body = await request_json(client, "POST", "projects/o/p/query", "querying", json={}, read_only=True)
+    assert body["results"] == [] and len(rec.sent) == 2

@@ -138,3 +138,13 @@ def test_demo_command_end_to_end(tmp_path: Path) -> None:
         timeout=300,
     )
     assert again.returncode == 0 and "already exported" in again.stdout
+
+
+async def test_server_errors_on_job_creation_do_not_duplicate_jobs(fake_api: FakeBotify, tmp_path: Path) -> None:
+    # Every 4th request gets a 502 HTML page, job POSTs included: the export completes, one job per kind.
+    fake_api.scenario = Scenario(polls_to_done=1, error_every_n=4, error_status=502, error_body="html")
+    result, _ = await export(fake_api, tmp_path, max_edges=20_000)
+    assert result.links.rows == result.depth.edges  # type: ignore[attr-defined]
+    assert len(fake_api.jobs_of_kind("links")) == 1 and len(fake_api.jobs_of_kind("meta")) == 1
+    statuses = [r.status for r in fake_api.requests if r.method == "POST"]
+    assert 502 in statuses  # the fault really hit POSTs (queries or job creation)

@@ -1,0 +1,188 @@
+"""How the fake Botify API misbehaves: one dataclass of knobs, and named presets.
+
+The defaults are what `shared/botify-api.md` says the real API does (5 requests/s per endpoint, 429 without
+Retry-After, docs-mode formatter defaults, gzip, relative job_url, ...); every fault is off by default.
+Counters such as "first N" count from the moment the server starts (or from `FakeBotify.reset_counters()`),
+and `ALWAYS` means "every time".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+ALWAYS = 1_000_000_000
+
+_ERROR_BODIES = ("text", "html", "envelope")
+_FAILURE_LOCATIONS = ("error", "results", "failure_reason")
+_FORMATTER_MODES = ("docs", "observed")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Knobs of the fake API. All faults are off by default; see each field's comment.
+
+    Rate limiting
+      rate_limit_qps        requests per second allowed per endpoint (sliding 1 s window over *accepted*
+                            requests; method + path template is the endpoint). None disables it. Over the
+                            limit: 429 with envelope error_code 1053. The CDN is never rate limited.
+      retry_after           send `Retry-After: <seconds>` (an integer, rounded up) with every 429.
+      storm_429             the first N authenticated requests of *each* endpoint get 429 (a "429 storm"),
+                            before the QPS window is even considered.
+
+    Transient server errors (before authentication, like a gateway would)
+      error_first_n         the first N requests of each API endpoint get `error_status`.
+      error_every_n         every Nth API request (counted over all endpoints) gets `error_status`.
+      error_status          500, 502, 503 or 504.
+      error_body            "text" (plain text), "html" (an nginx-like HTML page) or "envelope"
+                            (`{"error": {"error_code": 1000, "message": "Unknown error"}}`).
+      latency_ms            (low, high): every request (API and CDN) sleeps uniformly in this range first.
+
+    Pagination
+      light_default_size / light_max_size    page size of /analyses/.../light when `size` is absent / its cap.
+      query_default_size / query_max_size    same for /projects/.../query (contract: 500 / 2000).
+      jobs_default_size / jobs_max_size      same for GET /jobs.
+      max_page_size         caps every paginated endpoint at once (e.g. 2 to force clients to follow `next`).
+      query_multi_limit     a /query with the multi-valued `outlinks_internal.graph.url` dimension answers
+                            400 (1043 "query too big") when it would produce more rows than this.
+
+    Export jobs
+      polls_to_done         the Nth GET /jobs/{id} is the first that may answer DONE (earlier ones answer
+                            PROCESSING; the POST answers CREATED). 0 and 1 both mean "the first poll".
+      job_seconds           and at least this many wall-clock seconds must have passed since the POST.
+                            A job also stays PROCESSING until its file is written (large exports take seconds).
+      job_seconds_links / job_seconds_meta   the same for links (or meta) jobs only; None: `job_seconds`.
+      drop_job_posts        the first N POST /jobs create the job, then close the connection without any
+                            response (the client cannot know the job exists; GET /jobs lists it).
+      fail_jobs             the first N jobs that match `fail_match` end FAILED instead of DONE.
+      fail_match            None (every job) or a substring of the job's JSON query, e.g.
+                            "outlinks_internal" to fail only link-graph exports.
+      failure_location      where a FAILED job carries its reason: "error" (`{"error": {"error_code": 1060,
+                            "message": ...}}`, results null), "results" (`results = {"error_code", "message"}`)
+                            or "failure_reason" (a top-level string).
+      nb_lines              add `results.nb_lines` (data rows, without sep=/header lines) to DONE jobs.
+
+    Export files
+      formatter_defaults    defaults for formatter_config keys the client left out: "docs" (print_header
+                            true, print_delimiter true, header_format verbose) or "observed" (false, false,
+                            verbose: what a captured real job showed). Explicit values always win.
+      force_docs_formatter  write `sep=,` and a verbose header whatever the job asked (the echoed payload
+                            still shows what was asked).
+      force_zip             serve every export as a .zip holding one .csv, whatever the job asked.
+
+    Downloads (the CDN listener)
+      download_ttl_s        a download URL older than this answers 403 (XML body); GET /jobs/{id} again
+                            issues a fresh URL (every GET of a DONE job does).
+      expire_first_n_downloads   the first N download requests answer 403 and burn the URL they used.
+      truncate_downloads    the first N downloads send the full Content-Length, half the body, then close.
+      corrupt_downloads     the first N downloads have bytes flipped in the middle (magic bytes intact).
+      zip_without_csv       the first N downloads are a zip holding only `manifest.json`.
+    """
+
+    rate_limit_qps: float | None = 5.0
+    retry_after: bool = False
+    storm_429: int = 0
+
+    error_first_n: int = 0
+    error_every_n: int = 0
+    error_status: int = 503
+    error_body: str = "text"
+    latency_ms: tuple[float, float] = (0.0, 0.0)
+
+    light_default_size: int = 30
+    light_max_size: int = 100
+    query_default_size: int = 500
+    query_max_size: int = 2000
+    jobs_default_size: int = 30
+    jobs_max_size: int = 100
+    max_page_size: int | None = None
+    query_multi_limit: int = 20_000
+
+    polls_to_done: int = 3
+    job_seconds: float = 0.0
+    job_seconds_links: float | None = None
+    job_seconds_meta: float | None = None
+    drop_job_posts: int = 0
+    fail_jobs: int = 0
+    fail_match: str | None = None
+    failure_location: str = "error"
+    nb_lines: bool = False
+
+    formatter_defaults: str = "docs"
+    force_docs_formatter: bool = False
+    force_zip: bool = False
+
+    download_ttl_s: float | None = None
+    expire_first_n_downloads: int = 0
+    truncate_downloads: int = 0
+    corrupt_downloads: int = 0
+    zip_without_csv: int = 0
+
+    def __post_init__(self) -> None:
+        if self.error_body not in _ERROR_BODIES:
+            raise ValueError(f"error_body must be one of {_ERROR_BODIES}, not {self.error_body!r}")
+        if self.failure_location not in _FAILURE_LOCATIONS:
+            raise ValueError(f"failure_location must be one of {_FAILURE_LOCATIONS}, not {self.failure_location!r}")
+        if self.formatter_defaults not in _FORMATTER_MODES:
+            raise ValueError(f"formatter_defaults must be one of {_FORMATTER_MODES}, not {self.formatter_defaults!r}")
+        if self.error_status not in (500, 502, 503, 504):
+            raise ValueError("error_status must be 500, 502, 503 or 504")
+        lo, hi = self.latency_ms
+        if not 0 <= lo <= hi:
+            raise ValueError("latency_ms must be (low, high) with 0 <= low <= high")
+        if self.rate_limit_qps is not None and self.rate_limit_qps <= 0:
+            raise ValueError("rate_limit_qps must be positive or None")
+
+    def seconds_for(self, kind: str) -> float:
+        """How long a job of `kind` ("links" or "meta") stays PROCESSING at least."""
+        own = {"links": self.job_seconds_links, "meta": self.job_seconds_meta}.get(kind)
+        return self.job_seconds if own is None else own
+
+    def replace(self, **changes: Any) -> Scenario:
+        """A copy with some knobs changed."""
+        return replace(self, **changes)
+
+    def changed(self) -> dict[str, Any]:
+        """The knobs that differ from the defaults (for printing a scenario)."""
+        default = Scenario()
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != getattr(default, f.name)
+        }
+
+
+SCENARIOS: dict[str, Scenario] = {
+    # what the contract says the real API does, and nothing worse
+    "default": Scenario(),
+    # a 429 storm at first (no Retry-After), then 5 requests/s per endpoint
+    "rate-limit": Scenario(storm_429=3),
+    "rate-limit-retry-after": Scenario(storm_429=3, retry_after=True),
+    "429-storm": Scenario(storm_429=10),
+    # every endpoint fails once with 503, then one API request in 7 does too (whatever its endpoint)
+    "flaky": Scenario(error_first_n=1, error_every_n=7),
+    # the first job POST is cut off after the job was created
+    "drop-on-create": Scenario(drop_job_posts=1),
+    # every export job ends FAILED (reason in the `error` envelope)
+    "failed-job": Scenario(fail_jobs=ALWAYS),
+    "failed-links-job": Scenario(fail_jobs=ALWAYS, fail_match="outlinks_internal"),
+    "failed-job-results": Scenario(fail_jobs=ALWAYS, failure_location="results"),
+    "failed-job-reason": Scenario(fail_jobs=ALWAYS, failure_location="failure_reason"),
+    # the first download URL answers 403; polling the job again gives a fresh one
+    "expired-download": Scenario(expire_first_n_downloads=1),
+    "download-ttl": Scenario(download_ttl_s=5.0),
+    # jobs take 8 polls and at least 20 s
+    "slow": Scenario(polls_to_done=8, job_seconds=20.0),
+    "zip": Scenario(force_zip=True),
+    "verbose-sep": Scenario(force_docs_formatter=True),
+    "observed-defaults": Scenario(formatter_defaults="observed"),
+    # the first download is cut in the middle (Content-Length promises more)
+    "truncated-download": Scenario(truncate_downloads=1),
+    "corrupt-gzip": Scenario(corrupt_downloads=ALWAYS),
+    "zip-without-csv": Scenario(zip_without_csv=ALWAYS, force_zip=True),
+    # every endpoint answers an HTML 502 page once
+    "html-errors": Scenario(error_first_n=1, error_status=502, error_body="html"),
+    # 50-250 ms per request, for benchmarks
+    "latency": Scenario(latency_ms=(50.0, 250.0)),
+    # every paginated endpoint returns at most 2 items per page
+    "small-pages": Scenario(max_page_size=2),
+    "nb-lines": Scenario(nb_lines=True),
+}
