@@ -25,3 +25,29 @@ def fake_api_session() -> Iterator[FakeBotify]:
     """One fake API for the whole session, for read-only tests: do not change its scenario."""
     with FakeBotify(scale=0.02, scenario=Scenario(polls_to_done=1)) as fake:
         yield fake
+
+
+@pytest.fixture(scope="session")
+def venv_kernel() -> str:
+    """The name of a kernel that runs this Python environment (with botify_graph), for papermill.
+
+    ipykernel's wheel installs a `python3` kernelspec into the environment whose `python` argv jupyter_client
+    swaps for `sys.executable`; if another one shadows it, install ours into the environment (--sys-prefix).
+    """
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    os.environ.setdefault("JUPYTER_PREFER_ENV_PATH", "1")
+    try:
+        spec = KernelSpecManager().get_kernel_spec("python3")
+        ours = Path(spec.resource_dir).resolve().is_relative_to(Path(sys.prefix).resolve())
+        ok = ours or spec.argv[0] in {"python", "python3", sys.executable}
+    except NoSuchKernel:
+        ok = False
+    if not ok:
+        subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix"], check=True, capture_output=True)
+    return "python3"

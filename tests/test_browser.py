@@ -1,0 +1,261 @@
+"""The notebook as an app: `botify-graph app --fake-api` served by Voila, driven in Debian's Chromium.
+
+One subprocess per module (stopped by PID, then its process group); Playwright's async API outside any
+kernel. Screenshots of every step go to `test-artifacts/browser/` (git-ignored; CI keeps them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from botify_graph.app import free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+]  # fmt: skip
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+DIRTY_URL = "  app.botify.com/example-org/example.com/20241108/segmentation?filter=all#overview "
+PLACEHOLDER = "https://app.botify.com/your-org/your-project/"
+
+if not Path(CHROMIUM).exists():  # pragma: no cover - scripts/test installs it, so CI runs these
+    pytest.skip(f"{CHROMIUM} is missing: run scripts/install-browser (Debian's chromium).", allow_module_level=True)
+pytest.importorskip("playwright", reason="playwright (the Python package) is not installed: scripts/bootstrap dev")
+
+
+@dataclass
+class App:
+    """A running `botify-graph app --fake-api`: its URL, the fake API's and the demo's state folder."""
+
+    proc: subprocess.Popen[str]
+    url: str
+    api_base: str
+    state_dir: Path
+    output: list[str] = field(default_factory=list)
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every export job the fake API knows about (GET /jobs, as a client would list them)."""
+        from botify_graph.fake import DEMO_TOKEN
+
+        r = httpx.get(f"{self.api_base}/jobs", params={"size": 100}, headers={"Authorization": f"Token {DEMO_TOKEN}"})
+        r.raise_for_status()
+        results: list[dict[str, Any]] = r.json()["results"]
+        return results
+
+    def registry(self) -> dict[str, Any]:
+        path = self.state_dir / "downloads" / "export_registry.json"
+        exports: dict[str, Any] = json.loads(path.read_text())["exports"] if path.exists() else {}
+        return exports
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM the app by PID (it stops Voila, whose kernels shut down, then the fake); then the group."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    state_dir = tmp_path_factory.mktemp("app-state")
+    port = free_port()
+    cmd = [sys.executable, "-m", "botify_graph.cli", "app", "--fake-api", "--port", str(port), "--no-browser",
+           "--state-dir", str(state_dir), "--cull-idle", "8"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOTIFY_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # fmt: skip
+    lines: list[str] = []
+
+    def drain() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        deadline = time.monotonic() + 90
+        url = api_base = None
+        while time.monotonic() < deadline and proc.poll() is None and url is None:
+            for line in list(lines):
+                if m := re.match(r"Fake Botify API: (\S+)", line):
+                    api_base = m.group(1)
+                if m := re.match(r"botify-graph app: (http://127\.0\.0\.1:\d+/)", line):
+                    url = m.group(1)
+            time.sleep(0.1)
+        assert url and api_base, "the app did not print its URL:\n" + "\n".join(lines)
+        yield App(proc, url, api_base, state_dir, lines)
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+class Shots:
+    def __init__(self, page: Any, folder: Path) -> None:
+        self.page, self.folder, self.n = page, folder, 0
+
+    async def __call__(self, name: str) -> None:
+        self.n += 1
+        await self.page.screenshot(path=str(self.folder / f"{self.n:02d}-{name}.png"))
+
+
+def _header(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return next(csv.reader(f))
+
+
+async def test_wizard_flow_with_a_reload_during_the_export(app: App, browser: Any, artifacts: Path) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 1400})
+    hosts: set[str] = set()
+    page.on("request", lambda r: hosts.add(httpx.URL(r.url).host))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    shot = Shots(page, artifacts)
+    nxt = page.get_by_role("button", name="Next ›")
+
+    await page.goto(app.url)
+    # step 1 is verified on its own: the app gave the kernel the fake's token through the environment
+    await page.get_by_text("Connected as demo.user").wait_for(timeout=60_000)
+    assert await page.title() == "botify-graph"
+    assert "notebook_settings(" not in await page.content()  # code cells are stripped
+    await shot("connect")
+
+    await page.get_by_placeholder(PLACEHOLDER).fill(DIRTY_URL)
+    await page.get_by_role("button", name="Use this project").click()
+    await page.get_by_text("Pipeline id:").wait_for()
+    await shot("project")
+    await nxt.click()
+
+    await page.get_by_text("finished analyses, newest first").wait_for(timeout=30_000)
+    await shot("analysis")
+    await page.get_by_role("button", name="Use this analysis").click()
+    await nxt.click()
+
+    await page.get_by_role("button", name="Size the graph").click()
+    await page.get_by_text("under the limit of").wait_for(timeout=30_000)
+    await shot("depth")
+    await nxt.click()
+
+    await page.get_by_role("button", name="Use these fields").wait_for(timeout=30_000)
+    await shot("fields")
+    await page.get_by_role("button", name="Use these fields").click()
+    await nxt.click()
+
+    start = page.get_by_role("button", name="▶ Start export")
+    await start.wait_for(timeout=30_000)
+    await shot("export-ready")
+    await start.click()
+    # both jobs exist and are still running (the fake answers DONE at the third poll, ~10 s in)
+    await page.get_by_text("PROCESSING").first.wait_for(timeout=30_000)
+    await shot("export-running")
+    before = {k: r["job_id"] for k, r in app.registry().items()}
+    assert sorted(k.rsplit("/", 1)[-1] for k in before) == ["links", "meta"]
+    assert all(r["status"] in ("CREATED", "PROCESSING") for r in app.registry().values())
+
+    await page.reload()  # a new page load: a new kernel, which only has the sidecar and the registry
+    await page.get_by_text("Connected as demo.user").wait_for(timeout=60_000)
+    await page.get_by_text("resuming job").first.wait_for(timeout=30_000)
+    await shot("export-resumed")
+
+    await page.get_by_text("Your link graph is ready").wait_for(timeout=90_000)
+    await shot("result")
+    await page.locator("#rendered_cells").screenshot(path=str(artifacts / "result-full.png"))
+
+    # the same two jobs, resumed, not created again
+    assert {k: r["job_id"] for k, r in app.registry().items()} == before
+    assert all(r["status"] == "DOWNLOADED" for r in app.registry().values())
+    assert len(app.jobs()) == 2
+    folder = app.state_dir / "downloads" / "example-org" / "example.com"
+    assert _header(folder / "example.com_20241108_links.csv") == ["source", "target"]
+    assert _header(folder / "example.com_20241108_meta.csv")[:2] == ["id", "pagetype"]
+
+    # nothing but the app itself: no CDN fonts, scripts or styles
+    assert hosts == {"127.0.0.1"}, hosts
+    assert not errors, errors  # no uncaught JavaScript error on the page
+
+
+async def test_the_wizard_session_reruns_headless_into_the_same_files(
+    app: App, venv_kernel: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a person clicked in the app, replayed by papermill (`botify-graph reproduce`), gives the same CSVs."""
+    import papermill as pm
+
+    from botify_graph.fake import DEMO_TOKEN
+    from botify_graph.notebook import reproduce
+
+    sidecar = app.state_dir / "link_graph.state.json"
+    if not sidecar.exists():
+        pytest.skip("needs the wizard flow above to have run")
+    run = reproduce(sidecar, extra={"output_dir": str(tmp_path / "batch")})
+    assert run.parameters["api_base"] == app.api_base and run.parameters["analysis"] == "20241108"
+    monkeypatch.setenv("BOTIFY_API_TOKEN", DEMO_TOKEN)
+    await asyncio.to_thread(
+        pm.execute_notebook, str(ROOT / "notebooks" / "link_graph.ipynb"), str(tmp_path / "out.ipynb"),
+        parameters=run.parameters, kernel_name=venv_kernel, progress_bar=False, cwd=str(ROOT),
+    )  # fmt: skip
+    for kind in ("links", "meta"):
+        name = f"example-org/example.com/example.com_20241108_{kind}.csv"
+        wizard_file, batch_file = app.state_dir / "downloads" / name, tmp_path / "batch" / name
+        assert wizard_file.read_bytes() == batch_file.read_bytes(), kind
+    assert DEMO_TOKEN not in (tmp_path / "out.ipynb").read_text()
+
+
+async def test_idle_kernels_are_culled(app: App) -> None:
+    """A page load without a browser (a curl, a closed tab) leaves a kernel: culling shuts it down."""
+    async with httpx.AsyncClient(timeout=60) as client:
+        html = (await client.get(app.url)).text
+        kernel = re.search(r'"kernelId": "([0-9a-f-]+)"', html)
+        assert kernel, "no kernel id in the page"
+        url = f"{app.url}api/kernels/{kernel.group(1)}"
+        assert (await client.get(url)).status_code == 200
+        deadline = time.monotonic() + 40  # --cull-idle 8: idle 8 s, checked every 4 s
+        while (await client.get(url)).status_code == 200:
+            assert time.monotonic() < deadline, "the idle kernel was not culled"
+            await asyncio.sleep(0.5)

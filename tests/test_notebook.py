@@ -1,0 +1,355 @@
+"""The notebook as a batch job: papermill runs of notebooks/link_graph.ipynb against the fake API.
+
+The fast tests at the top check `botify_graph.notebook` (parameter handling, paths, reproduce); the
+ones marked `slow` execute the real notebooks in a kernel of this Python environment.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from botify_graph.errors import ConfigError
+from botify_graph.notebook import (
+    NOTEBOOK,
+    notebook_settings,
+    param_log_path,
+    parse_fields,
+    project_home,
+    reproduce,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+LINK_GRAPH = ROOT / NOTEBOOK
+FUNCTIONS = ROOT / "templates" / "botify_functions.ipynb"
+PROJECT = "https://app.botify.com/example-org/example.com/20241108/segmentation?filter=all#overview"
+PARAMETERS = (
+    "project_url", "analysis", "max_edges", "meta_fields", "output_dir", "api_base", "poll_timeout_s",
+    "retry_failed", "mode",
+)  # fmt: skip
+
+
+# -- fast: parameters, paths, reproduce ------------------------------------------------------------------
+
+
+def test_mode_auto_is_headless_exactly_when_a_project_url_is_given(tmp_path: Path) -> None:
+    assert notebook_settings(home=tmp_path, environ={}).mode == "wizard"
+    assert notebook_settings(project_url=PROJECT, home=tmp_path, environ={}).mode == "headless"
+    assert notebook_settings(project_url=PROJECT, mode="wizard", home=tmp_path, environ={}).mode == "wizard"
+    with pytest.raises(ConfigError, match="needs a project"):
+        notebook_settings(mode="headless", home=tmp_path, environ={})
+    with pytest.raises(ConfigError, match="mode must be one of"):
+        notebook_settings(mode="batch", home=tmp_path, environ={})
+
+
+def test_empty_parameters_fall_back_to_the_environment_then_the_defaults(tmp_path: Path) -> None:
+    env = {"BOTIFY_API_BASE": "http://127.0.0.1:9/v1", "BOTIFY_GRAPH_OUT": "elsewhere"}
+    s = notebook_settings(project_url=PROJECT, home=tmp_path, environ=env)
+    assert s.params.api_base == "http://127.0.0.1:9/v1"
+    assert s.out_dir == tmp_path / "elsewhere"
+    s = notebook_settings(project_url=PROJECT, home=tmp_path, environ={})
+    assert s.params.api_base == "https://api.botify.com/v1"
+    assert s.out_dir == tmp_path / "downloads"
+    assert s.sidecar == tmp_path / "notebooks" / "link_graph.state.json"
+    assert s.param_log == tmp_path / "notebooks" / "link_graph.state.jsonl"
+    s = notebook_settings(project_url=PROJECT, output_dir=str(tmp_path / "abs"), api_base="http://x/v1",
+                          home=tmp_path, environ=env)  # fmt: skip
+    assert (s.out_dir, s.params.api_base) == (tmp_path / "abs", "http://x/v1")
+
+
+def test_papermill_values_are_coerced_to_the_declared_types(tmp_path: Path) -> None:
+    # `-p analysis 20241108` arrives as an int, `-r max_edges 5000` as a str
+    s = notebook_settings(project_url=PROJECT, analysis=20241108, max_edges="5_000", poll_timeout_s="60",
+                          retry_failed="true", meta_fields="pagetype, clicks", home=tmp_path, environ={})  # fmt: skip
+    p = s.params
+    assert (p.analysis, p.max_edges, p.poll_timeout_s, p.retry_failed) == ("20241108", 5000, 60.0, True)
+    assert p.fields == ("pagetype", "clicks")
+    with pytest.raises(ConfigError, match="max_edges"):
+        notebook_settings(project_url=PROJECT, max_edges="lots", home=tmp_path, environ={})
+    with pytest.raises(ConfigError, match="Unknown meta field"):
+        notebook_settings(project_url=PROJECT, meta_fields="colour", home=tmp_path, environ={})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("", None), (None, None), (" , ", None), ("pagetype", ("pagetype",)), (["clicks", " impressions"],
+     ("clicks", "impressions"))],
+)  # fmt: skip
+def test_parse_fields(value: Any, expected: tuple[str, ...] | None) -> None:
+    assert parse_fields(value) == expected
+
+
+def test_project_home_is_the_folder_holding_the_notebook_from_anywhere_below_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BOTIFY_GRAPH_HOME", raising=False)
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / NOTEBOOK).write_text("{}")
+    assert project_home(tmp_path) == tmp_path.resolve()
+    assert project_home(tmp_path / "notebooks") == tmp_path.resolve()  # Voila and Lab run here
+    elsewhere = tmp_path.parent / f"elsewhere-{uuid.uuid4().hex}"
+    elsewhere.mkdir()
+    assert project_home(elsewhere) == elsewhere.resolve()
+    monkeypatch.setenv("BOTIFY_GRAPH_HOME", str(tmp_path))
+    assert project_home(elsewhere) == tmp_path.resolve()
+
+
+def _wizard_session(tmp_path: Path) -> Path:
+    from botify_graph.state import ParamLog, Sidecar
+
+    sidecar = tmp_path / "link_graph.state.json"
+    side, log = Sidecar(sidecar), ParamLog(param_log_path(sidecar))
+    pid = "https://app.botify.com/example-org/example.com/"
+    side.set_current(pid)
+    answers = {
+        "project": {"url": pid},
+        "analysis": {"slug": "20241101-2"},
+        "depth": {"max_edges": 20_000},
+        "fields": {"fields": ["pagetype", "is_compliant"]},
+    }
+    for step, values in answers.items():
+        side.save_step(pid, step, values)
+        log.append(pid, step, values)
+    log.append(pid, "analysis", {"slug": "20241108"})  # the person went back and picked another analysis
+    return sidecar
+
+
+def test_reproduce_turns_the_parameter_log_into_a_papermill_command(tmp_path: Path) -> None:
+    sidecar = _wizard_session(tmp_path)
+    r = reproduce(sidecar, extra={"api_base": "http://127.0.0.1:1/v1", "output_dir": None})
+    assert r.pipeline == "https://app.botify.com/example-org/example.com/"
+    assert r.parameters == {
+        "project_url": "https://app.botify.com/example-org/example.com/",
+        "analysis": "20241108",
+        "max_edges": 20_000,
+        "meta_fields": "pagetype,is_compliant",
+        "api_base": "http://127.0.0.1:1/v1",
+    }
+    assert r.command.startswith("papermill notebooks/link_graph.ipynb out.ipynb ")
+    assert "-r analysis 20241108" in r.command  # raw: stays a string, not the int 20241108
+    assert "-p max_edges 20000" in r.command
+
+
+def test_reproduce_takes_where_files_went_and_which_api_from_the_export_step(tmp_path: Path) -> None:
+    from botify_graph.state import ParamLog
+
+    sidecar = _wizard_session(tmp_path)
+    export = {
+        "project_url": "https://app.botify.com/example-org/example.com/", "analysis": "20241108", "max_edges": 20_000,
+        "fields": ["pagetype", "is_compliant"], "out_dir": "/data/botify", "api_base": "http://127.0.0.1:1/v1",
+        "poll_timeout_s": 10800.0, "retry_failed": False,
+    }  # fmt: skip
+    ParamLog(param_log_path(sidecar)).append("https://app.botify.com/example-org/example.com/", "export", export)
+    params = reproduce(sidecar).parameters
+    assert params["output_dir"] == "/data/botify" and params["api_base"] == "http://127.0.0.1:1/v1"
+    assert "poll_timeout_s" not in params and "retry_failed" not in params  # defaults stay out of the command
+    assert reproduce(sidecar, extra={"output_dir": "elsewhere"}).parameters["output_dir"] == "elsewhere"
+
+
+def test_reproduce_writes_a_parameters_file(tmp_path: Path) -> None:
+    import yaml
+
+    sidecar = _wizard_session(tmp_path)
+    r = reproduce(sidecar, pipeline="app.botify.com/example-org/example.com/20241108/", params_file=tmp_path / "p.yaml")
+    assert r.command.endswith(f"-f {tmp_path / 'p.yaml'}")
+    assert yaml.safe_load((tmp_path / "p.yaml").read_text())["analysis"] == "20241108"
+    reproduce(sidecar, params_file=tmp_path / "p.json")
+    assert json.loads((tmp_path / "p.json").read_text())["max_edges"] == 20_000
+
+
+def test_reproduce_explains_what_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no current pipeline"):
+        reproduce(tmp_path / "none.state.json")
+    sidecar = _wizard_session(tmp_path)
+    with pytest.raises(
+        ConfigError, match=re.escape("Known pipelines: https://app.botify.com/example-org/example.com/")
+    ):
+        reproduce(sidecar, pipeline="https://app.botify.com/example-org/other/")
+
+
+def test_cli_reproduce_prints_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from botify_graph.cli import main
+
+    sidecar = _wizard_session(tmp_path)
+    assert main(["reproduce", "--sidecar", str(sidecar), "--write", str(tmp_path / "p.yaml")]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == f"papermill notebooks/link_graph.ipynb out.ipynb -f {tmp_path / 'p.yaml'}"
+    assert "BOTIFY_API_TOKEN" in err
+
+
+def test_committed_notebooks_have_no_outputs_and_a_parameters_cell() -> None:
+    for path in (LINK_GRAPH, FUNCTIONS):
+        nb = json.loads(path.read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert all(not c["outputs"] and c["execution_count"] is None for c in code), path
+        assert [c for c in code if "parameters" in c["metadata"].get("tags", [])], path
+        assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+# -- slow: papermill ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def secret() -> str:
+    return f"tok-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def fake(secret: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A small fake API whose jobs are DONE at the first poll, and its token in BOTIFY_API_TOKEN only."""
+    from botify_graph.fake import FakeBotify, Scenario
+
+    monkeypatch.setenv("BOTIFY_API_TOKEN", secret)
+    monkeypatch.setenv("BOTIFY_GRAPH_CONFIG_DIR", "/nonexistent-botify-graph-config")
+    for name in ("BOTIFY_API_BASE", "BOTIFY_GRAPH_OUT", "BOTIFY_GRAPH_STATE", "BOTIFY_GRAPH_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    with FakeBotify(scale=0.02, scenario=Scenario(polls_to_done=1), token=secret) as server:
+        yield server
+
+
+def _execute(path: Path, out: Path, kernel: str, **parameters: Any) -> Any:
+    import papermill as pm
+
+    return pm.execute_notebook(
+        str(path), str(out), parameters=parameters, kernel_name=kernel, progress_bar=False, cwd=str(ROOT)
+    )
+
+
+def _stdout(nb: Any) -> str:
+    return "".join(o.get("text", "") for c in nb["cells"] for o in c.get("outputs", []) if o.get("name") == "stdout")
+
+
+def _header(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return next(csv.reader(f))
+
+
+@pytest.mark.slow
+def test_help_notebook_documents_every_parameter() -> None:
+    done = subprocess.run([sys.executable, "-m", "papermill", "--help-notebook", str(LINK_GRAPH)],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for name in PARAMETERS:
+        line = next((ln for ln in done.stdout.splitlines() if ln.strip().startswith(f"{name}:")), None)
+        assert line is not None, f"{name} missing from --help-notebook:\n{done.stdout}"
+    help_text = " ".join(done.stdout.split())
+    for words in ("any Botify URL of the project", "analysis slug", "export row limit", "comma-separated page",
+                  "folder for the CSVs", "Botify API base URL", "seconds to wait", "start a new export job",
+                  "headless when project_url is set"):  # fmt: skip
+        assert words in help_text
+
+
+@pytest.mark.slow
+def test_headless_run_writes_both_csvs_and_never_the_token(
+    fake: Any, secret: str, tmp_path: Path, venv_kernel: str
+) -> None:
+    out_nb = tmp_path / "out.ipynb"
+    nb = _execute(LINK_GRAPH, out_nb, venv_kernel, project_url=PROJECT, api_base=fake.base_url,
+                  output_dir=str(tmp_path / "dl"), analysis=20241108)  # fmt: skip
+    folder = tmp_path / "dl" / "example-org" / "example.com"
+    links, meta = folder / "example.com_20241108_links.csv", folder / "example.com_20241108_meta.csv"
+    assert _header(links) == ["source", "target"]
+    assert _header(meta) == ["id", "pagetype", "is_compliant", "canonical_equal", "sitemaps_present",
+                             "impressions", "clicks"]  # fmt: skip
+    text = _stdout(nb)
+    assert "✓ Connected as demo.user" in text and "chosen depth" in text and str(links) in text
+    assert "\x1b[" not in text  # plain text, no terminal control codes
+    assert len(fake.jobs) == 2
+    assert secret not in out_nb.read_text()
+
+
+@pytest.mark.slow
+def test_bad_url_fails_with_our_message(fake: Any, secret: str, tmp_path: Path, venv_kernel: str) -> None:
+    import papermill as pm
+
+    with pytest.raises(pm.PapermillExecutionError) as info:
+        _execute(LINK_GRAPH, tmp_path / "out.ipynb", venv_kernel, project_url="https://example.com/some/page",
+                 api_base=fake.base_url, output_dir=str(tmp_path / "dl"))  # fmt: skip
+    err = info.value
+    assert err.ename == "InvalidProjectURL"
+    assert "is not a Botify project URL" in err.evalue and "app.botify.com/your-org/your-project" in err.evalue
+    assert len(err.traceback) < 40  # our message, not a page of library frames
+    assert secret not in (tmp_path / "out.ipynb").read_text()
+
+
+@pytest.mark.slow
+def test_failed_job_fails_with_the_reason(fake: Any, secret: str, tmp_path: Path, venv_kernel: str) -> None:
+    import papermill as pm
+
+    from botify_graph.fake import SCENARIOS
+
+    fake.scenario = SCENARIOS["failed-job"].replace(polls_to_done=1)
+    with pytest.raises(pm.PapermillExecutionError) as info:
+        _execute(LINK_GRAPH, tmp_path / "out.ipynb", venv_kernel, project_url=PROJECT, api_base=fake.base_url,
+                 output_dir=str(tmp_path / "dl"))  # fmt: skip
+    assert info.value.ename == "ExportJobFailed"
+    assert "failed" in info.value.evalue and "retry_failed" in info.value.evalue
+    assert secret not in (tmp_path / "out.ipynb").read_text()
+
+
+@pytest.mark.slow
+def test_papermill_command_exits_non_zero_with_the_error(fake: Any, secret: str, tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "papermill", str(LINK_GRAPH), str(tmp_path / "out.ipynb"),
+           "-p", "project_url", "https://app.botify.com/settings/billing/", "-p", "api_base", fake.base_url,
+           "-p", "output_dir", str(tmp_path / "dl"), "-k", "python3"]  # fmt: skip
+    env = {**os.environ, "JUPYTER_PREFER_ENV_PATH": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert done.returncode != 0
+    assert "InvalidProjectURL" in done.stderr and "is a page of the Botify app" in done.stderr
+    assert secret not in done.stderr + done.stdout
+
+
+@pytest.mark.slow
+def test_papermill_and_the_cli_give_the_same_files(fake: Any, tmp_path: Path, venv_kernel: str) -> None:
+    from botify_graph.cli import main
+
+    _execute(LINK_GRAPH, tmp_path / "out.ipynb", venv_kernel, project_url=PROJECT, api_base=fake.base_url,
+             output_dir=str(tmp_path / "pm"), meta_fields="pagetype,clicks", max_edges=20_000)  # fmt: skip
+    assert main(["run", "--project-url", PROJECT, "--api-base", fake.base_url, "--out", str(tmp_path / "cli"),
+                 "--fields", "pagetype,clicks", "--max-edges", "20000"]) == 0  # fmt: skip
+    for kind in ("links", "meta"):
+        name = f"example-org/example.com/example.com_20241108_{kind}.csv"
+        assert (tmp_path / "pm" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes()
+
+
+@pytest.mark.slow
+def test_a_rerun_reuses_the_files_and_creates_no_job(fake: Any, tmp_path: Path, venv_kernel: str) -> None:
+    args = {"project_url": PROJECT, "api_base": fake.base_url, "output_dir": str(tmp_path / "dl")}
+    _execute(LINK_GRAPH, tmp_path / "1.ipynb", venv_kernel, **args)
+    nb = _execute(LINK_GRAPH, tmp_path / "2.ipynb", venv_kernel, **args)
+    assert "Already exported" in _stdout(nb)
+    assert len(fake.jobs) == 2
+
+
+@pytest.mark.slow
+def test_functions_template_runs_against_the_fake(fake: Any, secret: str, tmp_path: Path, venv_kernel: str) -> None:
+    nb = _execute(FUNCTIONS, tmp_path / "out.ipynb", venv_kernel, api_base=fake.base_url, max_edges=20_000)
+    text = _stdout(nb)
+    assert "Connected as demo.user" in text and "Meta fields of 20241108: pagetype" in text
+    html = json.dumps([o for c in nb["cells"] for o in c.get("outputs", [])])
+    assert "chosen depth" in html and "20241101-2" in html  # the comparison table, one row per analysis
+    assert secret not in (tmp_path / "out.ipynb").read_text()
+
+
+@pytest.mark.slow
+def test_without_a_project_url_the_notebook_shows_the_wizard(
+    fake: Any, secret: str, tmp_path: Path, venv_kernel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOTIFY_GRAPH_STATE", str(tmp_path / "wizard.state.json"))
+    nb = _execute(LINK_GRAPH, tmp_path / "out.ipynb", venv_kernel, api_base=fake.base_url,
+                  output_dir=str(tmp_path / "dl"))  # fmt: skip
+    outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert len(fake.jobs) == 0
+    assert secret not in (tmp_path / "out.ipynb").read_text()
