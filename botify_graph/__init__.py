@@ -39,6 +39,8 @@ _EXPORTS = {
     # state
     "ExportRegistry": "registry", "Sidecar": "state", "ParamLog": "state",
     "load_token": "token", "save_token": "token",
+    # front ends
+    "Wizard": "wizard", "wizard": "wizard",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -73,3 +75,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from .state import ParamLog, Sidecar
     from .token import load_token, save_token
     from .urls import ProjectRef, clean_url, export_filename, project_dir
+    from .wizard import Wizard, wizard

@@ -1,0 +1,517 @@
+"""The wizard's model: one plain dataclass per step, the pipeline they make up, and pure helpers.
+
+Nothing here imports ipywidgets or touches the network. Answers go to and come from the sidecar as
+JSON dicts (`to_json` / `from_json`); the view only renders them. A step's answer read back from a
+sidecar that lacks a required key counts as "not answered", so the wizard lands on that step again
+instead of crashing on it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from ..queries import MAX_EXPORT_ROWS, META_BY_NAME
+from ..registry import KINDS, ExportRecord, ExportRegistry
+from ..state import STEPS
+from ..urls import is_valid_slug
+
+__all__ = [
+    "ANSWER_TYPES",
+    "STEPS",
+    "AnalysisAnswer",
+    "ConnectAnswer",
+    "DepthAnswer",
+    "ExportAnswer",
+    "FieldsAnswer",
+    "FileAnswer",
+    "PipelineModel",
+    "ProjectAnswer",
+    "ResultAnswer",
+    "StepState",
+    "exported_analyses",
+    "parse_candidates",
+    "shown_path",
+]
+
+
+class StepState(str, Enum):
+    """Where one step stands: INIT (not reachable yet), READY (waiting for input), ACTIVE (working),
+    SUCCESS (answered), FAIL (the last attempt failed; its message is in the card)."""
+
+    INIT = "INIT"
+    READY = "READY"
+    ACTIVE = "ACTIVE"
+    SUCCESS = "SUCCESS"
+    FAIL = "FAIL"
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("not an integer")
+    return value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("not a string")
+    return value
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _pairs(value: Any) -> list[tuple[int, int]]:
+    if not isinstance(value, list):
+        return []
+    out = []
+    for item in value:
+        if isinstance(item, (list, tuple)) and len(item) == 2:
+            out.append((_int(item[0]), _int(item[1])))
+    return out
+
+
+@dataclass(frozen=True)
+class ConnectAnswer:
+    """Step 1: who the token belongs to. The token itself is never part of any answer."""
+
+    username: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"username": self.username}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ConnectAnswer:
+        return cls(username=_str(data.get("username")))
+
+    def summary(self) -> str:
+        return f"Connected as {self.username}"
+
+
+@dataclass(frozen=True)
+class ProjectAnswer:
+    """Step 2: the project; `url` is the clean project URL and the pipeline id."""
+
+    url: str
+    org: str
+    project: str
+    analysis_hint: str | None = None  # an analysis slug the pasted URL named, preselected in step 3
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProjectAnswer:
+        return cls(
+            url=_str(data.get("url")),
+            org=_str(data.get("org")),
+            project=_str(data.get("project")),
+            analysis_hint=_opt_str(data.get("analysis_hint")),
+        )
+
+    def summary(self) -> str:
+        return self.url
+
+
+@dataclass(frozen=True)
+class AnalysisAnswer:
+    """Step 3: the analysis; `exported` when its two files already existed and were opened as they are."""
+
+    slug: str
+    name: str | None = None
+    date: str | None = None
+    exported: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AnalysisAnswer:
+        return cls(
+            slug=_str(data.get("slug")),
+            name=_opt_str(data.get("name")),
+            date=_opt_str(data.get("date")),
+            exported=bool(data.get("exported", False)),
+        )
+
+    def summary(self) -> str:
+        text = self.slug + (f" ({self.name})" if self.name and self.name != self.slug else "")
+        return text + (" · already exported" if self.exported else "")
+
+
+@dataclass(frozen=True)
+class DepthAnswer:
+    """Step 4: the row limit and the depth it allows."""
+
+    max_edges: int
+    depth: int
+    edges: int
+    whole_graph: bool = False
+    per_depth: tuple[tuple[int, int], ...] = ()
+    cumulative: tuple[tuple[int, int], ...] = ()
+    reused: bool = False  # taken from an earlier export's registry record
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "max_edges": self.max_edges,
+            "depth": self.depth,
+            "edges": self.edges,
+            "whole_graph": self.whole_graph,
+            "per_depth": [list(p) for p in self.per_depth],
+            "cumulative": [list(p) for p in self.cumulative],
+            "reused": self.reused,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DepthAnswer:
+        return cls(
+            max_edges=_int(data.get("max_edges")),
+            depth=_int(data.get("depth")),
+            edges=_int(data.get("edges")),
+            whole_graph=bool(data.get("whole_graph", False)),
+            per_depth=tuple(_pairs(data.get("per_depth"))),
+            cumulative=tuple(_pairs(data.get("cumulative"))),
+            reused=bool(data.get("reused", False)),
+        )
+
+    def summary(self) -> str:
+        text = f"Depth {self.depth}: {self.edges:,} links (limit {self.max_edges:,})"
+        if self.whole_graph:
+            text += ", the whole graph"
+        return text
+
+
+@dataclass(frozen=True)
+class FieldsAnswer:
+    """Step 5: the meta fields to export, in canonical order."""
+
+    fields: tuple[str, ...]
+    available: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fields": list(self.fields), "available": list(self.available)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FieldsAnswer:
+        fields = data.get("fields")
+        if not isinstance(fields, list) or not all(isinstance(f, str) and f in META_BY_NAME for f in fields):
+            raise ValueError("bad fields")
+        available = data.get("available")
+        avail = tuple(f for f in available if isinstance(f, str)) if isinstance(available, list) else ()
+        return cls(fields=tuple(fields), available=avail)
+
+    def summary(self) -> str:
+        return ", ".join(self.fields) if self.fields else "URL only (no page attributes)"
+
+
+@dataclass(frozen=True)
+class FileAnswer:
+    """One exported file."""
+
+    path: str
+    rows: int
+    job_id: int | str | None = None
+    reused: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> FileAnswer:
+        if not isinstance(data, dict):
+            raise ValueError("not a file record")
+        job_id = data.get("job_id")
+        return cls(
+            path=_str(data.get("path")),
+            rows=_int(data.get("rows")),
+            job_id=job_id if isinstance(job_id, (int, str)) and not isinstance(job_id, bool) else None,
+            reused=bool(data.get("reused", False)),
+        )
+
+
+EXPORT_STATES = ("ACTIVE", "SUCCESS", "FAIL")
+
+
+@dataclass(frozen=True)
+class ExportAnswer:
+    """Step 6: the run_export parameters and how the run stands.
+
+    Saved as ACTIVE before the export task starts, so a new kernel sees a running export and restarts
+    the same `run_export` (which resumes the recorded jobs); then SUCCESS with the files, or FAIL.
+    """
+
+    state: str
+    project_url: str
+    analysis: str
+    max_edges: int
+    fields: tuple[str, ...]
+    out_dir: str
+    api_base: str
+    poll_timeout_s: float
+    started: str = ""
+    retry_failed: bool = False
+    links: FileAnswer | None = None
+    meta: FileAnswer | None = None
+    depth: int | None = None
+    error: str | None = None
+    job_failed: bool = False  # the failure was Botify reporting the job FAILED: a retry starts a new job
+    elapsed: float | None = None
+
+    def params_json(self) -> dict[str, Any]:
+        """The parameters only (what the parameter log records)."""
+        return {
+            "project_url": self.project_url,
+            "analysis": self.analysis,
+            "max_edges": self.max_edges,
+            "fields": list(self.fields),
+            "out_dir": self.out_dir,
+            "api_base": self.api_base,
+            "poll_timeout_s": self.poll_timeout_s,
+            "retry_failed": self.retry_failed,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"state": self.state, **self.params_json(), "started": self.started}
+        if self.links is not None:
+            data["links"] = self.links.to_json()
+        if self.meta is not None:
+            data["meta"] = self.meta.to_json()
+        for key in ("depth", "error", "elapsed"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
+        if self.job_failed:
+            data["job_failed"] = True
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExportAnswer:
+        state = data.get("state")
+        if state not in EXPORT_STATES:
+            raise ValueError("unknown export state")
+        fields = data.get("fields")
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            raise ValueError("bad fields")
+        timeout = data.get("poll_timeout_s")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ValueError("bad poll timeout")
+        links = FileAnswer.from_json(data["links"]) if "links" in data else None
+        meta = FileAnswer.from_json(data["meta"]) if "meta" in data else None
+        if state == "SUCCESS" and (links is None or meta is None):
+            raise ValueError("a finished export without files")
+        depth = data.get("depth")
+        elapsed = data.get("elapsed")
+        return cls(
+            state=state,
+            project_url=_str(data.get("project_url")),
+            analysis=_str(data.get("analysis")),
+            max_edges=_int(data.get("max_edges")),
+            fields=tuple(fields),
+            out_dir=_str(data.get("out_dir")),
+            api_base=_str(data.get("api_base")),
+            poll_timeout_s=float(timeout),
+            started=str(data.get("started") or ""),
+            retry_failed=bool(data.get("retry_failed", False)),
+            links=links,
+            meta=meta,
+            depth=depth if isinstance(depth, int) and not isinstance(depth, bool) else None,
+            error=_opt_str(data.get("error")),
+            job_failed=bool(data.get("job_failed", False)),
+            elapsed=float(elapsed) if isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool) else None,
+        )
+
+    @property
+    def done(self) -> bool:
+        return self.state == "SUCCESS"
+
+    def summary(self) -> str:
+        if self.state == "SUCCESS" and self.links and self.meta:
+            how = "opened the existing files" if self.links.reused and self.meta.reused else "exported"
+            return f"{how}: {self.links.rows:,} links, {self.meta.rows:,} pages"
+        if self.state == "ACTIVE":
+            return "running…"
+        return f"failed: {self.error or 'unknown error'}"
+
+
+@dataclass(frozen=True)
+class ResultAnswer:
+    """Step 7: the files the user was shown."""
+
+    links: str
+    meta: str
+    links_rows: int
+    meta_rows: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ResultAnswer:
+        return cls(
+            links=_str(data.get("links")),
+            meta=_str(data.get("meta")),
+            links_rows=_int(data.get("links_rows")),
+            meta_rows=_int(data.get("meta_rows")),
+        )
+
+    def summary(self) -> str:
+        return f"{Path(self.links).name}, {Path(self.meta).name}"
+
+
+Answer = ConnectAnswer | ProjectAnswer | AnalysisAnswer | DepthAnswer | FieldsAnswer | ExportAnswer | ResultAnswer
+
+ANSWER_TYPES: dict[str, Any] = {
+    "connect": ConnectAnswer,
+    "project": ProjectAnswer,
+    "analysis": AnalysisAnswer,
+    "depth": DepthAnswer,
+    "fields": FieldsAnswer,
+    "export": ExportAnswer,
+    "result": ResultAnswer,
+}
+
+
+def parse_answer(step: str, data: Any) -> Any:
+    """The answer of `step` from its sidecar dict, or None when it is absent or unusable."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        return ANSWER_TYPES[step].from_json(data)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def is_complete(step: str, answer: Any) -> bool:
+    """A step is finished when it has an answer (for the export: a SUCCESS one)."""
+    if answer is None:
+        return False
+    return not (step == "export" and not answer.done)
+
+
+@dataclass
+class PipelineModel:
+    """One pipeline (a project URL) as the wizard holds it: the answers of its steps, and whether it is locked."""
+
+    pid: str | None = None
+    answers: dict[str, Any] = field(default_factory=dict)
+    finalized: bool = False
+
+    @classmethod
+    def from_record(cls, pid: str, record: dict[str, Any] | None) -> PipelineModel:
+        """Build from a sidecar pipeline record; answers after the first missing or unusable one are dropped."""
+        model = cls(pid=pid, finalized=bool(record and record.get("finalized")))
+        steps = record.get("steps", {}) if record else {}
+        connect = parse_answer("connect", steps.get("connect"))
+        if connect is not None:  # who connected last; every session checks its own token anyway
+            model.answers["connect"] = connect
+        for step in STEPS[1:]:
+            answer = parse_answer(step, steps.get(step))
+            if answer is None:
+                break
+            model.answers[step] = answer
+            if not is_complete(step, answer):
+                break
+        return model
+
+    def answer(self, step: str) -> Any:
+        return self.answers.get(step)
+
+    def landing(self, after: int = -1) -> int:
+        """Index of the first unfinished step after index `after` (the result step once all are done)."""
+        for i, step in enumerate(STEPS):
+            if i > after and not is_complete(step, self.answers.get(step)):
+                return i
+        return len(STEPS) - 1
+
+    def forget_from(self, step: str) -> None:
+        """Drop the answers of `step` and every later step."""
+        for later in STEPS[STEPS.index(step) :]:
+            self.answers.pop(later, None)
+
+    def export_params(self) -> dict[str, Any]:
+        """What the earlier answers say to export (analysis, limit, fields); missing ones are left out."""
+        out: dict[str, Any] = {}
+        if (p := self.answers.get("project")) is not None:
+            out["project_url"] = p.url
+        if (a := self.answers.get("analysis")) is not None:
+            out["analysis"] = a.slug
+        if (d := self.answers.get("depth")) is not None:
+            out["max_edges"] = d.max_edges
+        if (f := self.answers.get("fields")) is not None:
+            out["fields"] = f.fields
+        return out
+
+
+# -- pure helpers ---------------------------------------------------------------------------------------
+
+_ADHOC = re.compile(r"ad[\s_.-]*hoc", re.IGNORECASE)
+
+
+def parse_candidates(text: str) -> list[tuple[str, str]]:
+    """(org, project) pairs from a candidates file: org names flush left, project slugs indented beneath.
+
+    Blank lines and `#` comments are skipped, and so are projects whose name says "ad hoc" (or adhoc,
+    ad-hoc), projects before any org, and names that are not Botify slugs.
+    """
+    out: list[tuple[str, str]] = []
+    org: str | None = None
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].rstrip()
+        if not line.strip():
+            continue
+        name = line.strip()
+        if not raw[:1].isspace():
+            org = name if is_valid_slug(name) else None
+            continue
+        if org is None or _ADHOC.search(name) or not is_valid_slug(name):
+            continue
+        if (org, name) not in out:
+            out.append((org, name))
+    return out
+
+
+def downloaded(registry: ExportRegistry, record: ExportRecord | None) -> Path | None:
+    """The file of a DOWNLOADED record if it is still on disk."""
+    if record is None or record.status != "DOWNLOADED":
+        return None
+    path = registry.file_path(record)
+    return path if path is not None and path.is_file() else None
+
+
+def exported_analyses(registry: ExportRegistry, org: str, project: str) -> dict[str, dict[str, ExportRecord]]:
+    """Analyses whose links AND meta files are downloaded and present: slug -> {kind: record}."""
+    by_analysis: dict[str, dict[str, ExportRecord]] = {}
+    for record in registry.records(org=org, project=project):
+        if downloaded(registry, record) is not None:
+            by_analysis.setdefault(record.analysis, {})[record.kind] = record
+    return {slug: kinds for slug, kinds in by_analysis.items() if all(k in kinds for k in KINDS)}
+
+
+def shown_path(path: str | os.PathLike[str], base: str | os.PathLike[str]) -> tuple[str, str | None]:
+    """(text to show, relative link or None): a file under `base` (the notebook's folder) gets a link."""
+    target = Path(path).absolute()
+    try:
+        rel = target.relative_to(Path(base).absolute()).as_posix()
+    except ValueError:
+        return str(target), None
+    return rel, rel
+
+
+def clamp_max_edges(value: Any) -> int:
+    """The row limit a person typed, checked: a whole number from 1 to the Botify export limit."""
+    from ..errors import ConfigError
+
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"The row limit must be a whole number, got {value!r}.")
+    if value < 1:
+        raise ConfigError("The row limit must be at least 1.")
+    if value > MAX_EXPORT_ROWS:
+        raise ConfigError(
+            f"Botify exports at most {MAX_EXPORT_ROWS:,} rows per job, so the limit cannot be {value:,}. "
+            f"Use {MAX_EXPORT_ROWS:,} or less."
+        )
+    return value

@@ -1,0 +1,711 @@
+"""Headless tests of the widget wizard against the fake Botify API over real sockets.
+
+The wizard is driven as a person would: `.value = ...` on its inputs and `.click()` on its buttons, then
+`await wizard.wait()` for the tasks the clicks started. Kernel death is simulated by cancelling a
+wizard's tasks and building a new one on the same sidecar and downloads folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+import pytest
+
+from botify_graph.errors import ConfigError
+from botify_graph.fake import DEMO_USERNAME, FakeBotify, Scenario
+from botify_graph.registry import ExportRegistry
+from botify_graph.state import STEPS, ParamLog, Sidecar
+from botify_graph.token import token_path
+from botify_graph.wizard import PipelineModel, StepState, Wizard, parse_candidates, wizard
+from botify_graph.wizard.base import optional
+from botify_graph.wizard.model import ExportAnswer, clamp_max_edges, parse_answer
+from botify_graph.wizard.view import depth_table_html
+
+DIRTY = "  app.botify.com/example-org/example.com/20241108/segmentation?filter=all#overview "
+PID = "https://app.botify.com/example-org/example.com/"
+NO_GSC = "https://app.botify.com/example-org/no-gsc.example/some/page?x=1"
+NO_GSC_PID = "https://app.botify.com/example-org/no-gsc.example/"
+
+
+async def fast_sleep(seconds: float) -> None:
+    """Polls and backoffs without the wait (the rate limiter still sees real time)."""
+    await asyncio.sleep(min(seconds, 0.005))
+
+
+async def stuck_sleep(seconds: float) -> None:
+    """Like `fast_sleep`, but a poll delay (>= 1.5 s) never ends: a kernel that dies while polling."""
+    if seconds >= 1.5:
+        await asyncio.Event().wait()
+    await asyncio.sleep(min(seconds, 0.005))
+
+
+# -- fixtures ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never touch the real token file or variable."""
+    monkeypatch.setenv("BOTIFY_GRAPH_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.delenv("BOTIFY_API_TOKEN", raising=False)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBotify]:
+    with FakeBotify(scale=0.02, scenario=Scenario(polls_to_done=2)) as api:
+        yield api
+
+
+@pytest.fixture
+async def build(tmp_path: Path, fake: FakeBotify) -> AsyncIterator[Callable[..., Wizard]]:
+    """Build wizards on one sidecar and downloads folder; cancel whatever they still run at the end."""
+    made: list[Wizard] = []
+
+    def make(**kw: Any) -> Wizard:
+        options: dict[str, Any] = dict(
+            sidecar_path=tmp_path / "state.json", out_dir=tmp_path / "downloads", api_base=fake.base_url,
+            sleep=fast_sleep, notebook_dir=tmp_path,
+        )  # fmt: skip
+        options.update(kw)
+        wiz = Wizard(**options)
+        made.append(wiz)
+        return wiz
+
+    yield make
+    for wiz in made:
+        wiz.cancel()
+    for wiz in made:
+        await wiz.wait(timeout=10)
+
+
+# -- driving helpers --------------------------------------------------------------------------------------
+
+
+def focus(wiz: Wizard) -> str:
+    return STEPS[wiz.focus]
+
+
+def error_of(wiz: Wizard, step: str) -> str:
+    return str(wiz.steps[step].card.error.value)
+
+
+async def click(wiz: Wizard, button: w.Button) -> None:
+    button.click()
+    await wiz.wait(timeout=30)
+
+
+async def connect(wiz: Wizard, token: str) -> None:
+    step: Any = wiz.steps["connect"]
+    step.password.value = token
+    await click(wiz, step.verify)
+
+
+async def to_next(wiz: Wizard, step: str) -> None:
+    assert wiz.steps[step].state == StepState.SUCCESS, error_of(wiz, step)
+    await click(wiz, wiz.steps[step].card.next)
+
+
+async def do_project(wiz: Wizard, url: str) -> None:
+    step: Any = wiz.steps["project"]
+    step.url.value = url
+    await click(wiz, step.use)
+
+
+async def do_analysis(wiz: Wizard, slug: str | None = None) -> None:
+    step: Any = wiz.steps["analysis"]
+    assert step.state == StepState.READY, error_of(wiz, "analysis")
+    if slug is not None:
+        step.select.value = slug
+    await click(wiz, step.use)
+
+
+async def do_fields(wiz: Wizard) -> None:
+    step: Any = wiz.steps["fields"]
+    assert step.state == StepState.READY, error_of(wiz, "fields")
+    await click(wiz, step.use)
+
+
+async def through_fields(wiz: Wizard, token: str, url: str = DIRTY) -> None:
+    """Connect, project, analysis, depth (computed on entry) and fields: the export card is open."""
+    await connect(wiz, token)
+    await to_next(wiz, "connect")
+    await do_project(wiz, url)
+    await to_next(wiz, "project")
+    await do_analysis(wiz)
+    await to_next(wiz, "analysis")
+    await to_next(wiz, "depth")
+    await do_fields(wiz)
+    await to_next(wiz, "fields")
+    assert focus(wiz) == "export"
+
+
+def all_widget_states(root: w.Widget) -> str:
+    """Every synced value of every widget under `root`, as one JSON text."""
+    seen: dict[int, w.Widget] = {}
+    todo = [root]
+    while todo:
+        widget = todo.pop()
+        if id(widget) in seen:
+            continue
+        seen[id(widget)] = widget
+        for name in widget.keys:
+            value = getattr(widget, name, None)
+            items = value if isinstance(value, (list, tuple)) else [value]
+            todo.extend(v for v in items if isinstance(v, w.Widget))
+    return json.dumps([x.get_state() for x in seen.values()], default=str)
+
+
+def all_wizard_widgets(wiz: Wizard) -> str:
+    roots: list[w.Widget] = [wiz.widget, *(s.card.box for s in wiz.step_list)]
+    return "".join(all_widget_states(r) for r in roots)
+
+
+def files_text(*paths: Path) -> str:
+    return "".join(p.read_text(encoding="utf-8") for p in paths if p.exists())
+
+
+def first_row(path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return next(csv.reader(handle))
+
+
+# -- pure parts -------------------------------------------------------------------------------------------
+
+
+def test_parse_candidates_skips_ad_hoc_and_bad_lines() -> None:
+    text = "\n".join(
+        [
+            "# projects we look after",
+            "acme",
+            "  shop",
+            "  Ad Hoc crawl",
+            "  shop-adhoc",
+            "  ad-hoc.test",
+            "\tblog",
+            "",
+            "  not a slug",
+            "beta-org",
+            "    www.beta.example",
+            "  shop",
+        ]
+    )
+    assert parse_candidates(text) == [("acme", "shop"), ("acme", "blog"), ("beta-org", "www.beta.example"),
+                                      ("beta-org", "shop")]  # fmt: skip
+    assert parse_candidates("  orphan\n") == []
+
+
+def test_pipeline_model_lands_on_first_unfinished_step() -> None:
+    steps: dict[str, Any] = {
+        "connect": {"username": "u"},
+        "project": {"url": PID, "org": "example-org", "project": "example.com"},
+        "analysis": {"slug": "20241108"},
+        "depth": {"max_edges": 10, "depth": 2, "edges": 9},
+        "fields": {"fields": ["pagetype"]},
+        "export": {
+            "state": "ACTIVE", "project_url": PID, "analysis": "20241108", "max_edges": 10, "fields": ["pagetype"],
+            "out_dir": "downloads", "api_base": "http://x/v1", "poll_timeout_s": 60,
+        },
+    }  # fmt: skip
+    model = PipelineModel.from_record(PID, {"steps": steps})
+    assert STEPS[model.landing(after=0)] == "export"
+    assert model.answer("export").state == "ACTIVE"
+    # a broken answer counts as unanswered, and so does everything after it
+    broken = dict(steps, depth={"max_edges": "lots"})
+    model = PipelineModel.from_record(PID, {"steps": broken})
+    assert STEPS[model.landing(after=0)] == "depth" and model.answer("fields") is None
+    assert parse_answer("export", {"state": "SUCCESS"}) is None
+    # round trip
+    answer = model.answer("analysis")
+    assert parse_answer("analysis", answer.to_json()) == answer
+    export = ExportAnswer.from_json(steps["export"])
+    assert ExportAnswer.from_json(export.to_json()) == export
+
+
+def test_row_limit_is_checked() -> None:
+    assert clamp_max_edges(5000) == 5000
+    for bad in (0, -1, 1_000_001, "10", True):
+        with pytest.raises(ConfigError):
+            clamp_max_edges(bad)
+
+
+def test_depth_table_marks_limit_and_choice() -> None:
+    html = depth_table_html([(0, 5), (1, 50), (2, 500)], [(0, 5), (1, 45), (2, 450)], 100, 1)
+    assert "◀ chosen" in html and "limit 100 rows" in html and "over the limit" in html
+    assert html.index("◀ chosen") < html.index("limit 100 rows") < html.index("over the limit")
+
+
+# -- the whole flow ---------------------------------------------------------------------------------------
+
+
+async def test_full_flow_from_dirty_url_to_two_csvs(build: Callable[..., Wizard], fake: FakeBotify,
+                                                    tmp_path: Path) -> None:  # fmt: skip
+    wiz = build()
+    await wiz.wait()
+    assert focus(wiz) == "connect" and wiz.steps["connect"].state == StepState.READY
+    # Next is only offered on SUCCESS
+    assert wiz.steps["connect"].card.next.layout.display == "none"
+
+    await connect(wiz, fake.token)
+    step: Any = wiz.steps["connect"]
+    assert step.state == StepState.SUCCESS
+    assert DEMO_USERNAME in step.greeting.value and "Saved for next time" in step.greeting.value
+    assert token_path().read_text().strip() == fake.token
+    assert step.password.value == ""
+    await to_next(wiz, "connect")
+
+    project: Any = wiz.steps["project"]
+    project.url.value = DIRTY
+    assert PID in project.cleaned.value  # the cleaned URL shows while typing
+    await click(wiz, project.use)
+    assert project.state == StepState.SUCCESS
+    assert "Nothing exported yet" in project.existing.value
+    await to_next(wiz, "project")
+
+    analysis: Any = wiz.steps["analysis"]
+    slugs = [value for _, value in analysis.select.options]
+    assert slugs == ["20241108", "20241101-2", "20241101"]  # newest first, success only
+    assert analysis.select.value == "20241108"  # named by the pasted URL
+    await do_analysis(wiz)
+    await to_next(wiz, "analysis")
+
+    depth: Any = wiz.steps["depth"]
+    assert depth.state == StepState.SUCCESS, error_of(wiz, "depth")
+    assert depth.max_edges.value == 1_000_000
+    assert "◀ chosen" in depth.chart.children[-1].value  # the table (after the chart when viz is there)
+    await to_next(wiz, "depth")
+
+    fields: Any = wiz.steps["fields"]
+    assert list(fields.boxes) == ["pagetype", "is_compliant", "canonical_equal", "sitemaps_present", "impressions",
+                                  "clicks"]  # fmt: skip
+    assert all(box.value for box in fields.boxes.values())
+    fields.boxes["clicks"].value = False
+    await do_fields(wiz)
+    await to_next(wiz, "fields")
+
+    export: Any = wiz.steps["export"]
+    assert export.state == StepState.READY and "20241108" in export.plan.value
+    await click(wiz, export.go)
+    assert focus(wiz) == "result", error_of(wiz, "export")
+
+    folder = tmp_path / "downloads" / "example-org" / "example.com"
+    links, meta = folder / "example.com_20241108_links.csv", folder / "example.com_20241108_meta.csv"
+    assert first_row(links) == ["source", "target"]
+    assert first_row(meta) == ["id", "pagetype", "is_compliant", "canonical_equal", "sitemaps_present", "impressions"]
+    for row in export.rows.values():
+        assert row.bar.value == 100 and row.bar.bar_style == "success"
+        assert "poll" in row.text.value and "job" in row.text.value
+    result: Any = wiz.steps["result"]
+    assert result.state == StepState.SUCCESS
+    assert "downloads/example-org/example.com/example.com_20241108_links.csv" in result.files.value
+    assert "papermill" in result.next_steps.value and "pd.read_csv" in result.next_steps.value
+    assert "-r analysis 20241108" in result.next_steps.value
+    if optional("graph", "summarize") is not None:  # the summary and the graph view of botify_graph.viz
+        assert isinstance(result.summary_box.children[-1], w.Accordion)
+        await click(wiz, result.view)
+        assert "<iframe" in result.graph_box.children[0].value and result.state == StepState.SUCCESS
+    assert len(fake.jobs_of_kind("links")) == 1 and len(fake.jobs_of_kind("meta")) == 1
+
+    record = Sidecar(tmp_path / "state.json").pipeline(PID)
+    assert record is not None
+    assert record["steps"]["connect"] == {"username": DEMO_USERNAME}
+    assert record["steps"]["export"]["state"] == "SUCCESS"
+    assert [e["step"] for e in ParamLog(tmp_path / "state.jsonl").read(PID)] == [
+        "connect", "project", "analysis", "depth", "fields", "export"
+    ]  # fmt: skip
+    # the token is in no state file and no widget
+    state_files = files_text(tmp_path / "state.json", tmp_path / "state.jsonl",
+                             tmp_path / "downloads" / "export_registry.json")  # fmt: skip
+    assert fake.token not in state_files
+    assert fake.token not in all_wizard_widgets(wiz)
+    for path in tmp_path.rglob("*"):  # nowhere on disk but the token file
+        if path.is_file() and path != token_path():
+            assert fake.token.encode() not in path.read_bytes(), path
+
+
+async def test_resume_after_every_step_lands_on_the_first_unfinished_one(
+    build: Callable[..., Wizard], fake: FakeBotify
+) -> None:
+    wiz = build()
+
+    async def reopened(expected: str) -> Wizard:
+        again = build()  # the token comes from the token file saved by step 1
+        await again.wait()
+        assert focus(again) == expected, [error_of(again, s) for s in STEPS]
+        assert again.steps["connect"].state == StepState.SUCCESS or focus(again) == "connect"
+        return again
+
+    await connect(wiz, fake.token)
+    again = await reopened("project")  # no project yet: nothing else is known
+    assert again.steps["connect"].card.summary.value.count(DEMO_USERNAME) == 1
+    await to_next(wiz, "connect")
+    await do_project(wiz, DIRTY)
+    again = await reopened("analysis")
+    assert PID in again.steps["project"].card.summary.value
+    assert again.steps["project"].url.value == PID  # type: ignore[attr-defined]
+    assert again.steps["analysis"].state == StepState.READY  # its list was loaded on landing
+    await to_next(wiz, "project")
+    await do_analysis(wiz, "20241101")
+    again = await reopened("depth")
+    assert "20241101" in again.steps["analysis"].card.summary.value
+    assert again.steps["depth"].state == StepState.SUCCESS  # sized on landing
+    await to_next(wiz, "analysis")
+    depth: Any = wiz.steps["depth"]
+    depth.max_edges.value = 20_000
+    await click(wiz, depth.size)
+    again = await reopened("fields")
+    assert "limit 20,000" in again.steps["depth"].card.summary.value
+    assert again.steps["depth"].max_edges.value == 20_000  # type: ignore[attr-defined]
+    await to_next(wiz, "depth")
+    await do_fields(wiz)
+    again = await reopened("export")
+    assert again.steps["export"].state == StepState.READY
+    assert "pagetype" in again.steps["fields"].card.summary.value
+    await to_next(wiz, "fields")
+    await click(wiz, wiz.steps["export"].go)  # type: ignore[attr-defined]
+    assert focus(wiz) == "result"
+    again = await reopened("result")
+    assert again.steps["result"].state == StepState.SUCCESS
+    assert "links" in again.steps["export"].card.summary.value
+    assert len(fake.jobs) == 2
+
+
+async def test_killed_mid_export_resumes_the_same_jobs(build: Callable[..., Wizard], fake: FakeBotify,
+                                                       tmp_path: Path) -> None:  # fmt: skip
+    first = build(sleep=stuck_sleep)
+    await through_fields(first, fake.token)
+    export: Any = first.steps["export"]
+    export.go.click()
+    registry = ExportRegistry(tmp_path / "downloads" / "export_registry.json")
+    for _ in range(1000):  # until both jobs are created and recorded
+        records = registry.records()
+        if len(records) == 2 and all(r.job_id is not None and r.status == "CREATED" for r in records):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        pytest.fail(f"the jobs were not recorded: {registry.records()}")
+    assert export.running and export.go.disabled
+    export.go.click()  # a second click while it runs starts nothing
+    first.cancel()  # the kernel dies
+    await first.wait()
+    record = Sidecar(tmp_path / "state.json").pipeline(PID)
+    assert record is not None and record["steps"]["export"]["state"] == "ACTIVE"
+    job_ids = sorted(fake.jobs)
+
+    second = build()  # a new kernel: the export restarts by itself
+    await second.wait()
+    assert focus(second) == "result", error_of(second, "export")
+    assert sorted(fake.jobs) == job_ids
+    assert len(fake.jobs_of_kind("links")) == 1 and len(fake.jobs_of_kind("meta")) == 1
+    assert len(fake.requests_to("/jobs", method="POST")) == 2
+    assert all(r.status == "DOWNLOADED" for r in registry.records())
+    done = Sidecar(tmp_path / "state.json").pipeline(PID)
+    assert done is not None and done["steps"]["export"]["state"] == "SUCCESS"
+    assert second.steps["export"].card.summary.value.count("37,033") in (0, 1)
+
+
+async def test_a_second_wizard_in_the_same_kernel_takes_the_export_over(
+    build: Callable[..., Wizard], fake: FakeBotify, tmp_path: Path
+) -> None:
+    first = build(sleep=stuck_sleep)
+    await through_fields(first, fake.token)
+    first.steps["export"].go.click()  # type: ignore[attr-defined]
+    registry = ExportRegistry(tmp_path / "downloads" / "export_registry.json")
+    for _ in range(1000):
+        if len(registry.records()) == 2 and all(r.status == "CREATED" for r in registry.records()):
+            break
+        await asyncio.sleep(0.01)
+    second = build()  # the cell is run again while the first wizard still polls
+    await second.wait()
+    assert focus(second) == "result", error_of(second, "export")
+    assert not first.steps["export"].running
+    assert "followed by the wizard" in first.steps["export"].card.status.value
+    assert len(fake.jobs) == 2
+
+
+async def test_revert_clears_later_steps_and_keeps_earlier_answers(build: Callable[..., Wizard], fake: FakeBotify,
+                                                                   tmp_path: Path) -> None:  # fmt: skip
+    wiz = build()
+    await through_fields(wiz, fake.token)
+    sidecar = Sidecar(tmp_path / "state.json")
+    depth: Any = wiz.steps["depth"]
+    assert depth.card.change.layout.display != "none"
+    assert wiz.steps["export"].card.change.layout.display == "none"  # the open card has no Change
+    await click(wiz, depth.card.change)
+    assert focus(wiz) == "depth"
+    record = sidecar.pipeline(PID)
+    assert record is not None
+    assert set(record["steps"]) == {"connect", "project", "analysis"}
+    assert wiz.steps["fields"].state == StepState.INIT and wiz.model.answer("fields") is None
+    assert wiz.steps["project"].url.value == PID  # type: ignore[attr-defined]
+    # the depth step is open again with its limit, waiting for a new one
+    assert depth.state == StepState.READY and depth.max_edges.value == 1_000_000
+    assert depth.card.next.layout.display == "none"
+    depth.max_edges.value = 5_000
+    await click(wiz, depth.size)
+    assert depth.state == StepState.SUCCESS
+    assert wiz.model.answer("depth").max_edges == 5_000
+    assert wiz.model.answer("depth").depth < 7
+    depth.max_edges.value = 4_000
+    assert depth.state == StepState.READY  # a changed limit must be applied before Next
+    assert depth.card.next.layout.display == "none"
+    # a limit over what Botify allows is refused in the card
+    depth.max_edges.value = 2_000_000
+    await click(wiz, depth.size)
+    assert depth.state == StepState.FAIL and "1,000,000" in error_of(wiz, "depth")
+
+
+async def test_going_back_past_a_running_export_asks_first(build: Callable[..., Wizard], fake: FakeBotify,
+                                                           tmp_path: Path) -> None:  # fmt: skip
+    wiz = build(sleep=stuck_sleep)
+    await through_fields(wiz, fake.token)
+    export: Any = wiz.steps["export"]
+    export.go.click()
+    for _ in range(1000):
+        if len(fake.jobs) == 2:
+            break
+        await asyncio.sleep(0.01)
+    fields = wiz.steps["fields"]
+    fields.card.change.click()
+    assert fields.card.confirm.asking and export.running and focus(wiz) == "export"
+    fields.card.confirm.no.click()
+    assert not fields.card.confirm.asking and export.running
+    fields.card.change.click()
+    fields.card.confirm.yes.click()
+    await wiz.wait()
+    assert not export.running and focus(wiz) == "fields"
+    record = Sidecar(tmp_path / "state.json").pipeline(PID)
+    assert record is not None and "export" not in record["steps"] and "fields" not in record["steps"]
+
+
+async def test_finalize_blocks_edits_and_unfinalize_allows_them(build: Callable[..., Wizard], fake: FakeBotify,
+                                                               tmp_path: Path) -> None:  # fmt: skip
+    wiz = build()
+    await through_fields(wiz, fake.token)
+    assert wiz.finalize_button.layout.display == "none"  # nothing to finalize before the export
+    await click(wiz, wiz.steps["export"].go)  # type: ignore[attr-defined]
+    assert wiz.finalize_button.layout.display != "none"
+    await click(wiz, wiz.finalize_button)
+    sidecar = Sidecar(tmp_path / "state.json")
+    assert sidecar.pipeline(PID)["finalized"] is True  # type: ignore[index]
+    assert all(s.card.change.layout.display == "none" for s in wiz.step_list)
+    assert wiz.steps["depth"].max_edges.disabled  # type: ignore[attr-defined]
+    wiz.steps["depth"].card.change.click()  # even a click that gets through changes nothing
+    assert "finalized" in error_of(wiz, "depth") and focus(wiz) == "result"
+    assert "depth" in sidecar.pipeline(PID)["steps"]  # type: ignore[index]
+    again = build()  # the lock holds in a new session
+    await again.wait()
+    assert again.model.finalized and focus(again) == "result"
+    assert "finalized" in again.pipeline_label.value
+    await click(again, again.unfinalize_button)
+    assert sidecar.pipeline(PID)["finalized"] is False  # type: ignore[index]
+    await click(again, again.steps["depth"].card.change)
+    assert focus(again) == "depth" and "fields" not in sidecar.pipeline(PID)["steps"]  # type: ignore[index]
+
+
+async def test_new_project_and_switching_pipelines_by_url(build: Callable[..., Wizard], fake: FakeBotify,
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    wiz = build()
+    await through_fields(wiz, fake.token)
+    await click(wiz, wiz.new_button)
+    project: Any = wiz.steps["project"]
+    assert focus(wiz) == "project" and project.url.value == "" and wiz.model.pid is None
+    assert wiz.steps["connect"].state == StepState.SUCCESS  # still connected
+    await do_project(wiz, NO_GSC)
+    assert wiz.model.pid == NO_GSC_PID
+    await to_next(wiz, "project")
+    await do_analysis(wiz)
+    await to_next(wiz, "analysis")
+    await to_next(wiz, "depth")
+    fields: Any = wiz.steps["fields"]
+    assert "impressions" not in fields.boxes and "clicks" not in fields.boxes  # no Search Console here
+    assert "Search Console" in fields.missing.value
+    sidecar = Sidecar(tmp_path / "state.json")
+    assert set(sidecar.pipelines()) == {PID, NO_GSC_PID}
+    # pasting the first project's (dirty) URL switches back to its pipeline, where it stopped
+    await click(wiz, wiz.new_button)
+    await do_project(wiz, DIRTY)
+    assert wiz.model.pid == PID and sidecar.current() == PID
+    assert focus(wiz) == "export" and "Switched" in wiz.message.value
+    # and a new session opens the pipeline that was used last
+    again = build()
+    await again.wait()
+    assert again.model.pid == PID and focus(again) == "export"
+
+
+async def test_bad_token_fails_connect_and_is_never_kept(build: Callable[..., Wizard], tmp_path: Path) -> None:
+    bad = "not-the-token-0123456789"
+    wiz = build()
+    await connect(wiz, bad)
+    step: Any = wiz.steps["connect"]
+    assert step.state == StepState.FAIL
+    assert "rejected the API token" in error_of(wiz, "connect")
+    assert "Traceback" not in error_of(wiz, "connect")
+    assert step.card.retry.layout.display != "none"
+    assert bad not in all_wizard_widgets(wiz)
+    assert not token_path().exists()
+    assert wiz.token is None
+    assert bad not in files_text(tmp_path / "state.json", tmp_path / "state.jsonl")
+
+
+async def test_env_token_is_verified_on_build_and_not_saved(build: Callable[..., Wizard], fake: FakeBotify,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("BOTIFY_API_TOKEN", fake.token)
+    wiz = build()
+    await wiz.wait()
+    assert focus(wiz) == "project"
+    step: Any = wiz.steps["connect"]
+    assert "BOTIFY_API_TOKEN" in step.greeting.value and DEMO_USERNAME in step.greeting.value
+    assert not token_path().exists()
+    assert fake.token not in all_wizard_widgets(wiz)
+
+
+async def test_corrupt_sidecar_shows_the_file_and_keeps_it(build: Callable[..., Wizard], tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(b'{"schema_version": 1, "pipelines": {')
+    before = path.read_bytes()
+    wiz = build()
+    await wiz.wait()
+    text = all_widget_states(wiz.widget)
+    assert str(path) in text and "corrupt" in text
+    assert len(wiz.widget.children) == 2  # the title and the message: no steps
+    assert path.read_bytes() == before
+
+
+async def test_newer_sidecar_is_refused_with_its_name(build: Callable[..., Wizard], tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"schema_version": 99, "pipelines": {}}))
+    before = path.read_bytes()
+    wiz = build()
+    text = all_widget_states(wiz.widget)
+    assert str(path) in text and "schema_version 99" in text
+    assert path.read_bytes() == before
+
+
+async def test_invalid_url_shows_its_message_in_the_card(build: Callable[..., Wizard], fake: FakeBotify) -> None:
+    wiz = build()
+    await connect(wiz, fake.token)
+    await to_next(wiz, "connect")
+    project: Any = wiz.steps["project"]
+    project.url.value = "https://example.com/not/botify"
+    assert "not a Botify project URL" in project.cleaned.value
+    await click(wiz, project.use)
+    assert project.state == StepState.FAIL and "not a Botify project URL" in error_of(wiz, "project")
+    project.url.value = DIRTY
+    await click(wiz, project.card.retry)
+    assert project.state == StepState.SUCCESS and error_of(wiz, "project") == ""
+
+
+async def test_an_unexpected_error_in_a_task_is_a_message_in_its_card(
+    build: Callable[..., Wizard], fake: FakeBotify, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botify_graph.wizard import steps
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    wiz = build()
+    await connect(wiz, fake.token)
+    await to_next(wiz, "connect")
+    await do_project(wiz, DIRTY)
+    with monkeypatch.context() as patch:
+        patch.setattr(steps.api, "fetch_analyses_light", broken)
+        await to_next(wiz, "project")
+    analysis = wiz.steps["analysis"]
+    assert analysis.state == StepState.FAIL
+    assert "Something unexpected went wrong (RuntimeError: boom)" in error_of(wiz, "analysis")
+    assert "Traceback" not in error_of(wiz, "analysis")
+    await click(wiz, analysis.card.retry)
+    assert analysis.state == StepState.READY and error_of(wiz, "analysis") == ""
+
+
+async def test_exported_analysis_opens_its_files_without_exporting(
+    build: Callable[..., Wizard], fake: FakeBotify
+) -> None:
+    wiz = build()
+    await through_fields(wiz, fake.token)
+    await click(wiz, wiz.steps["export"].go)  # type: ignore[attr-defined]
+    await click(wiz, wiz.steps["project"].card.change)
+    project: Any = wiz.steps["project"]
+    await click(wiz, project.use)
+    assert "example.com_20241108_links.csv" in project.existing.value and "DOWNLOADED" in project.existing.value
+    await to_next(wiz, "project")
+    analysis: Any = wiz.steps["analysis"]
+    labels = dict((v, k) for k, v in analysis.select.options)
+    assert "✓ exported" in labels["20241108"] and "✓ exported" not in labels["20241101"]
+    analysis.select.value = "20241108"
+    assert analysis.use.description == "Open the exported files"
+    await click(wiz, analysis.use)
+    assert focus(wiz) == "result"
+    assert "already there" in wiz.steps["result"].files.value  # type: ignore[attr-defined]
+    assert len(fake.jobs) == 2  # nothing exported again
+
+
+async def test_depth_too_large_fails_with_its_message(build: Callable[..., Wizard], fake: FakeBotify) -> None:
+    wiz = build()
+    await connect(wiz, fake.token)
+    await to_next(wiz, "connect")
+    await do_project(wiz, "https://app.botify.com/example-org/huge-home.example/")
+    await to_next(wiz, "project")
+    await do_analysis(wiz, "20241108")
+    await to_next(wiz, "analysis")
+    depth: Any = wiz.steps["depth"]
+    assert depth.state == StepState.SUCCESS
+    limit = fake.site("example-org", "huge-home.example").crawl("20241108").cumulative_edges()[1] - 1
+    depth.max_edges.value = limit
+    await click(wiz, depth.size)
+    assert depth.state == StepState.FAIL and "Even depth 1" in error_of(wiz, "depth")
+    depth.max_edges.value = 1_000_000
+    await click(wiz, depth.card.retry)
+    assert depth.state == StepState.SUCCESS
+
+
+async def test_failed_job_shows_message_and_retry_starts_a_new_job(build: Callable[..., Wizard], fake: FakeBotify,
+                                                                   tmp_path: Path) -> None:  # fmt: skip
+    fake.scenario = Scenario(polls_to_done=1, fail_jobs=1, fail_match="outlinks_internal")
+    wiz = build()
+    await through_fields(wiz, fake.token)
+    export: Any = wiz.steps["export"]
+    await click(wiz, export.go)
+    assert export.state == StepState.FAIL and "failed" in error_of(wiz, "export")
+    assert "new Botify job" in export.card.retry.description
+    record = Sidecar(tmp_path / "state.json").pipeline(PID)
+    assert record is not None and record["steps"]["export"]["state"] == "FAIL"
+    # a new session shows the failure too, with the same retry
+    again = build()
+    await again.wait()
+    assert focus(again) == "export" and again.steps["export"].state == StepState.FAIL
+    assert "failed" in error_of(again, "export")
+    await click(again, again.steps["export"].card.retry)
+    assert focus(again) == "result", error_of(again, "export")
+    assert len(fake.jobs_of_kind("links")) == 2 and len(fake.jobs_of_kind("meta")) == 1
+    assert ParamLog(tmp_path / "state.jsonl").latest_values(PID)["export"]["retry_failed"] is True
+
+
+async def test_candidates_file_fills_the_url(build: Callable[..., Wizard], fake: FakeBotify, tmp_path: Path) -> None:
+    candidates = tmp_path / "candidates.txt"
+    candidates.write_text("example-org\n  example.com\n  ad hoc test\nother\n  x.y\n", encoding="utf-8")
+    wiz = build(candidates_path=candidates)
+    await connect(wiz, fake.token)
+    await to_next(wiz, "connect")
+    project: Any = wiz.steps["project"]
+    assert [v for _, v in project.candidates.options] == ["", PID, "https://app.botify.com/other/x.y/"]
+    project.candidates.value = PID
+    assert project.url.value == PID
+    await click(wiz, project.use)
+    assert wiz.model.pid == PID
+
+
+async def test_looks(build: Callable[..., Wizard]) -> None:
+    wiz = build()
+    assert isinstance(wizard(sidecar_path=wiz.sidecar.path, out_dir="unused"), w.VBox)
+    assert wiz.widget.layout.max_width == "900px" and wiz.widget.layout.width == "100%"
+    assert "application/vnd.jupyter.widget-view+json" in wiz._repr_mimebundle_()
+    titles = [s.card.heading.value for s in wiz.step_list]
+    assert all(f"{i + 1} · " in t for i, t in enumerate(titles))
+    buttons = [x for x in json.loads(all_widget_states(wiz.widget)) if x.get("_model_name") == "ButtonModel"]
+    assert buttons and all(not b.get("icon") for b in buttons)  # unicode symbols, no icon font
