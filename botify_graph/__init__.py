@@ -40,7 +40,7 @@ _EXPORTS = {
     "ExportRegistry": "registry", "Sidecar": "state", "ParamLog": "state",
     "load_token": "token", "save_token": "token",
     # front ends
-    "Wizard": "wizard", "wizard": "wizard",
+    "Wizard": "wizard",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -75,4 +75,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from .state import ParamLog, Sidecar
     from .token import load_token, save_token
     from .urls import ProjectRef, clean_url, export_filename, project_dir
-    from .wizard import Wizard, wizard
+    from .wizard import Wizard
