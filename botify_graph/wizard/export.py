@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -411,12 +412,22 @@ class ResultStep(Step):
             "<b>What next</b>",
             f"Load the graph in Python:<pre style='margin:4px 0;padding:6px;background:#f5f5f5'>{esc(code)}</pre>",
         ]
-        if cli_has("cosmograph"):
-            parts.append(
-                f"Explore it in Cosmograph: <code>botify-graph cosmograph {esc(links_path)} {esc(meta_path)}</code>"
-            )
-        else:
-            parts.append("Explore it in Cosmograph or Gephi: load the links as edges and the meta file as nodes.")
+        cosmograph = shlex.join(
+            [
+                "botify-graph",
+                "cosmograph",
+                "--project-url",
+                export.project_url,
+                "--analysis",
+                export.analysis,
+                "--out",
+                export.out_dir,
+            ]
+        )
+        parts.append(
+            f"Explore it in Cosmograph (serves the two CSVs on 127.0.0.1 and prints the link to open): "
+            f"<code>{esc(cosmograph)}</code>"
+        )
         command = self.papermill()
         if command:
             parts.append(
@@ -441,12 +452,3 @@ class ResultStep(Step):
         if self.wiz.api_base != DEFAULT_BASE_URL:
             params["api_base"] = self.wiz.api_base
         return papermill_command(params)
-
-
-def cli_has(command: str) -> bool:
-    """Whether this install's `botify-graph` command line has `command`."""
-    try:
-        from ..cli import COMMANDS
-    except ImportError:  # pragma: no cover
-        return False
-    return command in COMMANDS
