@@ -1,0 +1,297 @@
+"""What changed between two crawls: links and pages that appeared or disappeared, inbound-link winners and
+losers, depth changes.
+
+Both exports are read in blocks and their URLs dictionary-encoded into ONE vocabulary (`graph.encode_graphs`),
+so a page is the same int32 id in both crawls and a link is one int64 (source id * pages + target id). Every
+comparison is then numpy set operations on integers: two 1M-link files take a few hundred MB, not gigabytes.
+
+Counting rules: links are compared as distinct (source, target) pairs, self-loops left out; a page exists in
+a crawl when its links or its meta file name it; inbound links count link rows (as in the summary); gained
+and lost are ranked over pages that exist in both crawls. Samples are the first links in the new (added) or
+old (removed) file's order, and the pages with the most inbound links for appeared/disappeared pages.
+
+Depth changes need a `depth` column in both meta files. The meta export does not carry one today, so the
+diff says so rather than guessing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .fsutil import atomic_write_json, atomic_write_text
+from .graph import (
+    DEFAULT_BLOCK_SIZE,
+    EncodedGraph,
+    encode_graphs,
+    isin_sorted,
+    md_table,
+    sorted_unique,
+    to_plain,
+    top_ids,
+)
+
+__all__ = ["GraphDiff", "compare_exports", "compare_graphs", "write_diff"]
+
+NO_DEPTH = (
+    "Depth changes need a 'depth' column in both meta files; the meta export has none today, "
+    "so depth changes are not reported."
+)
+
+
+@dataclass
+class GraphDiff:
+    """Differences between an old and a new link graph. `to_dict()` for JSON, `to_markdown()` for people."""
+
+    old_label: str
+    new_label: str
+    old_links_file: str
+    new_links_file: str
+    old_edges: int  # distinct links (self-loops left out)
+    new_edges: int
+    links_added: int
+    links_removed: int
+    links_kept: int
+    old_pages: int
+    new_pages: int
+    pages_appeared: int
+    pages_disappeared: int
+    pages_kept: int
+    top: int
+    added_sample: list[dict[str, str]] = field(default_factory=list)  # first added links, in new file order
+    removed_sample: list[dict[str, str]] = field(default_factory=list)  # first removed links, in old file order
+    appeared_sample: list[dict[str, Any]] = field(default_factory=list)  # most-linked new pages
+    disappeared_sample: list[dict[str, Any]] = field(default_factory=list)  # most-linked vanished pages
+    gained: list[dict[str, Any]] = field(default_factory=list)  # url, old_inbound, new_inbound, change
+    lost: list[dict[str, Any]] = field(default_factory=list)
+    pages_gained: int = 0  # pages in both crawls with more inbound links
+    pages_lost: int = 0
+    depth: dict[str, Any] | None = None  # when both metas have a depth column
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return to_plain(dataclasses.asdict(self))
+
+    def to_markdown(self) -> str:
+        """The diff as a Markdown report."""
+        return _markdown(self)
+
+
+def _unique_links(g: EncodedGraph) -> tuple[np.ndarray, np.ndarray]:
+    """(link keys in file order, self-loops left out; the sorted distinct keys)."""
+    keys = g.link_keys(drop_self_loops=True)
+    return keys, sorted_unique(keys.copy())
+
+
+def _first_in_order(keys: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
+    """The first k distinct keys of `keys[mask]`, in file order."""
+    chosen = keys[mask]
+    span = 64 * max(k, 1)
+    while True:
+        head = list(dict.fromkeys(chosen[:span].tolist()))[:k]
+        if len(head) >= k or span >= len(chosen):
+            return np.array(head, dtype=np.int64)
+        span *= 4
+
+
+def _links_sample(g: EncodedGraph, keys: np.ndarray, n: int) -> list[dict[str, str]]:
+    sources, targets = g.url_list(keys // n), g.url_list(keys % n)
+    return [{"source": s, "target": t} for s, t in zip(sources, targets, strict=True)]
+
+
+def compare_graphs(
+    old_links: str | Path,
+    new_links: str | Path,
+    old_meta: str | Path | None = None,
+    new_meta: str | Path | None = None,
+    *,
+    top: int = 20,
+    old_label: str = "old",
+    new_label: str = "new",
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> GraphDiff:
+    """Compare two link graphs (each a links CSV and optionally its meta CSV) and return what changed."""
+    old, new = encode_graphs([(old_links, old_meta), (new_links, new_meta)], block_size=block_size)
+    n = max(old.size, 1)
+    old_keys, old_set = _unique_links(old)
+    new_keys, new_set = _unique_links(new)
+    added_mask = ~isin_sorted(new_keys, old_set)
+    removed_mask = ~isin_sorted(old_keys, new_set)
+    kept = int(np.count_nonzero(isin_sorted(new_set, old_set)))
+
+    old_pages, new_pages = old.pages_mask(), new.pages_mask()
+    appeared, disappeared, both = new_pages & ~old_pages, old_pages & ~new_pages, old_pages & new_pages
+    old_in, _ = old.degrees()
+    new_in, _ = new.degrees()
+    change = new_in.astype(np.int64) - old_in.astype(np.int64)
+
+    def rows(ids: np.ndarray) -> list[dict[str, Any]]:
+        return [
+            {"url": u, "old_inbound": int(old_in[i]), "new_inbound": int(new_in[i]), "change": int(change[i])}
+            for i, u in zip(ids.tolist(), old.url_list(ids), strict=True)
+        ]
+
+    diff = GraphDiff(
+        old_label=old_label,
+        new_label=new_label,
+        old_links_file=str(old_links),
+        new_links_file=str(new_links),
+        old_edges=len(old_set),
+        new_edges=len(new_set),
+        links_added=len(new_set) - kept,
+        links_removed=len(old_set) - kept,
+        links_kept=kept,
+        old_pages=int(old_pages.sum()),
+        new_pages=int(new_pages.sum()),
+        pages_appeared=int(appeared.sum()),
+        pages_disappeared=int(disappeared.sum()),
+        pages_kept=int(both.sum()),
+        top=top,
+        added_sample=_links_sample(new, _first_in_order(new_keys, added_mask, top), n),
+        removed_sample=_links_sample(old, _first_in_order(old_keys, removed_mask, top), n),
+        appeared_sample=rows(top_ids(new_in, new.urls, top, appeared)),
+        disappeared_sample=rows(top_ids(old_in, old.urls, top, disappeared)),
+        gained=rows(top_ids(change, old.urls, top, both & (change > 0))),
+        lost=rows(top_ids(-change, old.urls, top, both & (change < 0))),
+        pages_gained=int(np.count_nonzero(both & (change > 0))),
+        pages_lost=int(np.count_nonzero(both & (change < 0))),
+    )
+    diff.depth = _depth_changes(old, new, both, top)
+    if diff.depth is None:
+        diff.notes.append(NO_DEPTH)
+    return diff
+
+
+def _depth_changes(old: EncodedGraph, new: EncodedGraph, both: np.ndarray, top: int) -> dict[str, Any] | None:
+    if old.meta is None or new.meta is None or "depth" not in old.meta.numbers or "depth" not in new.meta.numbers:
+        return None
+    d_old, d_new = old.meta.numbers["depth"], new.meta.numbers["depth"]
+    known = both & ~np.isnan(d_old) & ~np.isnan(d_new)
+    delta = np.where(known, d_new - d_old, 0.0)
+    moved = known & (delta != 0)
+
+    def rows(ids: np.ndarray) -> list[dict[str, Any]]:
+        return [
+            {"url": u, "old_depth": int(d_old[i]), "new_depth": int(d_new[i]), "change": int(delta[i])}
+            for i, u in zip(ids.tolist(), old.url_list(ids), strict=True)
+        ]
+
+    return {
+        "pages_compared": int(known.sum()),
+        "deeper": int(np.count_nonzero(known & (delta > 0))),
+        "shallower": int(np.count_nonzero(known & (delta < 0))),
+        "same": int(np.count_nonzero(known & (delta == 0))),
+        "deeper_sample": rows(top_ids(delta, old.urls, top, moved & (delta > 0))),
+        "shallower_sample": rows(top_ids(-delta, old.urls, top, moved & (delta < 0))),
+    }
+
+
+def compare_exports(
+    out_dir: str | Path, project_url: str, old: str, new: str, *, top: int = 20, write: bool = True
+) -> tuple[GraphDiff, list[Path]]:
+    """Compare two analyses already exported into `out_dir`; write the report next to them when `write`."""
+    from .graph import export_files
+
+    old_links, old_meta, _ = export_files(out_dir, project_url, old)
+    new_links, new_meta, _ = export_files(out_dir, project_url, new)
+    diff = compare_graphs(old_links, new_links, old_meta, new_meta, top=top, old_label=old, new_label=new)
+    paths: list[Path] = []
+    if write:
+        stem = old_links.name[: -len(f"_{old}_links.csv")]
+        paths = list(write_diff(diff, old_links.parent, f"{stem}_{old}_vs_{new}"))
+    return diff, paths
+
+
+def write_diff(diff: GraphDiff, folder: str | Path, stem: str) -> tuple[Path, Path]:
+    """Write `{stem}_compare.json` and `{stem}_compare.md` into `folder` atomically; return their paths."""
+    folder = Path(folder)
+    json_path, md_path = folder / f"{stem}_compare.json", folder / f"{stem}_compare.md"
+    atomic_write_json(json_path, diff.to_dict())
+    atomic_write_text(md_path, diff.to_markdown())
+    return json_path, md_path
+
+
+def _signed(v: int) -> str:
+    return f"{v:+,}"
+
+
+def _markdown(d: GraphDiff) -> str:
+    out = [
+        f"# What changed: {d.old_label} → {d.new_label}",
+        "",
+        f"- old: `{d.old_links_file}`",
+        f"- new: `{d.new_links_file}`",
+        "",
+        md_table(
+            ["", d.old_label, d.new_label, "added", "removed", "in both"],
+            [
+                [
+                    "distinct links (no self-loops)",
+                    d.old_edges,
+                    d.new_edges,
+                    d.links_added,
+                    d.links_removed,
+                    d.links_kept,
+                ],
+                ["pages (links ∪ meta)", d.old_pages, d.new_pages, d.pages_appeared, d.pages_disappeared, d.pages_kept],
+            ],
+        ),
+        "",
+        f"{d.pages_gained:,} pages present in both crawls gained inbound links, {d.pages_lost:,} lost some.",
+        "",
+    ]
+
+    def pages(title: str, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            out.extend(
+                [
+                    f"## {title}",
+                    "",
+                    md_table(
+                        ["url", d.old_label, d.new_label, "change"],
+                        [[r["url"], r["old_inbound"], r["new_inbound"], _signed(r["change"])] for r in rows],
+                    ),
+                    "",
+                ]
+            )
+
+    def links(title: str, rows: list[dict[str, str]]) -> None:
+        if rows:
+            out.extend(
+                [f"## {title}", "", md_table(["source", "target"], [[r["source"], r["target"]] for r in rows]), ""]
+            )
+
+    pages(f"Pages that gained the most inbound links (top {d.top})", d.gained)
+    pages(f"Pages that lost the most inbound links (top {d.top})", d.lost)
+    pages("Pages that appeared (most-linked first)", d.appeared_sample)
+    pages("Pages that disappeared (most-linked first)", d.disappeared_sample)
+    links("Links added (first, in the new file's order)", d.added_sample)
+    links("Links removed (first, in the old file's order)", d.removed_sample)
+    if d.depth is not None:
+        dd = d.depth
+        out += [
+            "## Depth changes",
+            "",
+            f"Of {dd['pages_compared']:,} pages with a depth in both crawls: {dd['deeper']:,} deeper, "
+            f"{dd['shallower']:,} shallower, {dd['same']:,} unchanged.",
+            "",
+        ]
+        for title, key in (("Deeper", "deeper_sample"), ("Shallower", "shallower_sample")):
+            if dd[key]:
+                out += [
+                    f"### {title}",
+                    "",
+                    md_table(
+                        ["url", d.old_label, d.new_label, "change"],
+                        [[r["url"], r["old_depth"], r["new_depth"], _signed(r["change"])] for r in dd[key]],
+                    ),
+                    "",
+                ]
+    if d.notes:
+        out += ["## Notes", ""] + [f"- {n}" for n in d.notes] + [""]
+    return "\n".join(out)
