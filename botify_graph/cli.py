@@ -125,7 +125,8 @@ def _reporter() -> TextReporter:
     return TextReporter(sys.stdout)
 
 
-async def _export(params: ExportParams, token: str, *, pages_from_meta: bool = True) -> int:
+async def _export(params: ExportParams, token: str) -> int:
+    from .graph import brief_text, write_export_reports
     from .pipeline import run_export
     from .report import summary_text
 
@@ -134,7 +135,12 @@ async def _export(params: ExportParams, token: str, *, pages_from_meta: bool = T
         result = await run_export(params, token=token, on_event=reporter)
     finally:
         reporter.close()
-    print(summary_text(result, pages=result.meta.rows if pages_from_meta else None))
+    summary, written = await asyncio.to_thread(write_export_reports, result)
+    print(summary_text(result, pages=summary.pages))
+    print(brief_text(summary))
+    print("  reports:")
+    for path in written:
+        print(f"    {path}")
     return 0
 
 

@@ -802,8 +802,8 @@ def export_files(out_dir: str | Path, project_url: str, analysis: str | None = N
     return links, (meta if meta.is_file() else None), analysis
 
 
-def headless_report(result: ExportResult, *, top: int = 20, view: bool = True) -> str:
-    """Summarise an export, write the report files next to its CSVs, and return text to print.
+def write_export_reports(result: ExportResult, *, top: int = 20, view: bool = True) -> tuple[GraphSummary, list[Path]]:
+    """Summarise an export and write the report files next to its CSVs; return the summary and the paths.
 
     Writes `{project}_{analysis}_summary.json` / `.md`, the depth chart `_depth.svg` (when the depth is
     known) and, with `view=True`, an offline interactive view `_graph.html` that any browser opens.
@@ -815,9 +815,7 @@ def headless_report(result: ExportResult, *, top: int = 20, view: bool = True) -
     folder = Path(result.links.path).parent
     stem = f"{result.project.project}_{result.analysis.slug}"
     written = list(write_report(summary, folder, stem))
-    parts = []
     if result.depth is not None:
-        parts.append(viz.depth_chart_text(result.depth))
         svg_path = folder / f"{stem}_depth.svg"
         atomic_write_text(svg_path, viz.depth_chart_svg(result.depth, standalone=True))
         written.append(svg_path)
@@ -825,6 +823,31 @@ def headless_report(result: ExportResult, *, top: int = 20, view: bool = True) -
         html_path = folder / f"{stem}_graph.html"
         atomic_write_text(html_path, viz.graph_view_html(g, title=f"{result.project} — {result.analysis.slug}"))
         written.append(html_path)
+    return summary, written
+
+
+def brief_text(summary: GraphSummary) -> str:
+    """A few lines of the summary for a one-screen terminal report."""
+    lines = [
+        f"  self-loops    {summary.self_loops:,} ({'left out of' if summary.self_loops_dropped else 'kept in'} "
+        "the statistics, kept in the file)"
+    ]
+    if summary.orphans is not None:
+        lines.append(f"  orphans       {summary.orphans:,} pages in the meta file receive no link at this depth")
+    if summary.top_pages:
+        first = summary.top_pages[0]
+        lines.append(f"  most linked   {first['url']} ({first['inbound']:,} inbound links)")
+    return "\n".join(lines)
+
+
+def headless_report(result: ExportResult, *, top: int = 20, view: bool = True) -> str:
+    """Write the report files (see `write_export_reports`) and return the full text report to print."""
+    from . import viz
+
+    summary, written = write_export_reports(result, top=top, view=view)
+    parts = []
+    if result.depth is not None:
+        parts.append(viz.depth_chart_text(result.depth))
     parts.append(summary.to_markdown())
     parts.append("Report files:\n" + "\n".join(f"  {p}" for p in written))
     return "\n\n".join(parts)

@@ -131,6 +131,9 @@ def test_demo_command_end_to_end(tmp_path: Path) -> None:
     _, meta_rows = read_csv(meta)
     assert {u for r in rows for u in r} <= {r[0] for r in meta_rows}
     assert str(links) in proc.stdout and "edges" in proc.stdout
+    for suffix in ("_summary.json", "_summary.md", "_depth.svg", "_graph.html"):
+        report = folder / f"example.com_20241108{suffix}"
+        assert report.is_file() and str(report) in proc.stdout
     again = subprocess.run(
         [sys.executable, "-m", "botify_graph.cli", "demo", "--out", str(tmp_path), "--scale", "0.03"],
         capture_output=True,
