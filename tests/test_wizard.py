@@ -23,7 +23,6 @@ from botify_graph.registry import ExportRegistry
 from botify_graph.state import STEPS, ParamLog, Sidecar
 from botify_graph.token import token_path
 from botify_graph.wizard import PipelineModel, StepState, Wizard, parse_candidates, wizard
-from botify_graph.wizard.base import optional
 from botify_graph.wizard.model import ExportAnswer, clamp_max_edges, parse_answer
 from botify_graph.wizard.view import depth_table_html
 
@@ -304,10 +303,9 @@ async def test_full_flow_from_dirty_url_to_two_csvs(build: Callable[..., Wizard]
     assert "downloads/example-org/example.com/example.com_20241108_links.csv" in result.files.value
     assert "papermill" in result.next_steps.value and "pd.read_csv" in result.next_steps.value
     assert "-r analysis 20241108" in result.next_steps.value
-    if optional("graph", "summarize") is not None:  # the summary and the graph view of botify_graph.viz
-        assert isinstance(result.summary_box.children[-1], w.Accordion)
-        await click(wiz, result.view)
-        assert "<iframe" in result.graph_box.children[0].value and result.state == StepState.SUCCESS
+    assert isinstance(result.summary_box.children[-1], w.Accordion)  # the graph summary
+    await click(wiz, result.view)
+    assert "<iframe" in result.graph_box.children[0].value and result.state == StepState.SUCCESS
     assert len(fake.jobs_of_kind("links")) == 1 and len(fake.jobs_of_kind("meta")) == 1
 
     record = Sidecar(tmp_path / "state.json").pipeline(PID)
@@ -709,3 +707,35 @@ async def test_looks(build: Callable[..., Wizard]) -> None:
     assert all(f"{i + 1} · " in t for i, t in enumerate(titles))
     buttons = [x for x in json.loads(all_widget_states(wiz.widget)) if x.get("_model_name") == "ButtonModel"]
     assert buttons and all(not b.get("icon") for b in buttons)  # unicode symbols, no icon font
+
+
+async def test_result_compares_two_exported_crawls(build: Callable[..., Wizard], fake: FakeBotify,
+                                                   tmp_path: Path) -> None:  # fmt: skip
+    wiz = build()
+    await through_fields(wiz, fake.token)
+    export: Any = wiz.steps["export"]
+    await click(wiz, export.go)
+    await wiz.wait(timeout=60)
+    result: Any = wiz.steps["result"]
+    assert result.state == StepState.SUCCESS
+    # only one analysis exported: no comparison yet, a hint says how to get one
+    assert result.compare_row.layout.display == "none" and "export another analysis" in result.compare_hint.value
+
+    analysis: Any = wiz.steps["analysis"]
+    await click(wiz, analysis.card.change)
+    await do_analysis(wiz, "20241101")
+    await to_next(wiz, "analysis")
+    await to_next(wiz, "depth")
+    await do_fields(wiz)
+    await to_next(wiz, "fields")
+    await click(wiz, export.go)
+    await wiz.wait(timeout=60)
+    assert result.state == StepState.SUCCESS, error_of(wiz, "result")
+    assert result.compare_row.layout.display != "none"
+    assert list(result.compare_with.options) == ["20241108"]
+    await click(wiz, result.compare)
+    assert result.state == StepState.SUCCESS, error_of(wiz, "result")
+    shown = result.compare_box.children[0].value
+    assert "20241101" in shown and "20241108" in shown
+    report = tmp_path / "downloads" / "example-org" / "example.com" / "example.com_20241101_vs_20241108_compare.md"
+    assert report.is_file()

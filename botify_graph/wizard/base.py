@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -25,27 +24,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .app import Wizard
 
 KIND_NAMES = ("links", "meta")
-
-
-def optional(module: str, name: str) -> Callable[..., Any] | None:
-    """`botify_graph.<module>.<name>` if that module exists in this install, else None."""
-    try:
-        mod = importlib.import_module(f"botify_graph.{module}")
-    except ImportError:
-        return None
-    value = getattr(mod, name, None)
-    return value if callable(value) else None
-
-
-def as_widget(value: Any) -> w.Widget:
-    """Whatever a viz helper returned (a widget, HTML text or a displayable object) as a widget."""
-    if isinstance(value, w.Widget):
-        return value
-    if isinstance(value, str):
-        return w.HTML(value)
-    out = w.Output()
-    out.append_display_data(value)
-    return out
 
 
 class Step:

@@ -22,7 +22,7 @@ from ..fsutil import utc_now_iso as utc_now
 from ..pipeline import Event, ExportParams, run_export
 from ..registry import registry_key
 from ..state import ParamLog, papermill_command, papermill_parameters
-from .base import KIND_NAMES, Step, as_widget, optional
+from .base import KIND_NAMES, Step
 from .model import (
     DepthAnswer,
     ExportAnswer,
@@ -289,16 +289,35 @@ class ResultStep(Step):
         self.view = button("Show the graph", tooltip="An interactive view of the most-linked pages (offline)")
         self.view.on_click(self.wiz.handler(self, self.on_view))
         self.graph_box = w.VBox(layout=w.Layout(width="100%"))
+        self.compare_with = w.Dropdown(
+            description="Compare with analysis", style={"description_width": "initial"}, layout=w.Layout(width="auto")
+        )
+        self.compare = button("What changed?", tooltip="Links and pages that appeared or disappeared between crawls")
+        self.compare.on_click(self.wiz.handler(self, self.on_compare))
+        self.compare_row = w.HBox([self.compare_with, self.compare])
+        self.compare_hint = w.HTML()
+        self.compare_box = w.VBox(layout=w.Layout(width="100%"))
         self.next_steps = w.HTML()
-        self.card.set_content([self.files, self.summary_box, self.view, self.graph_box, self.next_steps])
+        self.card.set_content(
+            [
+                self.files,
+                self.summary_box,
+                self.view,
+                self.graph_box,
+                self.compare_row,
+                self.compare_hint,
+                self.compare_box,
+                self.next_steps,
+            ]
+        )
 
     def controls(self) -> list[w.DOMWidget]:
-        return [self.view]
+        return [self.view, self.compare, self.compare_with]
 
     def clear(self) -> None:
         super().clear()
-        self.files.value = self.next_steps.value = ""
-        self.summary_box.children = self.graph_box.children = ()
+        self.files.value = self.next_steps.value = self.compare_hint.value = ""
+        self.summary_box.children = self.graph_box.children = self.compare_box.children = ()
 
     def export(self) -> ExportAnswer:
         export: ExportAnswer | None = self.wiz.model.answer("export")
@@ -319,13 +338,13 @@ class ResultStep(Step):
         reused = " These files were already there: nothing was exported again." if links.reused and meta.reused else ""
         self.files.value = ok_html("Your link graph is ready." + esc(reused)) + table(["file", "rows", "path"], rows)
         self.summary_box.children = (self.basic_summary(export),)
-        self.graph_box.children = ()
-        show(self.view, optional("viz", "graph_view_html") is not None)
+        self.graph_box.children = self.compare_box.children = ()
+        self.offer_compare(export)
         self.next_steps.value = self.next_steps_html(export)
         if self.answer is None and not self.wiz.model.finalized and self.wiz.model.pid:
             answer = ResultAnswer(links=links.path, meta=meta.path, links_rows=links.rows, meta_rows=meta.rows)
             self.wiz.save_only("result", answer)
-        if optional("graph", "summarize") is not None and Path(links.path).is_file() and Path(meta.path).is_file():
+        if Path(links.path).is_file() and Path(meta.path).is_file():
             self.wiz.start(self, self.summarise(export))
         else:
             self.set(StepState.SUCCESS, "")
@@ -334,14 +353,15 @@ class ResultStep(Step):
         """The graph summary (graph.summarize streams the CSVs in a worker thread; the widget is built here)."""
         assert export.links is not None and export.meta is not None
         self.set(StepState.ACTIVE, note("Summarising the graph…"))
-        summarize, widget = optional("graph", "summarize"), optional("viz", "summary_widget")
-        assert summarize is not None
+        from ..graph import summarize
+        from ..viz import summary_widget
+
         depth = self.depth_choice()
         work = functools.partial(summarize, export.links.path, export.meta.path, depth=depth)
         try:
             summary = await asyncio.get_running_loop().run_in_executor(None, work)
             details = w.Accordion(
-                children=[as_widget(widget(summary) if widget is not None else str(summary))],
+                children=[summary_widget(summary)],
                 titles=("Graph summary: degrees, most-linked pages, page types, compliance",),
                 selected_index=None,
                 layout=w.Layout(width="100%"),
@@ -371,9 +391,8 @@ class ResultStep(Step):
     async def show_graph(self, export: ExportAnswer) -> None:
         """The interactive view: its HTML is made in a worker thread, its widget here."""
         assert export.links is not None and export.meta is not None
-        render = optional("viz", "graph_view_html")
-        if render is None:
-            raise ConfigError("This install has no graph view (botify_graph.viz).")
+        from ..viz import graph_view_html as render
+
         self.set(StepState.ACTIVE, note("Laying out the graph…"))
         doc = await asyncio.get_running_loop().run_in_executor(
             None, functools.partial(render, export.links.path, export.meta.path, title=self.wiz.model.pid or "")
@@ -383,6 +402,45 @@ class ResultStep(Step):
             f'srcdoc="{esc(doc)}"></iframe>'
         )
         self.graph_box.children = (w.HTML(frame, layout=w.Layout(width="100%")),)
+        self.set(StepState.SUCCESS, "")
+
+    def offer_compare(self, export: ExportAnswer) -> None:
+        """Offer the other analyses of this project already exported here for a crawl-to-crawl comparison."""
+        from ..graph import local_analyses
+        from ..urls import clean_url
+
+        others = [a for a in local_analyses(export.out_dir, clean_url(export.project_url)) if a != export.analysis]
+        self.compare_with.options = sorted(others, reverse=True)
+        self.compare_with.value = self.compare_with.options[0] if others else None
+        show(self.compare_row, bool(others))
+        self.compare_hint.value = (
+            ""
+            if others
+            else note(
+                "To see what changed between two crawls, export another analysis of this project "
+                "(✎ Change on step 3): it can then be compared here.",
+                color="#757575",
+            )
+        )
+
+    def on_compare(self) -> None:
+        other = self.compare_with.value
+        if not other:
+            raise ConfigError("Choose the analysis to compare with.")
+        self.wiz.start(self, self.run_compare(self.export(), str(other)))
+
+    async def run_compare(self, export: ExportAnswer, other: str) -> None:
+        """compare_exports (streaming, in a worker thread), older analysis first; the report is written too."""
+        from ..compare import compare_exports
+        from ..viz import diff_widget
+
+        old, new = sorted([other, export.analysis])
+        self.set(StepState.ACTIVE, note(f"Comparing {old} with {new}…"))
+        diff, written = await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(compare_exports, export.out_dir, export.project_url, old, new)
+        )
+        files = ", ".join(esc(shown_path(str(p), self.wiz.notebook_dir)[0]) for p in written)
+        self.compare_box.children = (diff_widget(diff), w.HTML(note(f"Report: {files}", color="#757575")))
         self.set(StepState.SUCCESS, "")
 
     def basic_summary(self, export: ExportAnswer) -> w.Widget:

@@ -18,7 +18,7 @@ from ..errors import ConfigError, InvalidProjectURL
 from ..queries import MAX_EXPORT_ROWS, META_BY_NAME, META_FIELDS
 from ..token import ENV_VAR, save_token, token_path
 from ..urls import APP_ROOT, EXAMPLE, clean_url
-from .base import Step, as_widget, optional
+from .base import Step
 from .model import (
     AnalysisAnswer,
     ConnectAnswer,
@@ -406,10 +406,11 @@ class DepthStep(Step):
         )
 
     def show_chart(self, answer: DepthAnswer) -> None:
-        """The viz chart when this install has it, and the numbers as a table."""
+        """The depth chart and the numbers as a table."""
+        from ..viz import depth_chart
+
         parts: list[w.Widget] = []
-        chart = optional("viz", "depth_chart")
-        if chart is not None and answer.cumulative:
+        if answer.cumulative:
             choice = DepthChoice(
                 depth=answer.depth,
                 edges=answer.edges,
@@ -419,8 +420,8 @@ class DepthStep(Step):
                 whole_graph=answer.whole_graph,
             )
             try:
-                parts.append(as_widget(chart(choice)))
-            except Exception:  # a broken optional chart must not hide the table
+                parts.append(depth_chart(choice))
+            except Exception:  # a chart that fails to draw must not hide the table
                 parts = []
         html_table = depth_table_html(
             answer.cumulative, answer.per_depth, answer.max_edges, answer.depth, bars=not parts
