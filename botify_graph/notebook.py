@@ -24,6 +24,7 @@ Environment (never notebook parameters, so nothing secret lands in an output not
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import sys
@@ -251,6 +252,13 @@ async def run_headless(
         raise _short(exc) from None
     reporter.close()
     print(summary_text(result, pages=result.meta.rows), file=out, flush=True)
+    from .graph import headless_report
+
+    try:
+        report = await asyncio.to_thread(headless_report, result)
+    except Exception as exc:  # the CSVs are complete: a report that fails is a note, not a failed run
+        report = f"(The graph report could not be written: {exc})"
+    print("\n" + report, file=out, flush=True)
     return result
 
 

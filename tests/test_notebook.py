@@ -264,6 +264,8 @@ def test_headless_run_writes_both_csvs_and_never_the_token(
     text = _stdout(nb)
     assert "✓ Connected as demo.user" in text and "chosen depth" in text and str(links) in text
     assert "\x1b[" not in text  # plain text, no terminal control codes
+    assert "Internal links up to each depth" in text  # the depth chart, as text
+    assert (folder / "example.com_20241108_summary.md").is_file() and "example.com_20241108_summary.md" in text
     assert len(fake.jobs) == 2
     assert secret not in out_nb.read_text()
 
