@@ -39,6 +39,9 @@ _EXPORTS = {
     # state
     "ExportRegistry": "registry", "Sidecar": "state", "ParamLog": "state",
     "load_token": "token", "save_token": "token",
+    # graphs
+    "summarize": "graph", "load_graph": "graph", "compare_graphs": "compare", "serve_for_cosmograph": "handoff",
+    "graph_view": "viz", "depth_chart": "viz",
     # front ends
     "Wizard": "wizard",
 }
@@ -76,3 +79,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .token import load_token, save_token
     from .urls import ProjectRef, clean_url, export_filename, project_dir
     from .wizard import Wizard
+    from .graph import load_graph, summarize
+    from .compare import compare_graphs
+    from .handoff import serve_for_cosmograph
+    from .viz import depth_chart, graph_view
