@@ -6,10 +6,11 @@ Every function takes the client from `make_client` first. HTTP failures become t
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -245,7 +246,19 @@ class FieldAvailability:
     def period(self, analysis: Analysis) -> list[str] | None:
         if self.gsc is None:
             return None
-        return queries.gsc_period(analysis.crawl_date, self.gsc.date_start, self.gsc.date_end)
+        return queries.gsc_period(analysis.crawl_date, _iso_day(self.gsc.date_start), _iso_day(self.gsc.date_end))
+
+
+def _iso_day(value: object) -> str | None:
+    """`value` if it starts with a YYYY-MM-DD date, else None: the dates only clip the period, so a malformed
+    one is ignored rather than allowed to stop the export."""
+    if isinstance(value, str):
+        try:
+            date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+        return value
+    return None
 
 
 async def available_meta_fields(
@@ -299,7 +312,11 @@ async def query(
 def _int(value: Any, what: str) -> int:
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and not math.isfinite(value))
+    ):
         raise MalformedResponse(f"{what}: expected a number, got {value!r}.")
     return int(value)
 

@@ -2,7 +2,8 @@
 
 Policy, all inside a transport wrapper so every call site stays a plain `await client.get(...)`:
 - the token goes only to the API's own origin (download links live on a CDN and need none);
-- at most `rate` requests in any one-second window to the API origin (Botify allows 5 per second);
+- at most `rate` requests in any one-second window to the API origin (Botify allows 5 per second),
+  counted from when each answer arrived so that requests cannot bunch up on their way to the server;
 - 429: wait `Retry-After` when the server sends it, else back off exponentially; any method, since
   a 429 means the request was refused, not processed;
 - 5xx and broken connections: bounded retries with backoff for idempotent methods (and read-only
@@ -51,8 +52,23 @@ class TokenAuth(httpx.Auth):
         return "TokenAuth(<hidden>)"
 
 
+class _Slot:
+    """One request's place in the rate window: `t` is when it was sent, then when its answer arrived."""
+
+    __slots__ = ("in_flight", "t")
+
+    def __init__(self, t: float, in_flight: bool) -> None:
+        self.t = t
+        self.in_flight = in_flight
+
+
 class RateLimiter:
-    """At most `rate` acquisitions in any sliding window of `period` seconds."""
+    """At most `rate` requests in any sliding window of `period` seconds, as the server sees them.
+
+    `acquire(hold=True)` keeps the slot busy until `release`: the window of a request then counts from
+    when its answer arrived, not from when it was sent. A request that travelled slowly (connection
+    setup, TLS, a busy proxy) can thus never reach the server within `period` of the next `rate` ones.
+    """
 
     def __init__(
         self,
@@ -66,21 +82,30 @@ class RateLimiter:
             raise ConfigError("The request rate must be positive.")
         self.capacity = max(1, int(rate * period))
         self.period = period
-        self._stamps: collections.deque[float] = collections.deque()
+        self._slots: list[_Slot] = []
         self._clock = clock
         self._sleep = sleep
         self._lock = asyncio.Lock()
 
-    async def acquire(self) -> None:
+    async def acquire(self, *, hold: bool = False) -> _Slot:
+        """Wait for a free slot and take it; with `hold`, it stays busy until `release(slot)`."""
         async with self._lock:
             while True:
                 now = self._clock()
-                while self._stamps and now - self._stamps[0] >= self.period:
-                    self._stamps.popleft()
-                if len(self._stamps) < self.capacity:
-                    self._stamps.append(now)
-                    return
-                await self._sleep(self.period - (now - self._stamps[0]) + 0.01)
+                self._slots = [s for s in self._slots if s.in_flight or now - s.t < self.period]
+                if len(self._slots) < self.capacity:
+                    slot = _Slot(now, hold)
+                    self._slots.append(slot)
+                    return slot
+                settled = [s.t for s in self._slots if not s.in_flight]
+                # A request still in flight frees its slot `period` after its answer, so not before then.
+                await self._sleep(self.period - (now - min(settled)) + 0.01 if settled else self.period)
+
+    def release(self, slot: _Slot) -> None:
+        """The answer to the request holding `slot` arrived (or it failed): its window starts now."""
+        if slot.in_flight:
+            slot.t = max(slot.t, self._clock())
+            slot.in_flight = False
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
@@ -134,11 +159,10 @@ class RetryTransport(httpx.AsyncBaseTransport):
         is_api = _origin(request.url) == self._origin
         idempotent = request.method in IDEMPOTENT or request.extensions.get("idempotent") is True
         while True:
-            if is_api:
-                await self.limiter.acquire()
+            slot = await self.limiter.acquire(hold=True) if is_api else None
             self.stats["requests"] += 1
             try:
-                response = await self.inner.handle_async_request(request)
+                response = await self._send(request, slot)
             except httpx.TransportError:
                 if not idempotent or failures >= self.max_retries:
                     raise
@@ -162,6 +186,13 @@ class RetryTransport(httpx.AsyncBaseTransport):
                 failures += 1
                 continue
             return response
+
+    async def _send(self, request: httpx.Request, slot: _Slot | None) -> httpx.Response:
+        try:
+            return await self.inner.handle_async_request(request)
+        finally:
+            if slot is not None:
+                self.limiter.release(slot)  # the answer (headers) arrived: the slot's window starts now
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -9,6 +9,7 @@ stays flat and throughput stays close to bare `zlib` (see benchmarks/bench_downl
 
 The files are written atomically: raw bytes to `<dest>.download.part`, the normalised CSV to `<dest>.part`,
 then `os.replace` onto `dest`. A failure at any point removes both part files and leaves `dest` untouched.
+Two downloads into the same `dest` (two processes running the same export) take turns on a lock file beside it.
 """
 
 from __future__ import annotations
@@ -30,15 +31,9 @@ from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import httpx
+from filelock import FileLock, Timeout
 
 from .errors import DownloadError, DownloadExpired
-
-try:  # numpy comes with pandas; without it line ends are scanned with bytes methods, about 5x slower
-    import numpy
-except ImportError:  # pragma: no cover
-    _HAVE_NUMPY = False
-else:
-    _HAVE_NUMPY = True
 
 __all__ = ["DownloadResult", "download_export", "normalise", "normalise_file", "sniff"]
 
@@ -175,7 +170,9 @@ def _unzip(src: BinaryIO, size: int) -> Iterator[bytes]:
             entry = next((n for n in names if n.lower().endswith(".csv")), None)
             if entry is None:
                 listed = ", ".join(names) if names else "none"
-                raise DownloadError(f"The zip download holds no .csv file (entries: {listed}).")
+                raise DownloadError(
+                    f"The zip download holds no .csv file (entries: {listed}). Run the export again to fetch it anew."
+                )
             with archive.open(entry) as member:
                 while chunk := member.read(size):
                     yield chunk
@@ -245,28 +242,40 @@ def _line_ends_bytes(chunk: bytes) -> tuple[int, bool]:
 
 class _NumpyLineEnds:
     """`_line_ends_bytes` in about a fifth of the time: two vector compares into buffers kept between chunks
-    (a fresh 1 MiB array per chunk costs more in page faults than the compare itself)."""
+    (a fresh 1 MiB array per chunk costs more in page faults than the compare itself).
+
+    numpy (which comes with pandas) is imported here, on the first download, not with the module: importing it
+    costs about 100 ms that `from botify_graph import run_export`, the CLI and every notebook kernel would
+    otherwise pay at start-up (benchmarks/bench_startup.py). Raises ImportError without numpy.
+    """
 
     def __init__(self) -> None:
+        import numpy
+
+        self.np = numpy
         self.is_lf = numpy.empty(0, dtype=bool)
         self.pairs = numpy.empty(0, dtype=bool)
 
     def __call__(self, chunk: bytes) -> tuple[int, bool]:
+        np = self.np
         n = len(chunk)
         if self.is_lf.size < n:
-            self.is_lf = numpy.empty(n, dtype=bool)
-            self.pairs = numpy.empty(n, dtype=bool)
-        is_lf = numpy.equal(numpy.frombuffer(chunk, numpy.uint8), 10, out=self.is_lf[:n])
-        lfs = int(numpy.count_nonzero(is_lf))
+            self.is_lf = np.empty(n, dtype=bool)
+            self.pairs = np.empty(n, dtype=bool)
+        is_lf = np.equal(np.frombuffer(chunk, np.uint8), 10, out=self.is_lf[:n])
+        lfs = int(np.count_nonzero(is_lf))
         if lfs < 2:
             return lfs, False
-        pairs = numpy.logical_and(is_lf[1:], is_lf[:-1], out=self.pairs[: n - 1])
+        pairs = np.logical_and(is_lf[1:], is_lf[:-1], out=self.pairs[: n - 1])
         return lfs, bool(pairs.any())
 
 
 def _line_scanner() -> Callable[[bytes], tuple[int, bool]]:
     """A line-end scanner for one stream (it keeps buffers, so each stream gets its own)."""
-    return _NumpyLineEnds() if _HAVE_NUMPY else _line_ends_bytes
+    try:
+        return _NumpyLineEnds()
+    except ImportError:  # pragma: no cover - numpy comes with pandas; without it the scan is about 5x slower
+        return _line_ends_bytes
 
 
 def _body(
@@ -527,21 +536,43 @@ async def download_export(
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     raw = dest.with_name(dest.name + ".download.part")
-    ok = False
-    try:
-        await _fetch(client, url, raw, on_progress, chunk_size)
-        stop = threading.Event()
-        job = functools.partial(_normalise_file, raw, dest, tuple(columns), chunk_size, stop.is_set)
-        future = asyncio.get_running_loop().run_in_executor(None, job)
+    async with _dest_lock(dest):
+        ok = False
         try:
-            result = await asyncio.shield(future)
-        except asyncio.CancelledError:
-            stop.set()  # the worker stops at its next chunk and removes its part file
-            await asyncio.wait([future])
-            raise
-        ok = True
-    finally:
-        raw.unlink(missing_ok=True)
-        if not ok:
-            _part_path(dest).unlink(missing_ok=True)
+            await _fetch(client, url, raw, on_progress, chunk_size)
+            stop = threading.Event()
+            job = functools.partial(_normalise_file, raw, dest, tuple(columns), chunk_size, stop.is_set)
+            future = asyncio.get_running_loop().run_in_executor(None, job)
+            try:
+                result = await asyncio.shield(future)
+            except asyncio.CancelledError:
+                stop.set()  # the worker stops at its next chunk and removes its part file
+                await asyncio.wait([future])
+                raise
+            ok = True
+        finally:
+            raw.unlink(missing_ok=True)
+            if not ok:
+                _part_path(dest).unlink(missing_ok=True)
     return result
+
+
+@contextlib.asynccontextmanager
+async def _dest_lock(dest: Path) -> AsyncIterator[None]:
+    """Hold the lock file `.<dest name>.lock` beside `dest`, waiting without blocking the event loop.
+
+    Two processes running the same export would otherwise write the same part files and move them away
+    from under each other. The lock is released by the OS if its holder dies, so a killed run never
+    blocks the next one; the file itself stays (deleting a lock file races with its next user).
+    """
+    lock = FileLock(str(dest.with_name(f".{dest.name}.lock")))
+    while True:
+        try:
+            lock.acquire(timeout=0)
+            break
+        except Timeout:
+            await asyncio.sleep(0.05)
+    try:
+        yield
+    finally:
+        lock.release()

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -25,7 +25,7 @@ from . import api, queries
 from .client import DEFAULT_BASE_URL, make_client
 from .depth import DepthChoice
 from .download import DownloadResult, download_export
-from .errors import BotifyError, ConfigError, DownloadExpired, ExportJobFailed, JobCreationUncertain, NotFound
+from .errors import BotifyError, ConfigError, DownloadExpired, ExportJobFailed, NotFound
 from .jobs import PollProgress, poll_job
 from .models import Analysis, Job
 from .registry import ExportRecord, ExportRegistry, registry_key
@@ -268,7 +268,7 @@ async def _run(
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
-    links, meta = outcomes
+    links, meta = cast("list[KindResult]", outcomes)
     return ExportResult(
         project=ref,
         analysis=analysis,
@@ -277,7 +277,7 @@ async def _run(
         fields=fields,
         links=links,
         meta=meta,
-        elapsed=clock() - t0,  # type: ignore[arg-type]
+        elapsed=clock() - t0,
     )
 
 
@@ -385,17 +385,14 @@ class _KindExport:
                     return found
             fresh = self._fresh_record()
             self.registry.put(fresh)
-            try:
-                job = await api.create_export_job(
-                    self.client,
-                    self.payload,
-                    on_uncertain=lambda m: self.steps.emit("info", f"export:{self.kind}", m),
-                )
-            except JobCreationUncertain:
-                raise  # stays CREATING: the next run looks for the job before posting again
-            except BaseException:
-                self.registry.update(self.key, status="FAILED", failure_reason="the job could not be created")
-                raise
+            # Whatever stops the POST (a lost answer, a 5xx, a refusal, an interrupt), the record stays
+            # CREATING: the job may exist, so the next run looks for it before posting again. Marking it
+            # FAILED would demand --retry-failed for a job Botify never failed, and could pay for it twice.
+            job = await api.create_export_job(
+                self.client,
+                self.payload,
+                on_uncertain=lambda m: self.steps.emit("info", f"export:{self.kind}", m),
+            )
             self._record_job(job)
             return job
 
@@ -454,8 +451,11 @@ class _KindExport:
                 return await download_export(
                     self.client, job.download_url, self.dest, columns=self.columns, on_progress=progress
                 )
-            except DownloadExpired:
+            except DownloadExpired as exc:
                 if attempt == 2:
-                    raise
+                    raise DownloadExpired(
+                        f"The download link of job {job.job_id} had expired three times in a row, fresh links "
+                        "included. Run the export again later: the job is kept, so nothing is exported twice."
+                    ) from exc
                 self.steps.emit("info", f"download:{self.kind}", f"{self.kind}: link expired, asking for a fresh one")
         raise AssertionError("unreachable")

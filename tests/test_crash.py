@@ -1,0 +1,171 @@
+"""Crashes and concurrency with real processes: `botify-graph run` killed with SIGKILL mid-poll and
+mid-download, and two `botify-graph run` processes on the same project at once.
+
+The fake Botify API runs in the test process; the CLI runs as a subprocess against it. The moment to
+kill is found by watching the export registry and the output folder, never by sleeping a guessed time.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from botify_graph.fake import ALWAYS, FakeBotify, Scenario
+from botify_graph.pipeline import REGISTRY_NAME
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")]
+
+URL = "https://app.botify.com/example-org/example.com/"
+KINDS = ("links", "meta")
+
+
+def cli(fake: FakeBotify, out: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "botify_graph.cli",
+        "run",
+        "--project-url",
+        URL,
+        "--api-base",
+        fake.base_url,
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def env(fake: FakeBotify, tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "BOTIFY_API_TOKEN": fake.token, "BOTIFY_GRAPH_CONFIG_DIR": str(tmp_path / "config")}
+
+
+def statuses(out: Path) -> dict[str, str]:
+    try:
+        doc = json.loads((out / REGISTRY_NAME).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return {rec["kind"]: rec["status"] for rec in doc["exports"].values()}
+
+
+def records(out: Path) -> dict[str, dict[str, Any]]:
+    doc = json.loads((out / REGISTRY_NAME).read_text())
+    return {rec["kind"]: rec for rec in doc["exports"].values()}
+
+
+def wait_for(what: str, ready: Callable[[], bool], proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Poll `ready` every millisecond until true; fail if the process ends first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the run ended (exit {proc.returncode}) before {what}:\n{out}\n{err}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.001)
+
+
+def kill(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def run(fake: FakeBotify, out: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cli(fake, out, *extra), env=env(fake, tmp_path), capture_output=True, text=True, timeout=180)
+
+
+def files(out: Path) -> dict[str, Path]:
+    folder = out / "example-org" / "example.com"
+    return {kind: folder / f"example.com_20241108_{kind}.csv" for kind in KINDS}
+
+
+def assert_complete(fake: FakeBotify, out: Path) -> None:
+    """The links file holds exactly the site's edges up to the recorded depth; no part file is left."""
+    rec = records(out)
+    assert {r["status"] for r in rec.values()} == {"DOWNLOADED"}
+    paths = files(out)
+    with paths["links"].open(newline="") as f:
+        links = list(csv.reader(f))
+    with paths["meta"].open(newline="") as f:
+        meta = list(csv.reader(f))
+    crawl = fake.site("example-org", "example.com").crawl("20241108")
+    assert links[0] == ["source", "target"] and len(links) - 1 == crawl.edges_upto(rec["links"]["depth"])
+    assert rec["links"]["rows"] == len(links) - 1 and rec["meta"]["rows"] == len(meta) - 1
+    assert {u for row in links[1:] for u in row} <= {row[0] for row in meta[1:]}
+    assert not list(out.rglob("*.part")), "a part file was left behind"
+
+
+def job_ids(fake: FakeBotify) -> dict[str, list[int]]:
+    return {kind: sorted(j.job_id for j in fake.jobs_of_kind(kind)) for kind in KINDS}
+
+
+def test_sigkill_mid_poll_resumes_the_same_jobs(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with FakeBotify(scale=0.02, scenario=Scenario(polls_to_done=ALWAYS)) as fake:
+        proc = subprocess.Popen(
+            cli(fake, out), env=env(fake, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        wait_for("both jobs polled", lambda: statuses(out) == {"links": "PROCESSING", "meta": "PROCESSING"}, proc)
+        kill(proc)
+        before = job_ids(fake)
+        assert all(len(v) == 1 for v in before.values())
+
+        fake.scenario = Scenario(polls_to_done=1)
+        done = run(fake, out, tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "resuming job" in done.stdout
+        assert job_ids(fake) == before  # no new job: the killed run's jobs were resumed
+        assert_complete(fake, out)
+
+
+def test_sigkill_mid_download_rerun_completes_without_stray_parts(tmp_path: Path) -> None:
+    # A site big enough (~5 MB gzip, ~50 MB of CSV) that downloading and normalising take a few hundred ms.
+    out = tmp_path / "out"
+    parts = [p.with_name(p.name + suffix) for p in files(out).values() for suffix in (".download.part", ".part")]
+    with FakeBotify(scale=0.3, scenario=Scenario(polls_to_done=1)) as fake:
+        proc = subprocess.Popen(
+            cli(fake, out), env=env(fake, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        wait_for("a part file", lambda: any(p.exists() for p in parts[:2]), proc)  # the links download
+        kill(proc)
+        assert any(p.exists() for p in parts), "the kill was meant to land mid-download"
+        assert statuses(out)["links"] == "DONE"  # polled, not downloaded
+        assert not files(out)["links"].exists()  # no half-written final file
+        before = job_ids(fake)
+
+        done = run(fake, out, tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert job_ids(fake) == before
+        assert_complete(fake, out)
+
+
+def test_two_processes_on_one_project_share_the_jobs(tmp_path: Path) -> None:
+    # Both runs start together; jobs take ~3 s, so both poll them and download at about the same moment.
+    out = tmp_path / "out"
+    with FakeBotify(scale=0.3, scenario=Scenario(polls_to_done=1, job_seconds=3.0)) as fake:
+        procs = [
+            subprocess.Popen(
+                cli(fake, out), env=env(fake, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(2)
+        ]
+        results = [p.communicate(timeout=180) for p in procs]
+        for p, (_, stderr) in zip(procs, results, strict=True):
+            assert p.returncode == 0, stderr
+        assert {kind: len(v) for kind, v in job_ids(fake).items()} == {"links": 1, "meta": 1}
+        assert len([r for r in fake.requests if r.method == "POST" and r.path.endswith("/jobs")]) == 2
+        for stdout, _ in results:
+            for path in files(out).values():
+                assert str(path.resolve()) in stdout or str(path) in stdout
+        assert_complete(fake, out)

@@ -1,0 +1,566 @@
+"""The fault suite: run_export against the fake Botify API misbehaving, over real sockets.
+
+Each test turns on one fault (see `botify_graph.fake.Scenario`) and checks three things: what the user is
+told, what the export registry and the output folder hold afterwards, and that a plain rerun (fault gone)
+finishes the export without creating a second job. docs/reliability.md lists them.
+
+Polls never wait (an instant `sleep` is passed to run_export). Where the rate limit is not the subject,
+the fake's 5 requests/s window is switched off and the client allowed more, so a test takes a fraction of a
+second; the rate-limit tests keep both at the contract's 5 requests/s and real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import socket
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from botify_graph.client import RateLimiter, make_client
+from botify_graph.errors import (
+    ApiError,
+    DownloadError,
+    DownloadExpired,
+    ExportJobFailed,
+    ExportTimeout,
+    StateFileError,
+    TransportError,
+)
+from botify_graph.fake import ALWAYS, FakeBotify, Scenario
+from botify_graph.pipeline import REGISTRY_NAME, ExportParams, ExportResult, run_export
+
+URL = "https://app.botify.com/example-org/example.com/"
+MAX_EDGES = 20_000
+KINDS = ("links", "meta")
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def fast(**knobs: Any) -> Scenario:
+    """Jobs DONE on the first poll, no QPS window: one fault at a time, and quick."""
+    return Scenario(**{"polls_to_done": 1, "rate_limit_qps": None, **knobs})
+
+
+async def no_wait(_: float) -> None:
+    await asyncio.sleep(0)
+
+
+class Sleeps:
+    """A client `sleep` that records every delay asked for and waits at most `cap` seconds of it.
+
+    Shortening a wait never lets more requests through: the rate limiter re-reads the real clock after
+    each sleep and sleeps again while its window is full.
+    """
+
+    def __init__(self, cap: float = 0.05) -> None:
+        self.cap = cap
+        self.asked: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        await asyncio.sleep(min(seconds, self.cap))
+
+
+def client_for(
+    fake: FakeBotify,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    rate: float = 1000.0,
+    sleep: Callable[[float], Any] | None = None,
+    base_url: str | None = None,
+) -> httpx.AsyncClient:
+    return make_client(
+        fake.token,
+        base_url=base_url or fake.base_url,
+        transport=transport,
+        rate=rate,
+        backoff_base=0.01,
+        sleep=sleep or Sleeps(),
+    )
+
+
+async def export(
+    fake: FakeBotify, out: Path, *, client: httpx.AsyncClient | None = None, **params: Any
+) -> ExportResult:
+    """run_export with instant polls; a fast client unless one is given."""
+    p = ExportParams(project_url=URL, out_dir=out, api_base=fake.base_url, max_edges=MAX_EDGES, **params)
+    if client is not None:
+        return await run_export(p, client=client, sleep=no_wait)
+    async with client_for(fake) as own:
+        return await run_export(p, client=own, sleep=no_wait)
+
+
+def registry(out: Path) -> dict[str, dict[str, Any]]:
+    """The export registry's records by kind."""
+    doc = json.loads((out / REGISTRY_NAME).read_text())
+    return {rec["kind"]: rec for rec in doc["exports"].values()}
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    with path.open(newline="") as f:
+        return list(csv.reader(f))
+
+
+def assert_complete(result: ExportResult, out: Path) -> None:
+    """Both files whole: the links file has exactly the edges the depth query counted, every page has a row."""
+    links = read_csv(result.links.path)
+    meta = read_csv(result.meta.path)
+    assert links[0] == ["source", "target"] and meta[0][0] == "id"
+    assert len(links) - 1 == result.links.rows
+    if result.depth is not None:
+        assert result.links.rows == result.depth.edges
+    assert {u for row in links[1:] for u in row} <= {row[0] for row in meta[1:]}
+    assert not list(out.rglob("*.part")), "a part file was left behind"
+    assert {rec["status"] for rec in registry(out).values()} == {"DOWNLOADED"}
+
+
+def job_posts(fake: FakeBotify) -> list[int]:
+    """Statuses of every POST /jobs the fake received (0: the connection was dropped)."""
+    return [r.status for r in fake.requests if r.method == "POST" and r.path.rstrip("/").endswith("/jobs")]
+
+
+def one_job_per_kind(fake: FakeBotify) -> dict[str, int]:
+    ids = {kind: [j.job_id for j in fake.jobs_of_kind(kind)] for kind in KINDS}
+    assert all(len(v) == 1 for v in ids.values()), ids
+    return {kind: v[0] for kind, v in ids.items()}
+
+
+def busiest_second(times: list[float]) -> int:
+    """The largest number of requests that arrived within any window shorter than one second."""
+    times = sorted(times)
+    best = start = 0
+    for end, t in enumerate(times):
+        while t - times[start] >= 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+class LoseAnswers(httpx.AsyncBaseTransport):
+    """The real transport, except that chosen requests reach the server and then lose their answer.
+
+    `lose(request, n)` gets each request and how many times its method+path has been sent so far
+    (1 for the first). A lost request is processed by the server; the client sees the connection drop.
+    """
+
+    def __init__(self, lose: Callable[[httpx.Request, int], bool]) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.lose = lose
+        self.sent: Counter[str] = Counter()
+        self.lost: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        key = f"{request.method} {request.url.path}"
+        self.sent[key] += 1
+        response = await self.inner.handle_async_request(request)
+        if not self.lose(request, self.sent[key]):
+            return response
+        await response.aread()
+        await response.aclose()
+        self.lost.append(key)
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@contextmanager
+def hang_up_server() -> Iterator[str]:
+    """A real listener on 127.0.0.1 that accepts every connection and closes it at once; yields its /v1 URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    sock.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        sock.close()
+
+
+# --- rate limiting --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("retry_after", [False, True], ids=["no-retry-after", "retry-after"])
+async def test_429_storm_completes_and_never_exceeds_5_requests_per_second(tmp_path: Path, retry_after: bool) -> None:
+    # The contract's 5 requests/s per endpoint, plus a storm: the first 2 requests of every endpoint get 429.
+    scenario = Scenario(polls_to_done=1, storm_429=2, retry_after=retry_after)
+    sleeps = Sleeps()
+    with FakeBotify(scale=0.02, scenario=scenario) as fake:
+        async with client_for(fake, rate=5, sleep=sleeps) as client:
+            result = await export(fake, tmp_path, client=client)
+        api = [r for r in fake.requests if r.server == "api"]
+    assert_complete(result, tmp_path)
+    throttled = [r for r in api if r.status == 429]
+    assert len(throttled) >= 2 * 6  # the storm really hit (6 endpoints at least)
+    assert busiest_second([r.t for r in api]) <= 5  # as the server saw it, 429s included
+    if retry_after:
+        assert sleeps.asked.count(1.0) >= len(throttled)  # the fake says "Retry-After: 1" with every 429
+        assert 0.01 not in sleeps.asked  # ... so no exponential backoff was needed
+    else:
+        assert 0.01 in sleeps.asked and 0.02 in sleeps.asked  # backoff_base * 2**n
+
+
+async def test_rate_window_counts_from_the_answer_not_the_send() -> None:
+    # Five requests sent at t=0 whose answers arrive at t=0.3: the server may have seen them as late as 0.3,
+    # so a sixth must not leave before 1.3 (counting from the send, it left at 1.0 and made 6 in 0.7 s).
+    now = [0.0]
+
+    async def sleep(s: float) -> None:
+        now[0] += s
+
+    limiter = RateLimiter(5, clock=lambda: now[0], sleep=sleep)
+    slots = [await limiter.acquire(hold=True) for _ in range(5)]
+    now[0] = 0.3
+    for slot in slots:
+        limiter.release(slot)
+    await limiter.acquire(hold=True)
+    assert now[0] >= 1.3
+
+
+async def test_429_that_never_ends_is_a_clear_error(tmp_path: Path) -> None:
+    with FakeBotify(scale=0.02, scenario=fast(storm_429=ALWAYS)) as fake:
+        with pytest.raises(ApiError, match=r"kept rate-limiting.*\(429\).*run again") as info:
+            await export(fake, tmp_path)
+        assert info.value.status == 429
+        assert len(fake.requests) == 11  # the first try and 10 retries, then stop
+        assert fake.jobs == {}
+
+
+# --- transient server errors and dropped connections on reads ---------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "body"), [(500, "envelope"), (502, "html"), (503, "text"), (504, "text")])
+async def test_transient_5xx_are_retried_with_bounded_backoff(tmp_path: Path, status: int, body: str) -> None:
+    # The first 2 requests to every endpoint fail (reads, BQL queries, job polls and job POSTs alike).
+    sleeps = Sleeps()
+    with FakeBotify(scale=0.02, scenario=fast(error_first_n=2, error_status=status, error_body=body)) as fake:
+        async with client_for(fake, sleep=sleeps) as client:
+            result = await export(fake, tmp_path, client=client)
+        assert_complete(result, tmp_path)
+        assert sum(r.status == status for r in fake.requests) >= 10
+        one_job_per_kind(fake)  # a failed POST was resolved by listing jobs, not by posting blindly
+    assert max(sleeps.asked) <= 1.0 and set(sleeps.asked) >= {0.01, 0.02}
+
+
+async def test_5xx_that_never_ends_is_a_clear_error(tmp_path: Path) -> None:
+    sleeps = Sleeps()
+    with FakeBotify(scale=0.02, scenario=fast(error_first_n=ALWAYS, error_status=502, error_body="html")) as fake:
+        async with client_for(fake, sleep=sleeps) as client:
+            with pytest.raises(ApiError, match=r"server error while checking the API token \(502 .*Try again") as info:
+                await export(fake, tmp_path, client=client)
+        assert len(fake.requests) == 5  # 1 + 4 retries
+    assert info.value.status == 502 and "<" not in str(info.value)  # the HTML page is reduced to its text
+    assert sleeps.asked == [0.01, 0.02, 0.04, 0.08]  # bounded exponential backoff
+
+
+async def test_dropped_connections_on_reads_are_retried(tmp_path: Path) -> None:
+    # The first answer to every GET and every BQL query is lost after the server processed the request.
+    def first_read(request: httpx.Request, n: int) -> bool:
+        return n == 1 and (request.method == "GET" or request.url.path.endswith("/query"))
+
+    lossy = LoseAnswers(first_read)
+    with FakeBotify(scale=0.02, scenario=fast()) as fake:
+        async with client_for(fake, transport=lossy) as client:
+            result = await export(fake, tmp_path, client=client)
+        assert_complete(result, tmp_path)
+        one_job_per_kind(fake)
+    lost = set(lossy.lost)
+    assert {"GET /v1/authentication/profile", "POST /v1/projects/example-org/example.com/query"} <= lost
+    assert any(k.startswith("GET /v1/jobs/") for k in lost)
+    assert any(k.startswith("GET /exports/") for k in lost)  # the download too: its link is fetched anew
+
+
+async def test_dropped_connections_that_never_end_are_a_clear_error(tmp_path: Path) -> None:
+    lossy = LoseAnswers(lambda request, n: True)
+    sleeps = Sleeps()
+    with FakeBotify(scale=0.02, scenario=fast()) as fake:
+        async with client_for(fake, transport=lossy, sleep=sleeps) as client:
+            with pytest.raises(TransportError, match=r"Could not talk to the Botify API.*Check your network"):
+                await export(fake, tmp_path, client=client)
+        assert len(fake.requests) == 5
+    assert sleeps.asked == [0.01, 0.02, 0.04, 0.08]
+
+
+async def test_a_server_that_hangs_up_is_a_clear_error(tmp_path: Path) -> None:
+    # A real listener that closes every connection: the error httpx raises is whatever the OS produced.
+    with hang_up_server() as base, FakeBotify(scale=0.02, scenario=fast()) as fake:
+        async with client_for(fake, base_url=base) as client:
+            with pytest.raises(TransportError, match=r"Could not talk to the Botify API at 127\.0\.0\.1"):
+                await export(fake, tmp_path, client=client)
+
+
+# --- creating jobs ---------------------------------------------------------------------------------------
+
+
+async def test_connection_dropped_while_creating_jobs_makes_one_job_per_kind(tmp_path: Path) -> None:
+    # Both job POSTs create their job and then lose the connection: the client must find them, not repost.
+    with FakeBotify(scale=0.02, scenario=fast(drop_job_posts=2)) as fake:
+        result = await export(fake, tmp_path)
+        assert_complete(result, tmp_path)
+        ids = one_job_per_kind(fake)
+        assert job_posts(fake) == [0, 0]
+        assert fake.requests_to("/jobs", method="GET", server="api")  # the job list was read
+    assert {registry(tmp_path)[k]["job_id"] for k in KINDS} == set(ids.values())
+
+
+async def test_job_posts_failing_twice_leave_a_resumable_record(tmp_path: Path) -> None:
+    # Every job POST answers 503 (the fake creates no job then): the run fails, and the record must stay
+    # "CREATING" (unknown) rather than FAILED, so a plain rerun looks for the job and then creates it.
+    with FakeBotify(scale=0.02, scenario=fast()) as fake:
+        fake.scenario = fast(error_first_n=4)  # 4 per endpoint: enough for both kinds' POST and re-POST
+        with pytest.raises(ApiError, match="server error while creating the export job"):
+            await export(fake, tmp_path)
+        assert fake.jobs == {}
+        assert {rec["status"] for rec in registry(tmp_path).values()} == {"CREATING"}
+        fake.scenario = fast()
+        result = await export(fake, tmp_path)  # no retry_failed needed: nothing failed on Botify's side
+        assert_complete(result, tmp_path)
+        one_job_per_kind(fake)
+
+
+class HangAfterJobPost(httpx.AsyncBaseTransport):
+    """Delivers POST /jobs to the server, then never returns: the process stops right after creating jobs."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.posted = 0
+        self.both_posted = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method == "POST" and request.url.path.rstrip("/").endswith("/jobs"):
+            await response.aclose()
+            self.posted += 1
+            if self.posted == 2:
+                self.both_posted.set()
+            await asyncio.Event().wait()  # forever: the caller is cancelled here
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_run_stopped_after_posting_jobs_next_run_finds_them(tmp_path: Path) -> None:
+    # A kernel interrupt (or a closed Voila page) right after the POSTs went out: the jobs exist on Botify
+    # but the registry never saw their ids. The next run must find them instead of paying for new ones.
+    hang = HangAfterJobPost()
+    with FakeBotify(scale=0.02, scenario=fast()) as fake:
+        async with client_for(fake, transport=hang) as client:
+            task = asyncio.create_task(export(fake, tmp_path, client=client))
+            await asyncio.wait_for(hang.both_posted.wait(), 30)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        ids = one_job_per_kind(fake)
+        assert {rec["status"] for rec in registry(tmp_path).values()} == {"CREATING"}
+        result = await export(fake, tmp_path)
+        assert_complete(result, tmp_path)
+        assert one_job_per_kind(fake) == ids and len(job_posts(fake)) == 2
+        assert {result.links.job_id, result.meta.job_id} == set(ids.values())
+
+
+async def test_creating_record_left_by_a_killed_process_is_resolved_by_listing(tmp_path: Path) -> None:
+    # What SIGKILL right after the POST leaves behind: status CREATING with no job id, the job on the server.
+    with FakeBotify(scale=0.02, scenario=fast()) as fake:
+        await export(fake, tmp_path)
+        ids = one_job_per_kind(fake)
+        doc = json.loads((tmp_path / REGISTRY_NAME).read_text())
+        for rec in doc["exports"].values():
+            rec.update(status="CREATING", job_id=None, job_url=None, download_url=None, file=None, rows=None)
+        (tmp_path / REGISTRY_NAME).write_text(json.dumps(doc))
+        result = await export(fake, tmp_path)
+        assert_complete(result, tmp_path)
+        assert one_job_per_kind(fake) == ids and len(job_posts(fake)) == 2
+
+
+# --- failed jobs ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["error", "results", "failure_reason"])
+async def test_failed_job_is_explained_and_not_retried_unless_asked(tmp_path: Path, where: str) -> None:
+    failing = fast(fail_jobs=1, fail_match="outlinks_internal", failure_location=where)
+    with FakeBotify(scale=0.02, scenario=failing) as fake:
+        with pytest.raises(ExportJobFailed, match=r"job \d+ failed: The export failed.*--retry-failed") as info:
+            await export(fake, tmp_path)
+        failed_id = info.value.job_id
+        assert fake.jobs[int(failed_id)].kind == "links"
+        records = registry(tmp_path)
+        assert records["links"]["status"] == "FAILED" and "The export failed" in records["links"]["failure_reason"]
+        assert records["meta"]["status"] == "DOWNLOADED"  # the other kind is not thrown away
+
+        # A rerun without retry_failed says the same thing and creates nothing.
+        with pytest.raises(ExportJobFailed, match="The export failed") as again:
+            await export(fake, tmp_path)
+        assert again.value.job_id == failed_id and len(job_posts(fake)) == 2
+
+        # With retry_failed: exactly one new links job; meta is reused.
+        result = await export(fake, tmp_path, retry_failed=True)
+        assert_complete(result, tmp_path)
+        assert len(job_posts(fake)) == 3 and len(fake.jobs_of_kind("links")) == 2
+        assert result.links.job_id != failed_id and result.meta.reused
+
+
+@pytest.mark.slow
+def test_cli_retry_failed_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from botify_graph.cli import main
+
+    with FakeBotify(scale=0.02, scenario=Scenario(polls_to_done=1, fail_jobs=1, fail_match="outlinks")) as fake:
+        monkeypatch.setenv("BOTIFY_API_TOKEN", fake.token)
+        argv = [
+            "run",
+            "--project-url",
+            URL,
+            "--api-base",
+            fake.base_url,
+            "--out",
+            str(tmp_path),
+            "--max-edges",
+            str(MAX_EDGES),
+        ]
+        assert main(argv) == 1
+        assert main(argv) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 2 and all("failed: The export failed" in line and "--retry-failed" in line for line in err)
+        assert len(job_posts(fake)) == 2
+        assert main([*argv, "--retry-failed"]) == 0
+        assert len(job_posts(fake)) == 3
+
+
+# --- downloads ------------------------------------------------------------------------------------------
+
+
+async def test_expired_download_links_are_refreshed(tmp_path: Path) -> None:
+    with FakeBotify(scale=0.02, scenario=fast(expire_first_n_downloads=3)) as fake:
+        result = await export(fake, tmp_path)
+        assert_complete(result, tmp_path)
+        cdn = [r.status for r in fake.requests if r.server == "cdn"]
+        assert cdn.count(403) == 3 and cdn.count(200) == 2
+        one_job_per_kind(fake)
+
+
+async def test_links_that_always_expire_fail_cleanly_and_the_rerun_finishes(tmp_path: Path) -> None:
+    with FakeBotify(scale=0.02, scenario=fast(download_ttl_s=0.0)) as fake:
+        with pytest.raises(DownloadExpired, match=r"expired three times.*Run the export again later") as info:
+            await export(fake, tmp_path)
+        assert "HTTP 403" in str(info.value.__cause__)
+        assert {rec["status"] for rec in registry(tmp_path).values()} == {"DONE"}
+        assert sum(r.status == 403 for r in fake.requests) == 6  # 3 fresh links per kind, then stop
+        ids = one_job_per_kind(fake)
+        fake.scenario = fast()
+        result = await export(fake, tmp_path)
+        assert_complete(result, tmp_path)
+        assert one_job_per_kind(fake) == ids
+
+
+BAD_DOWNLOADS = {
+    "truncated": (fast(truncate_downloads=ALWAYS), r"connection broke after \d+ of \d+ bytes"),
+    "corrupt-gzip": (fast(corrupt_downloads=ALWAYS), r"corrupt gzip|truncated gzip"),
+    "corrupt-zip": (fast(corrupt_downloads=ALWAYS, force_zip=True), r"not a readable zip"),
+    "zip-without-csv": (fast(zip_without_csv=ALWAYS, force_zip=True), r"holds no \.csv file \(entries: manifest"),
+}
+
+
+@pytest.mark.parametrize("fault", list(BAD_DOWNLOADS))
+async def test_bad_download_is_never_kept(tmp_path: Path, fault: str) -> None:
+    scenario, message = BAD_DOWNLOADS[fault]
+    folder = tmp_path / "example-org" / "example.com"
+    folder.mkdir(parents=True)
+    before = {kind: folder / f"example.com_20241108_{kind}.csv" for kind in KINDS}
+    for kind, path in before.items():
+        path.write_text(f"an older {kind} file the failed download must not touch\n")
+    with FakeBotify(scale=0.02, scenario=scenario) as fake:
+        with pytest.raises(DownloadError, match=message) as info:
+            await export(fake, tmp_path)
+        assert "again" in str(info.value)  # it says what to do
+        for kind, path in before.items():
+            assert path.read_text() == f"an older {kind} file the failed download must not touch\n"
+        assert not list(tmp_path.rglob("*.part"))
+        assert {rec["status"] for rec in registry(tmp_path).values()} == {"DONE"}  # never DOWNLOADED
+        ids = one_job_per_kind(fake)
+
+        fake.scenario = fast()
+        result = await export(fake, tmp_path)
+        assert_complete(result, tmp_path)
+        assert one_job_per_kind(fake) == ids
+
+
+# --- slow jobs ------------------------------------------------------------------------------------------
+
+
+class FakeTime:
+    """A clock that only moves when the poll loop sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def test_job_outliving_the_poll_timeout_is_resumed_by_the_next_run(tmp_path: Path) -> None:
+    with FakeBotify(scale=0.02, scenario=fast(polls_to_done=ALWAYS)) as fake:
+        time = FakeTime()
+        params = ExportParams(
+            project_url=URL, out_dir=tmp_path, api_base=fake.base_url, max_edges=MAX_EDGES, poll_timeout_s=60
+        )
+        async with client_for(fake) as client:
+            with pytest.raises(
+                ExportTimeout, match=r"job \d+ was still running after \d+ s.*run the same export"
+            ) as info:
+                await run_export(params, client=client, sleep=time.sleep, clock=time.clock)
+        ids = one_job_per_kind(fake)
+        assert info.value.job_id in ids.values() and 50 <= info.value.waited_s <= 60
+        assert {rec["status"] for rec in registry(tmp_path).values()} == {"PROCESSING"}
+
+        fake.scenario = fast()
+        result = await export(fake, tmp_path)
+        assert_complete(result, tmp_path)
+        assert one_job_per_kind(fake) == ids and len(job_posts(fake)) == 2
+
+
+# --- state files ----------------------------------------------------------------------------------------
+
+
+async def test_corrupt_registry_is_named_kept_and_never_reset(tmp_path: Path) -> None:
+    garbage = '{"schema_version": 1, "exports": {"example-org/example.com/20241108/links": {"kind": '
+    (tmp_path / REGISTRY_NAME).write_text(garbage)
+    with FakeBotify(scale=0.02, scenario=fast()) as fake:
+        with pytest.raises(StateFileError, match="export registry is corrupt") as info:
+            await export(fake, tmp_path)
+        assert fake.jobs == {}
+    assert info.value.path == str(tmp_path / REGISTRY_NAME)
+    assert (tmp_path / REGISTRY_NAME).read_text() == garbage
+    backups = list(tmp_path.glob(f"{REGISTRY_NAME}.corrupt-*"))
+    assert len(backups) == 1 and backups[0].read_text() == garbage and str(backups[0]) in str(info.value)
