@@ -179,6 +179,14 @@ class Sidecar:
             doc["current"] = pid
             self._write(doc)
 
+    def clear_current(self) -> None:
+        """No current pipeline ("New project"): the next session starts at the project step."""
+        with self.locked():
+            doc = self.load()
+            if doc.get("current") is not None:
+                doc["current"] = None
+                self._write(doc)
+
     def save_step(self, pid: str, step: str, data: dict[str, Any]) -> dict[str, Any]:
         """Store `data` as the answer to `step` of pipeline `pid` (created if needed) and return a copy of it.
 

@@ -514,3 +514,10 @@ def test_sidecar_step_data_round_trips(tmp_path: Path, data: object) -> None:
     side = Sidecar(tmp_path / "prop.json")
     side.save_step(PID, "fields", {"value": data})
     assert side.pipeline(PID)["steps"]["fields"] == {"value": data}  # type: ignore[index]
+
+
+def test_clear_current_keeps_the_pipelines(tmp_path: Path) -> None:
+    sidecar = Sidecar(tmp_path / "s.json")
+    sidecar.set_current("https://app.botify.com/o/p/")
+    sidecar.clear_current()
+    assert sidecar.current() is None and sidecar.pipelines() == ["https://app.botify.com/o/p/"]

@@ -513,6 +513,9 @@ async def test_new_project_and_switching_pipelines_by_url(build: Callable[..., W
     project: Any = wiz.steps["project"]
     assert focus(wiz) == "project" and project.url.value == "" and wiz.model.pid is None
     assert wiz.steps["connect"].state == StepState.SUCCESS  # still connected
+    reloaded = build()  # a page refresh before the new URL is pasted lands on the empty project step
+    await reloaded.wait()
+    assert reloaded.model.pid is None and focus(reloaded) == "project"
     await do_project(wiz, NO_GSC)
     assert wiz.model.pid == NO_GSC_PID
     await to_next(wiz, "project")

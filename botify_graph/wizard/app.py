@@ -547,6 +547,7 @@ class Wizard:
             step.retry_action = None
             step.state = StepState.INIT
         self.steps["project"].url.value = ""  # type: ignore[attr-defined]
+        self.sidecar.clear_current()  # a reload now lands on the empty project step, not the old pipeline
         self.message.value = note("New project: paste its URL in step 2.")
         self.goto(self.landing())
 
