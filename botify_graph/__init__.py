@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# fmt: off
 _EXPORTS = {
     # urls
     "clean_url": "urls", "ProjectRef": "urls", "project_dir": "urls", "export_filename": "urls",
@@ -45,6 +46,7 @@ _EXPORTS = {
     # front ends
     "Wizard": "wizard",
 }
+# fmt: on
 
 __all__ = sorted([*_EXPORTS, "__version__"])
 
@@ -64,8 +66,17 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import (
-        available_meta_fields, create_export_job, edges_per_depth, fetch_analyses_light, fetch_collections,
-        find_existing_job, find_optimal_depth, get_job, query, resolve_analysis, verify_token,
+        available_meta_fields,
+        create_export_job,
+        edges_per_depth,
+        fetch_analyses_light,
+        fetch_collections,
+        find_existing_job,
+        find_optimal_depth,
+        get_job,
+        query,
+        resolve_analysis,
+        verify_token,
     )
     from .client import DEFAULT_BASE_URL, make_client
     from .depth import DepthChoice, choose_depth

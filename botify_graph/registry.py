@@ -29,7 +29,8 @@ __all__ = ["KINDS", "SCHEMA_VERSION", "STATUSES", "ExportRecord", "ExportRegistr
 SCHEMA_VERSION = 1
 KINDS = ("links", "meta")
 #: CREATING: POST sent, no answer yet. DONE: the job is done but its file not downloaded yet.
-STATUSES = ("CREATING", "CREATED", "PROCESSING", "DONE", "FAILED", "DOWNLOADED", "GONE")  # GONE: job vanished server-side
+#: GONE: the recorded job no longer exists on Botify's side (a new one will be created).
+STATUSES = ("CREATING", "CREATED", "PROCESSING", "DONE", "FAILED", "DOWNLOADED", "GONE")
 _KEY_FIELDS = ("org", "project", "analysis", "kind")
 _WHAT = "export registry"
 
