@@ -696,6 +696,7 @@ def test_job_seconds_can_differ_per_kind(fake: FakeBotify) -> None:
         links = c.post("/jobs", json=links_job(1)).json()
         meta = c.post("/jobs", json=meta_job(1)).json()
         fake.wait_for_job_file(meta["job_id"])
+        assert fake.jobs[meta["job_id"]].ready_t is not None  # when its file was written
         assert c.get(fake.origin + meta["job_url"]).json()["job_status"] == "DONE"
         assert c.get(fake.origin + links["job_url"]).json()["job_status"] == "PROCESSING"
 

@@ -509,6 +509,7 @@ class FakeApp:
         except Exception as exc:  # surfaces as a FAILED job
             job.error = f"The export failed ({type(exc).__name__}: {exc})"
         finally:
+            job.ready_t = time.monotonic()
             job.ready.set()
 
     def _advance(self, job: FakeJob) -> None:

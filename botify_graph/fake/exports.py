@@ -88,6 +88,7 @@ class FakeJob:
     file: Path | None = None
     nb_lines: int | None = None
     error: str | None = None
+    ready_t: float | None = None  # time.monotonic() when the file was written (or failed)
     ready: threading.Event = field(default_factory=threading.Event, repr=False)
     download_urls: list[str] = field(default_factory=list)
     downloads: int = 0

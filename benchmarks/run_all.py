@@ -1,0 +1,230 @@
+"""Every benchmark of botify-graph against the original approach, in one run, with the machine they ran on.
+
+    .venv/bin/python benchmarks/run_all.py           # full: a few minutes, the figures in docs/performance.md
+    .venv/bin/python benchmarks/run_all.py --quick   # CI: a small site, short jobs, ~50k-row download, < 1 min
+
+1. end to end against one fake Botify API, botify-graph's `run_export` then the baseline (bench_export.py);
+2. polling a 10 s ... 30 min job on a virtual clock (bench_export.py);
+3. download + normalise of a large links export next to `gzip -dc`, bare zlib and pandas (bench_download.py,
+   in its own processes so that peak memory is each one's own);
+4. start-up: import times and the Voila app's first wizard in headless Chromium (bench_startup.py).
+
+A summary against the targets of issue 6 closes the report. Figures are printed, never asserted: they depend
+on the machine and on what else runs on it (the load average is printed at the top and at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import bench_export  # noqa: E402
+import bench_startup  # noqa: E402
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _ram_gb() -> str:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return f"{int(line.split()[1]) / 1024 / 1024:.1f} GB"
+    except OSError:
+        pass
+    return "?"
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def machine() -> str:
+    """One paragraph on where the figures come from."""
+    from botify_graph import __version__
+
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    rev = commit.stdout.strip() if commit.returncode == 0 else "?"
+    return "\n".join(
+        [
+            f"machine: {_cpu_model()}, {os.cpu_count()} cores, {_ram_gb()} RAM, {platform.system()} "
+            f"{platform.release()}",
+            f"python:  {platform.python_version()} ({sys.executable})",
+            f"botify-graph {__version__} at commit {rev}; {time.strftime('%Y-%m-%d %H:%M %Z')}; load average {_load()}",
+        ]
+    )
+
+
+def _section(title: str) -> None:
+    print(f"\n== {title} " + "=" * max(0, 100 - len(title)), flush=True)
+
+
+def download_bench(quick: bool) -> str:
+    """Run bench_download.py in its own process (so its children's memory is theirs); return its report."""
+    args = ["--quick"] if quick else ["--rows", "1000000", "--repeat", "3"]
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "bench_download.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    if proc.returncode != 0:
+        return f"bench_download.py failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}"
+    return proc.stdout
+
+
+def _find(pattern: str, text: str) -> str | None:
+    m = re.search(pattern, text)
+    return m.group(1) if m else None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="the CI mode: small, short, under a minute")
+    parser.add_argument("--no-voila", action="store_true", help="skip the Voila page loads (no browser needed)")
+    args = parser.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    started = time.monotonic()
+    print(f"botify-graph benchmarks ({mode} mode): .venv/bin/python benchmarks/run_all.py{' --quick' * args.quick}")
+    print(machine(), flush=True)
+
+    setup = bench_export.QUICK if args.quick else bench_export.FULL
+    _section("1. end to end: botify-graph vs the original approach, same fake API")
+    e2e = bench_export.run_end_to_end(setup)
+    bench_export.print_end_to_end(e2e)
+
+    _section("2. polling, on a virtual clock")
+    latency = sum(setup.latency_ms) / 2000
+    polls = bench_export.simulate_polling(bench_export.POLL_JOBS, latency)
+    bench_export.print_polling(polls, latency)
+
+    _section("3. download + normalise of a links export (bench_download.py)")
+    download = download_bench(args.quick)
+    print(download.rstrip(), flush=True)
+
+    _section("4. start-up")
+    repeat = 5 if args.quick else 10
+    imports = bench_startup.import_times(repeat)
+    bench_startup.print_imports(imports, repeat)
+    print()
+    loads = 0 if args.no_voila else (1 if args.quick else 5)
+    voila = bench_startup.voila_times(loads) if loads else "--no-voila"
+    bench_startup.print_voila(voila)
+
+    _section("summary (targets from issue 6)")
+    print(summary(e2e, polls, download, imports, voila))
+    print(f"\n{mode} run took {time.monotonic() - started:.0f} s; load average now {_load()}")
+    return 0
+
+
+def summary(
+    e2e: bench_export.EndToEnd,
+    polls: Sequence[bench_export.PollFigures],
+    download: str,
+    imports: Sequence[tuple[str, float]],
+    voila: bench_startup.VoilaFigures | str,
+) -> str:
+    """The headline figures, one line each, next to what issue 6 asked for."""
+    ours, base, s = e2e.ours, e2e.base, e2e.setup
+    longest = max(polls, key=lambda p: p.job_seconds)
+    rows = [
+        ("requests, total", f"{ours.requests['total']} vs {base.requests['total']}", "fewer"),
+        (
+            "end-to-end wall time",
+            f"{ours.wall:.1f} s vs {base.wall:.1f} s ({base.wall / ours.wall:.2f}x faster)",
+            "faster",
+        ),
+        (
+            "depth discovery",
+            f"{ours.depth_requests} request, {ours.phase_seconds['depth']:.2f} s vs "
+            f"{base.depth_requests} requests, {base.phase_seconds['depth']:.2f} s",
+            "1 request",
+        ),
+        (
+            "export phase",
+            f"{ours.phase_seconds['export']:.1f} s (slower job {max(s.links_seconds, s.meta_seconds):.0f}"
+            f" s) vs {base.phase_seconds['export']:.1f} s (sum {s.links_seconds + s.meta_seconds:.0f} s)",
+            "≈ the slower job",
+        ),
+        (
+            f"polls, {longest.job_seconds / 60:.0f}-min job",
+            f"{longest.ours_polls} vs {longest.base_polls} ({longest.base_polls / longest.ours_polls:.1f}x fewer)",
+            "far fewer than every 3 s",
+        ),
+        (
+            "worst detection lag",
+            f"{max(p.ours_lag for p in polls):.1f} s (virtual clock), "
+            f"{max(j.lag for j in ours.jobs):.1f} s (end to end)",
+            "≤ ~15 s",
+        ),
+    ]
+    gzip_ratio = _find(r"speed ours / gzip -dc: ([\d.]+x)", download)
+    zlib_ratio = _find(r"speed ours / zlib: ([\d.]+x)", download)
+    rss = _find(r"peak RSS ours / baseline: ([^\n(]+)", download)
+    generated = _find(r"generated ([\d,]+ rows: [\d.]+ MB CSV)", download)
+    if gzip_ratio or zlib_ratio:
+        rows.append(
+            (
+                f"normalise speed ({generated or '?'})",
+                f"{gzip_ratio or '?'} gzip -dc, {zlib_ratio or '?'} bare zlib",
+                "≥ 1.0x gzip -dc, ≥ 0.6x zlib",
+            )
+        )
+    if rss:
+        rows.append(("peak RSS ours / pandas baseline", rss.strip(), "flat, < ~150 MB"))
+    bare = imports[0][1]
+    by_label = dict(imports)
+    rows.append(
+        ("import botify_graph", f"{(by_label['import botify_graph'] - bare) * 1000:.0f} ms over python", "cheap")
+    )
+    rows.append(
+        (
+            "from botify_graph import run_export",
+            f"{(by_label['from botify_graph import run_export'] - bare) * 1000:.0f} ms over python",
+            "lazy",
+        )
+    )
+    if isinstance(voila, bench_startup.VoilaFigures):
+        rows.append(
+            (
+                "Voila: page → first wizard card",
+                f"{statistics.median(voila.first_card):.2f} s median (app start {voila.app_start:.1f} s)",
+                "-",
+            )
+        )
+    out = io.StringIO()
+    width = max(len(r[0]) for r in rows) + 2
+    print(f"{'':{width}}{'botify-graph vs baseline':62} target", file=out)
+    for name, value, target in rows:
+        print(f"{name:{width}}{value:62} {target}", file=out)
+    return out.getvalue().rstrip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
