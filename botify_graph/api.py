@@ -288,9 +288,34 @@ async def available_meta_fields(
         if f.source == "gsc":
             if gsc is not None:
                 fields.append(f.name)
-        elif known is None or f"{crawl_id}.{f.slug}" in known or f.slug in known:
+        elif known is not None and (f"{crawl_id}.{f.slug}" in known or f.slug in known):
+            fields.append(f.name)
+        elif await field_exists(client, project, slug, queries.field_id(slug, f)):
+            # Not in the collection's field list (or no list): segmentation fields are global, for one.
             fields.append(f.name)
     return FieldAvailability(fields=tuple(fields), gsc=gsc)
+
+
+async def field_exists(client: httpx.AsyncClient, project: ProjectRef, analysis: str, field: str) -> bool:
+    """Probe one field with a one-row query: any 4xx answer means the field is not available."""
+    bql = {"collections": [f"crawl.{analysis}"], "query": {"dimensions": [field], "metrics": []}}
+    try:
+        await request_json(
+            client,
+            "POST",
+            f"projects/{project.org}/{project.project}/query",
+            f"checking field {field}",
+            json=bql,
+            params={"size": 1},
+            read_only=True,
+        )
+    except (AuthError, PermissionDenied, NotFound, RateLimited):
+        raise
+    except ApiError as exc:
+        if exc.status is not None and 400 <= exc.status < 500:
+            return False
+        raise
+    return True
 
 
 async def query(

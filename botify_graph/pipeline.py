@@ -22,7 +22,7 @@ from typing import Any, cast
 import httpx
 
 from . import api, queries
-from .client import DEFAULT_BASE_URL, make_client
+from .client import DEFAULT_BASE_URL, make_client, resolve_api_url
 from .depth import DepthChoice
 from .download import DownloadResult, download_export
 from .errors import BotifyError, ConfigError, DownloadExpired, ExportJobFailed, NotFound
@@ -448,9 +448,8 @@ class _KindExport:
                     raise BotifyError(f"Job {job.job_id} is {job.status} and has no download link; run again later.")
                 self.registry.update(self.key, download_url=job.download_url)
             try:
-                return await download_export(
-                    self.client, job.download_url, self.dest, columns=self.columns, on_progress=progress
-                )
+                url = resolve_api_url(self.client, job.download_url)  # absolute on a CDN; relative tolerated
+                return await download_export(self.client, url, self.dest, columns=self.columns, on_progress=progress)
             except DownloadExpired as exc:
                 if attempt == 2:
                     raise DownloadExpired(

@@ -1,0 +1,92 @@
+"""api.available_meta_fields against scripted answers: field lists, probes and Search Console."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from botify_graph.api import available_meta_fields
+from botify_graph.client import make_client
+from botify_graph.urls import ProjectRef
+
+PROJECT = ProjectRef("org", "site")
+CRAWL = "crawl.20241108"
+
+
+def api(collections: list[dict[str, Any]], detail: Any, probe_ok: set[str]) -> tuple[httpx.MockTransport, list[str]]:
+    probed: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/collections"):
+            return httpx.Response(200, json=collections)
+        if path.endswith(f"/collections/{CRAWL}"):
+            return (
+                httpx.Response(404, json={"error": {"error_code": 1010}})
+                if detail is None
+                else httpx.Response(200, json=detail)
+            )
+        if path.endswith("/query"):
+            field = json.loads(request.content)["query"]["dimensions"][0]
+            probed.append(field)
+            if field in probe_ok:
+                return httpx.Response(200, json={"results": [], "next": None})
+            return httpx.Response(400, json={"error": {"error_code": 1029, "message": "Field does not exist"}})
+        return httpx.Response(404)
+
+    return httpx.MockTransport(handler), probed
+
+
+def detail(*ids: str) -> dict[str, Any]:
+    return {"datasets": [{"id": "x", "fields": [{"id": i, "aliases": []} for i in ids]}]}
+
+
+@pytest.mark.parametrize(
+    ("collections", "detail_body", "probe_ok", "expected", "probes"),
+    [
+        # every crawl field listed, Search Console present: no probe at all
+        (
+            [{"id": CRAWL}, {"id": "search_console", "timestamped": True}],
+            detail(
+                *(
+                    f"{CRAWL}.{s}"
+                    for s in (
+                        "segments.pagetype.value",
+                        "compliant.is_compliant",
+                        "canonical.to.equal",
+                        "sitemaps.present",
+                    )
+                )
+            ),
+            set(),
+            ("pagetype", "is_compliant", "canonical_equal", "sitemaps_present", "impressions", "clicks"),
+            0,
+        ),
+        # segmentation is global, so absent from the crawl's list: probed, and it exists
+        (
+            [{"id": CRAWL}],
+            detail("compliant.is_compliant", "canonical.to.equal", "sitemaps.present"),
+            {f"{CRAWL}.segments.pagetype.value"},
+            ("pagetype", "is_compliant", "canonical_equal", "sitemaps_present"),
+            1,
+        ),
+        # no field list at all: every crawl field is probed; the API refuses one
+        (
+            [],
+            None,
+            {f"{CRAWL}.segments.pagetype.value", f"{CRAWL}.compliant.is_compliant", f"{CRAWL}.sitemaps.present"},
+            ("pagetype", "is_compliant", "sitemaps_present"),
+            4,
+        ),
+    ],
+)
+async def test_available_meta_fields(collections: list[dict[str, Any]], detail_body: Any, probe_ok: set[str],
+                                     expected: tuple[str, ...], probes: int) -> None:  # fmt: skip
+    transport, probed = api(collections, detail_body, probe_ok)
+    async with make_client("t", base_url="http://api.test/v1", transport=transport, rate=1000) as client:
+        found = await available_meta_fields(client, PROJECT, "20241108")
+    assert found.fields == expected
+    assert len(probed) == probes
