@@ -180,6 +180,7 @@ async def test_wizard_flow_with_a_reload_during_the_export(app: App, browser: An
 
     await page.get_by_role("button", name="Size the graph").click()
     await page.get_by_text("under the limit of").wait_for(timeout=30_000)
+    await page.locator("svg text", has_text="Internal links up to each depth").first.wait_for()  # the depth chart
     await shot("depth")
     await nxt.click()
 
@@ -207,6 +208,15 @@ async def test_wizard_flow_with_a_reload_during_the_export(app: App, browser: An
     await page.get_by_text("Your link graph is ready").wait_for(timeout=90_000)
     await shot("result")
     await page.locator("#rendered_cells").screenshot(path=str(artifacts / "result-full.png"))
+
+    # the interactive graph view renders in the app, offline
+    await page.get_by_role("button", name="Show the graph").click()
+    view = page.locator("iframe[title='link graph']")
+    await view.wait_for(timeout=60_000)
+    await view.content_frame.locator("canvas").first.wait_for(timeout=30_000)
+    await view.scroll_into_view_if_needed()
+    await page.wait_for_timeout(2_000)  # let the layout settle before the picture
+    await view.screenshot(path=str(artifacts / "graph-view.png"))
 
     # the same two jobs, resumed, not created again
     assert {k: r["job_id"] for k, r in app.registry().items()} == before
