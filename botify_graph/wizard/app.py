@@ -473,19 +473,23 @@ class Wizard:
         assert isinstance(project, ProjectStep)
         project.succeed(answer)
 
-    def load_pipeline(self, pid: str) -> None:
-        """Switch to the saved pipeline `pid` and open its first unfinished step."""
+    def _replace_model(self, model: PipelineModel) -> None:
+        """Stop the steps after Connect, clear them and switch to `model`, staying connected."""
         for step in self.step_list[1:]:
             step.cancel()
-        self.sidecar.set_current(pid)
         connect = self.model.answer("connect")
-        self.model = PipelineModel.from_record(pid, self.sidecar.pipeline(pid))
+        self.model = model
         if connect is not None and self.connected:
             self.model.answers["connect"] = connect
         for step in self.step_list[1:]:
             step.clear()
             step.retry_action = None
             step.state = StepState.INIT
+
+    def load_pipeline(self, pid: str) -> None:
+        """Switch to the saved pipeline `pid` and open its first unfinished step."""
+        self.sidecar.set_current(pid)
+        self._replace_model(PipelineModel.from_record(pid, self.sidecar.pipeline(pid)))
         self._fill_all()
         self.goto(self.landing())
 
@@ -536,16 +540,7 @@ class Wizard:
                 yes="New project",
             )
             return
-        for step in self.step_list[1:]:
-            step.cancel()
-        connect = self.model.answer("connect")
-        self.model = PipelineModel()
-        if connect is not None and self.connected:
-            self.model.answers["connect"] = connect
-        for step in self.step_list[1:]:
-            step.clear()
-            step.retry_action = None
-            step.state = StepState.INIT
+        self._replace_model(PipelineModel())
         self.steps["project"].url.value = ""  # type: ignore[attr-defined]
         self.sidecar.clear_current()  # a reload now lands on the empty project step, not the old pipeline
         self.message.value = note("New project: paste its URL in step 2.")

@@ -372,18 +372,9 @@ class ResultStep(Step):
             status = note(f"The summary could not be made ({esc(self.wiz.readable(exc))}).", color="#757575")
         self.set(StepState.SUCCESS, status)
 
-    def depth_choice(self) -> Any:
+    def depth_choice(self) -> DepthChoice | None:
         depth: DepthAnswer | None = self.wiz.model.answer("depth")
-        if depth is None or not depth.cumulative:
-            return None
-        return DepthChoice(
-            depth=depth.depth,
-            edges=depth.edges,
-            max_edges=depth.max_edges,
-            per_depth=depth.per_depth,
-            cumulative=depth.cumulative,
-            whole_graph=depth.whole_graph,
-        )
+        return depth.choice() if depth is not None else None
 
     def on_view(self) -> None:
         self.wiz.start(self, self.show_graph(self.export()))

@@ -15,6 +15,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from ..depth import DepthChoice
 from ..queries import MAX_EXPORT_ROWS, META_BY_NAME
 from ..registry import KINDS, ExportRecord, ExportRegistry
 from ..state import STEPS
@@ -177,6 +178,19 @@ class DepthAnswer:
             per_depth=tuple(_pairs(data.get("per_depth"))),
             cumulative=tuple(_pairs(data.get("cumulative"))),
             reused=bool(data.get("reused", False)),
+        )
+
+    def choice(self) -> DepthChoice | None:
+        """The DepthChoice this answer was made from (for the chart and the summary), if its table was kept."""
+        if not self.cumulative:
+            return None
+        return DepthChoice(
+            depth=self.depth,
+            edges=self.edges,
+            max_edges=self.max_edges,
+            per_depth=self.per_depth,
+            cumulative=self.cumulative,
+            whole_graph=self.whole_graph,
         )
 
     def summary(self) -> str:

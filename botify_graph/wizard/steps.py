@@ -13,7 +13,6 @@ from typing import Any
 import ipywidgets as w
 
 from .. import api
-from ..depth import DepthChoice
 from ..errors import ConfigError, InvalidProjectURL
 from ..queries import MAX_EXPORT_ROWS, META_BY_NAME, META_FIELDS
 from ..token import ENV_VAR, save_token, token_path
@@ -410,15 +409,8 @@ class DepthStep(Step):
         from ..viz import depth_chart
 
         parts: list[w.Widget] = []
-        if answer.cumulative:
-            choice = DepthChoice(
-                depth=answer.depth,
-                edges=answer.edges,
-                max_edges=answer.max_edges,
-                per_depth=answer.per_depth,
-                cumulative=answer.cumulative,
-                whole_graph=answer.whole_graph,
-            )
+        choice = answer.choice()
+        if choice is not None:
             try:
                 parts.append(depth_chart(choice))
             except Exception:  # a chart that fails to draw must not hide the table
