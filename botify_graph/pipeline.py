@@ -412,7 +412,8 @@ class _KindExport:
             self.steps.emit(
                 "job_status",
                 f"poll:{self.kind}",
-                f"{self.kind}: job {p.job.job_id} {p.job.status} after {p.elapsed:.0f} s ({p.polls} polls)",
+                f"{self.kind}: job {p.job.job_id} {p.job.status} after {p.elapsed:.0f} s "
+                f"({p.polls} poll{'s' if p.polls != 1 else ''})",
                 p.elapsed,
                 job_id=p.job.job_id,
                 status=p.job.status,

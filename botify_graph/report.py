@@ -31,6 +31,15 @@ def bar(fraction: float, width: int = 20) -> str:
     return "[" + "#" * filled + "-" * (width - filled) + "]"
 
 
+def pending_bar(step: int, width: int = 20) -> str:
+    """A bar for work of unknown length: a block that moves one cell per poll, [---===------]."""
+    block = 3
+    span = width - block
+    pos = step % (2 * span) if span > 0 else 0
+    pos = pos if pos <= span else 2 * span - pos
+    return "[" + "-" * pos + "=" * block + "-" * (width - block - pos) + "]"
+
+
 class TextReporter:
     """Turns pipeline events into text. `tty=True`: one live status line redrawn in place."""
 
@@ -47,9 +56,11 @@ class TextReporter:
     def __call__(self, event: Event) -> None:
         kind = event.step.split(":", 1)[-1] if ":" in event.step else None
         if event.kind == "job_status" and kind:
+            polls = int(event.data.get("polls", 0))
+            status = str(event.data.get("status", "?"))
+            waiting = pending_bar(polls, 12) if status in ("CREATED", "PROCESSING") else bar(1.0, 12)
             self.status[kind] = (
-                f"{kind} {event.data.get('status', '?').lower()} {event.elapsed or 0:.0f}s "
-                f"({event.data.get('polls', 0)} polls)"
+                f"{kind} {waiting} {status.lower()} {event.elapsed or 0:.0f}s ({polls} poll{'s' if polls != 1 else ''})"
             )
             if self.tty:
                 self._redraw()
