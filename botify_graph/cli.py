@@ -35,7 +35,11 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="export from the Botify API (token from BOTIFY_API_TOKEN)")
     run.add_argument("--project-url", required=True, help="any Botify project URL, copied from the browser")
-    run.add_argument("--analysis", default="latest", help="analysis slug (e.g. 20241108) or 'latest'")
+    run.add_argument(
+        "--analysis",
+        default="latest",
+        help="analysis slug (e.g. 20241108); default: the one in the URL, else the newest",
+    )
     run.add_argument("--max-edges", type=int, default=MAX_EXPORT_ROWS, help="export row limit (default 1000000)")
     run.add_argument(
         "--fields",

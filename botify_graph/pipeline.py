@@ -40,7 +40,7 @@ class ExportParams:
     """Everything that decides which files an export produces."""
 
     project_url: str
-    analysis: str = "latest"
+    analysis: str = "latest"  # a slug; "latest": the one named in project_url if any, else the newest
     max_edges: int = queries.MAX_EXPORT_ROWS
     fields: tuple[str, ...] | None = None  # None: every meta field the project has
     out_dir: str | Path = "downloads"
@@ -153,7 +153,9 @@ async def run_export(
     """Export the links and meta CSVs of one analysis, resuming or reusing whatever already exists."""
     params = params.validated()
     ref = clean_url(params.project_url)
-    analysis_wanted = params.analysis or ref.analysis or "latest"
+    # "latest" (the default) defers to an analysis named in the pasted URL: .../org/project/20241101-2/...
+    analysis_wanted = ref.analysis if params.analysis in (None, "", "latest") and ref.analysis else params.analysis
+    analysis_wanted = analysis_wanted or "latest"
     if client is None:
         if token is None:
             from .token import load_token

@@ -152,3 +152,11 @@ async def test_server_errors_on_job_creation_do_not_duplicate_jobs(fake_api: Fak
     assert len(fake_api.jobs_of_kind("links")) == 1 and len(fake_api.jobs_of_kind("meta")) == 1
     posts = [r.status for r in fake_api.requests if r.method == "POST" and r.path.endswith("/jobs")]
     assert posts[0] == 502 and posts.count(201) == 2  # the fault really hit job creation
+
+
+async def test_analysis_named_in_the_url_is_used_unless_another_is_asked(fake_api: FakeBotify, tmp_path: Path) -> None:
+    url = "https://app.botify.com/example-org/example.com/20241101-2/segmentation?x=1"
+    result, _ = await export(fake_api, tmp_path, url=url, max_edges=20_000)  # analysis defaults to "latest"
+    assert result.analysis.slug == "20241101-2"  # type: ignore[attr-defined]
+    result, _ = await export(fake_api, tmp_path, url=url, analysis="20241101", max_edges=20_000)
+    assert result.analysis.slug == "20241101"  # type: ignore[attr-defined]
