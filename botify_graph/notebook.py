@@ -245,7 +245,8 @@ async def run_headless(
                 "end up in an output notebook."
             )
         p = settings.params
-        print(f"botify-graph: exporting {p.project_url} (analysis {p.analysis}) into {p.out_dir}", file=out)
+        which = p.analysis if p.analysis not in ("", "latest") else "named in the URL, else the newest"
+        print(f"botify-graph: exporting {p.project_url} (analysis {which}) into {p.out_dir}", file=out)
         result = await run_export(p, token=token, on_event=reporter)
     except BotifyError as exc:
         reporter.close()
