@@ -25,7 +25,7 @@ from . import api, queries
 from .client import DEFAULT_BASE_URL, make_client, resolve_api_url
 from .depth import DepthChoice
 from .download import DownloadResult, download_export
-from .errors import BotifyError, ConfigError, DownloadExpired, ExportJobFailed, NotFound
+from .errors import BotifyError, ConfigError, DownloadError, DownloadExpired, ExportJobFailed, NotFound
 from .jobs import PollProgress, poll_job
 from .models import Analysis, Job
 from .registry import ExportRecord, ExportRegistry, registry_key
@@ -444,6 +444,7 @@ class _KindExport:
                 "download_progress", f"download:{self.kind}", f"{self.kind}: {done:,} bytes", bytes=done, total=total
             )
 
+        broken = 0
         for attempt in range(3):
             if job.download_url is None or attempt > 0:
                 job = await api.get_job(self.client, job.job_url)
@@ -460,4 +461,10 @@ class _KindExport:
                         "included. Run the export again later: the job is kept, so nothing is exported twice."
                     ) from exc
                 self.steps.emit("info", f"download:{self.kind}", f"{self.kind}: link expired, asking for a fresh one")
+            except DownloadError as exc:
+                # A broken or corrupt transfer: one more try with a fresh link, then the error (the job is kept).
+                broken += 1
+                if broken > 1 or attempt == 2:
+                    raise
+                self.steps.emit("info", f"download:{self.kind}", f"{self.kind}: download failed ({exc}); trying again")
         raise AssertionError("unreachable")

@@ -160,3 +160,11 @@ async def test_analysis_named_in_the_url_is_used_unless_another_is_asked(fake_ap
     assert result.analysis.slug == "20241101-2"  # type: ignore[attr-defined]
     result, _ = await export(fake_api, tmp_path, url=url, analysis="20241101", max_edges=20_000)
     assert result.analysis.slug == "20241101"  # type: ignore[attr-defined]
+
+
+async def test_one_broken_download_is_retried_in_the_same_run(fake_api: FakeBotify, tmp_path: Path) -> None:
+    fake_api.scenario = Scenario(polls_to_done=1, truncate_downloads=1)  # only the first download breaks
+    result, events = await export(fake_api, tmp_path, max_edges=20_000)
+    assert result.links.rows == result.depth.edges  # type: ignore[attr-defined]
+    assert any("trying again" in e.message for e in events)
+    assert len(fake_api.jobs) == 2 and not list(tmp_path.rglob("*.part"))
