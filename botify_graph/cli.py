@@ -13,6 +13,8 @@ from . import __version__
 from .errors import BotifyError
 
 if TYPE_CHECKING:
+    from .compare import GraphDiff
+    from .graph import GraphSummary
     from .pipeline import ExportParams
     from .report import TextReporter
 from .queries import MAX_EXPORT_ROWS, META_BY_NAME
@@ -245,18 +247,23 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_report(report: GraphSummary | GraphDiff, *, as_json: bool) -> None:
+    """A summary or a comparison on stdout, as JSON or as Markdown."""
+    if as_json:
+        import json
+
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(report.to_markdown())
+
+
 def _cmd_summary(args: argparse.Namespace) -> int:
     from .graph import export_files, summarize, write_report
 
     links, meta, analysis = export_files(args.out, args.project_url, args.analysis)
     summary = summarize(links, meta, top=args.top)
     paths = write_report(summary, links.parent, links.name[: -len("_links.csv")])
-    if args.json:
-        import json
-
-        print(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        print(summary.to_markdown())
+    _print_report(summary, as_json=args.json)
     print(f"# analysis {analysis}; report written to {paths[0]} and {paths[1]}", file=sys.stderr)
     return 0
 
@@ -265,12 +272,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare_exports
 
     diff, paths = compare_exports(args.out, args.project_url, args.old, args.new, top=args.top)
-    if args.json:
-        import json
-
-        print(json.dumps(diff.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        print(diff.to_markdown())
+    _print_report(diff, as_json=args.json)
     print(f"# report written to {paths[0]} and {paths[1]}", file=sys.stderr)
     return 0
 
