@@ -730,7 +730,6 @@ def graph_view(
     height: int = 520,
 ) -> ipywidgets.HTML:
     """The interactive view as a widget: an iframe whose `srcdoc` is `graph_view_html(...)` (works in Voila)."""
-    import ipywidgets
 
     doc = graph_view_html(
         links_path,
@@ -742,8 +741,15 @@ def graph_view(
         title=title,
         height=height,
     )
+    return graph_view_frame(doc, height=height)
+
+
+def graph_view_frame(doc: str, *, height: int = 520) -> ipywidgets.HTML:
+    """Wrap a `graph_view_html` page in a sandboxed iframe widget (scripts run, nothing else is allowed)."""
+    import ipywidgets
+
     frame = (
-        f'<iframe class="bg-graph-view" title="{html.escape(title)}" sandbox="allow-scripts" '
+        '<iframe class="bg-graph-view" title="link graph" sandbox="allow-scripts" '
         f'style="width:100%;height:{int(height) + 90}px;border:0" srcdoc="{html.escape(doc, quote=True)}"></iframe>'
     )
     return ipywidgets.HTML(value=frame, layout=ipywidgets.Layout(width="100%"))

@@ -382,17 +382,14 @@ class ResultStep(Step):
     async def show_graph(self, export: ExportAnswer) -> None:
         """The interactive view: its HTML is made in a worker thread, its widget here."""
         assert export.links is not None and export.meta is not None
+        from ..viz import graph_view_frame
         from ..viz import graph_view_html as render
 
         self.set(StepState.ACTIVE, note("Laying out the graph…"))
         doc = await asyncio.get_running_loop().run_in_executor(
             None, functools.partial(render, export.links.path, export.meta.path, title=self.wiz.model.pid or "")
         )
-        frame = (
-            '<iframe title="link graph" sandbox="allow-scripts" style="width:100%;height:610px;border:0" '
-            f'srcdoc="{esc(doc)}"></iframe>'
-        )
-        self.graph_box.children = (w.HTML(frame, layout=w.Layout(width="100%")),)
+        self.graph_box.children = (graph_view_frame(doc),)
         self.set(StepState.SUCCESS, "")
 
     def offer_compare(self, export: ExportAnswer) -> None:
