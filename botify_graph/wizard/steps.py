@@ -139,7 +139,7 @@ class ProjectStep(Step):
             description="Project URL",
             placeholder=EXAMPLE,
             style=DESC,
-            layout=w.Layout(width="100%"),
+            layout=w.Layout(width="auto", max_width="98%"),  # 100% plus the label overflows the card
             continuous_update=True,
         )
         self.url.observe(self.wiz.observer(self, self.preview), names="value")
