@@ -10,8 +10,8 @@ a crawl when its links or its meta file name it; inbound links count link rows (
 and lost are ranked over pages that exist in both crawls. Samples are the first links in the new (added) or
 old (removed) file's order, and the pages with the most inbound links for appeared/disappeared pages.
 
-Depth changes need a `depth` column in both meta files. The meta export does not carry one today, so the
-diff says so rather than guessing.
+Depth changes need a `depth` column in both meta files (the meta export's `depth` field, on by default).
+When one of them lacks it (exported with other fields), the diff says so rather than guessing.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from .graph import (
 __all__ = ["GraphDiff", "compare_exports", "compare_graphs", "write_diff"]
 
 NO_DEPTH = (
-    "Depth changes need a 'depth' column in both meta files; the meta export has none today, "
-    "so depth changes are not reported."
+    "Depth changes need a 'depth' column in both meta files; at least one of these exports was made without "
+    "the depth field, so depth changes are not reported."
 )
 
 

@@ -28,6 +28,7 @@ META_FIELDS: tuple[MetaField, ...] = (
     MetaField("is_compliant", "crawl", "compliant.is_compliant", "Compliant (indexable)"),
     MetaField("canonical_equal", "crawl", "canonical.to.equal", "Canonical points to itself"),
     MetaField("sitemaps_present", "crawl", "sitemaps.present", "Present in a sitemap"),
+    MetaField("depth", "crawl", "depth", "Click depth (lets two crawls be compared page by page)"),
     MetaField("impressions", "gsc", "count_impressions", "Search Console impressions"),
     MetaField("clicks", "gsc", "count_clicks", "Search Console clicks"),
 )

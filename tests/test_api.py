@@ -58,19 +58,20 @@ def detail(*ids: str) -> dict[str, Any]:
                         "compliant.is_compliant",
                         "canonical.to.equal",
                         "sitemaps.present",
+                        "depth",
                     )
                 )
             ),
             set(),
-            ("pagetype", "is_compliant", "canonical_equal", "sitemaps_present", "impressions", "clicks"),
+            ("pagetype", "is_compliant", "canonical_equal", "sitemaps_present", "depth", "impressions", "clicks"),
             0,
         ),
         # segmentation is global, so absent from the crawl's list: probed, and it exists
         (
             [{"id": CRAWL}],
-            detail("compliant.is_compliant", "canonical.to.equal", "sitemaps.present"),
+            detail("compliant.is_compliant", "canonical.to.equal", "sitemaps.present", "depth"),
             {f"{CRAWL}.segments.pagetype.value"},
-            ("pagetype", "is_compliant", "canonical_equal", "sitemaps_present"),
+            ("pagetype", "is_compliant", "canonical_equal", "sitemaps_present", "depth"),
             1,
         ),
         # no field list at all: every crawl field is probed; the API refuses one
@@ -79,7 +80,7 @@ def detail(*ids: str) -> dict[str, Any]:
             None,
             {f"{CRAWL}.segments.pagetype.value", f"{CRAWL}.compliant.is_compliant", f"{CRAWL}.sitemaps.present"},
             ("pagetype", "is_compliant", "sitemaps_present"),
-            4,
+            5,
         ),
     ],
 )

@@ -260,7 +260,7 @@ def test_headless_run_writes_both_csvs_and_never_the_token(
     links, meta = folder / "example.com_20241108_links.csv", folder / "example.com_20241108_meta.csv"
     assert _header(links) == ["source", "target"]
     assert _header(meta) == ["id", "pagetype", "is_compliant", "canonical_equal", "sitemaps_present",
-                             "impressions", "clicks"]  # fmt: skip
+                             "depth", "impressions", "clicks"]  # fmt: skip
     text = _stdout(nb)
     assert "✓ Connected as demo.user" in text and "chosen depth" in text and str(links) in text
     assert "\x1b[" not in text  # plain text, no terminal control codes

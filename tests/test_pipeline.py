@@ -48,7 +48,16 @@ async def test_full_export_matches_the_site(fake_api: FakeBotify, tmp_path: Path
     assert header == ["source", "target"]
     assert len(links) == result.links.rows == depth.edges  # type: ignore[attr-defined]
     mheader, meta = read_csv(result.meta.path)  # type: ignore[attr-defined]
-    assert mheader == ["id", "pagetype", "is_compliant", "canonical_equal", "sitemaps_present", "impressions", "clicks"]
+    assert mheader == [
+        "id",
+        "pagetype",
+        "is_compliant",
+        "canonical_equal",
+        "sitemaps_present",
+        "depth",
+        "impressions",
+        "clicks",
+    ]
     described = {row[0] for row in meta}
     assert {u for row in links for u in row} <= described  # every page in the links file has attributes
     assert result.links.path.name == "example.com_20241108_links.csv"  # type: ignore[attr-defined]

@@ -279,8 +279,8 @@ async def test_full_flow_from_dirty_url_to_two_csvs(build: Callable[..., Wizard]
     await to_next(wiz, "depth")
 
     fields: Any = wiz.steps["fields"]
-    assert list(fields.boxes) == ["pagetype", "is_compliant", "canonical_equal", "sitemaps_present", "impressions",
-                                  "clicks"]  # fmt: skip
+    assert list(fields.boxes) == ["pagetype", "is_compliant", "canonical_equal", "sitemaps_present", "depth",
+                                  "impressions", "clicks"]  # fmt: skip
     assert all(box.value for box in fields.boxes.values())
     fields.boxes["clicks"].value = False
     await do_fields(wiz)
@@ -294,7 +294,15 @@ async def test_full_flow_from_dirty_url_to_two_csvs(build: Callable[..., Wizard]
     folder = tmp_path / "downloads" / "example-org" / "example.com"
     links, meta = folder / "example.com_20241108_links.csv", folder / "example.com_20241108_meta.csv"
     assert first_row(links) == ["source", "target"]
-    assert first_row(meta) == ["id", "pagetype", "is_compliant", "canonical_equal", "sitemaps_present", "impressions"]
+    assert first_row(meta) == [
+        "id",
+        "pagetype",
+        "is_compliant",
+        "canonical_equal",
+        "sitemaps_present",
+        "depth",
+        "impressions",
+    ]
     for row in export.rows.values():
         assert row.bar.value == 100 and row.bar.bar_style == "success"
         assert "poll" in row.text.value and "job" in row.text.value
@@ -740,5 +748,6 @@ async def test_result_compares_two_exported_crawls(build: Callable[..., Wizard],
     assert result.state == StepState.SUCCESS, error_of(wiz, "result")
     shown = result.compare_box.children[0].value
     assert "20241101" in shown and "20241108" in shown
+    assert "<h3>Depth changes</h3>" in shown  # both meta files carry the depth field
     report = tmp_path / "downloads" / "example-org" / "example.com" / "example.com_20241101_vs_20241108_compare.md"
     assert report.is_file()
