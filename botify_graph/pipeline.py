@@ -134,13 +134,6 @@ class _Steps:
         return result
 
 
-def _existing_file(registry: ExportRegistry, record: ExportRecord | None) -> Path | None:
-    if record is None or record.status != "DOWNLOADED":
-        return None
-    path = registry.file_path(record)
-    return path if path is not None and path.is_file() else None
-
-
 async def run_export(
     params: ExportParams,
     *,
@@ -193,7 +186,7 @@ async def _run(
 
     # Same input, same files: if both exist, show them and export nothing.
     records = {k: registry.get(registry_key(ref.org, ref.project, analysis.slug, k)) for k in KINDS}
-    existing = {k: _existing_file(registry, r) for k, r in records.items()}
+    existing = {k: registry.downloaded_file(r) for k, r in records.items()}
     links_rec, meta_rec = records["links"], records["meta"]
     if (
         existing["links"]
@@ -321,7 +314,7 @@ class _KindExport:
     async def run(self) -> KindResult:
         record = self.registry.get(self.key)
         if record is not None and record.matches(self.depth, self.params.max_edges, self.fields):
-            path = _existing_file(self.registry, record)
+            path = self.registry.downloaded_file(record)
             if path is not None:
                 self.steps.emit("info", f"download:{self.kind}", f"{self.kind}: already downloaded to {path}")
                 return KindResult(self.kind, path, record.rows or 0, record.job_id, True)

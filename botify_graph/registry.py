@@ -205,6 +205,13 @@ class ExportRegistry:
             _check(record)
             return self._store(exports, record)
 
+    def downloaded_file(self, record: ExportRecord | None) -> Path | None:
+        """The file of a DOWNLOADED record if it is still on disk, else None."""
+        if record is None or record.status != "DOWNLOADED":
+            return None
+        path = self.file_path(record)
+        return path if path is not None and path.is_file() else None
+
     def file_path(self, record: ExportRecord) -> Path | None:
         """Return the absolute path of `record.file`, or None if the record has no file yet."""
         if not record.file:

@@ -242,3 +242,28 @@ def test_two_processes_lose_no_update(reg: ExportRegistry, tmp_path: Path) -> No
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
     assert reg.get(key).polls == 100  # type: ignore[union-attr]
+
+
+def test_downloaded_file_only_for_a_downloaded_record_whose_file_is_there(tmp_path: Path) -> None:
+    reg = ExportRegistry(tmp_path / "export_registry.json")
+    csv = tmp_path / "o" / "p" / "p_20241108_links.csv"
+    record = reg.put(
+        ExportRecord(
+            org="o",
+            project="p",
+            analysis="20241108",
+            kind="links",
+            depth=2,
+            max_edges=10,
+            fields=(),
+            status="DONE",
+            file=reg.relative_file(csv),
+        )
+    )
+    assert reg.downloaded_file(None) is None
+    assert reg.downloaded_file(record) is None  # not downloaded yet
+    record = reg.update(record.key, status="DOWNLOADED")
+    assert reg.downloaded_file(record) is None  # downloaded, but the file was deleted since
+    csv.parent.mkdir(parents=True)
+    csv.write_text("source,target\n")
+    assert reg.downloaded_file(record) == csv.resolve()

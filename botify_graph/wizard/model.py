@@ -488,19 +488,11 @@ def parse_candidates(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def downloaded(registry: ExportRegistry, record: ExportRecord | None) -> Path | None:
-    """The file of a DOWNLOADED record if it is still on disk."""
-    if record is None or record.status != "DOWNLOADED":
-        return None
-    path = registry.file_path(record)
-    return path if path is not None and path.is_file() else None
-
-
 def exported_analyses(registry: ExportRegistry, org: str, project: str) -> dict[str, dict[str, ExportRecord]]:
     """Analyses whose links AND meta files are downloaded and present: slug -> {kind: record}."""
     by_analysis: dict[str, dict[str, ExportRecord]] = {}
     for record in registry.records(org=org, project=project):
-        if downloaded(registry, record) is not None:
+        if registry.downloaded_file(record) is not None:
             by_analysis.setdefault(record.analysis, {})[record.kind] = record
     return {slug: kinds for slug, kinds in by_analysis.items() if all(k in kinds for k in KINDS)}
 

@@ -26,7 +26,6 @@ from .model import (
     ProjectAnswer,
     StepState,
     clamp_max_edges,
-    downloaded,
     exported_analyses,
     parse_candidates,
     shown_path,
@@ -228,7 +227,7 @@ class ProjectStep(Step):
             return
         rows = []
         for r in sorted(records, key=lambda r: (r.analysis, r.kind), reverse=True):
-            path = downloaded(registry, r)
+            path = registry.downloaded_file(r)
             if path is not None:
                 text, href = shown_path(path, self.wiz.notebook_dir)
                 file_cell = link(text, href)
