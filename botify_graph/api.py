@@ -279,10 +279,10 @@ async def available_meta_fields(
                 f"listing the fields of {crawl_id}",
             )
             known = _field_ids(body) or None
-        except (NotFound, MalformedResponse, ApiError) as exc:
-            if isinstance(exc, (AuthError, PermissionDenied)):
-                raise
-            known = None  # no field list: assume the standard crawl fields
+        except (AuthError, PermissionDenied):
+            raise
+        except ApiError:
+            known = None  # no usable field list: every crawl field is probed below
     fields = []
     for f in queries.META_FIELDS:
         if f.source == "gsc":
