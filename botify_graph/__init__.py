@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 # fmt: off
 _EXPORTS = {
     # urls
-    "clean_url": "urls", "ProjectRef": "urls", "project_dir": "urls", "export_filename": "urls",
+    "clean_url": "urls", "ProjectRef": "urls", "project_dir": "layout", "export_filename": "layout",
     # client
     "make_client": "client", "DEFAULT_BASE_URL": "client",
     # api
@@ -88,7 +88,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .registry import ExportRegistry
     from .state import ParamLog, Sidecar
     from .token import load_token, save_token
-    from .urls import ProjectRef, clean_url, export_filename, project_dir
+    from .layout import export_filename, project_dir
+    from .urls import ProjectRef, clean_url
     from .wizard import Wizard
     from .graph import load_graph, summarize
     from .compare import compare_graphs

@@ -33,9 +33,18 @@ from typing import TextIO
 import httpx
 
 from .errors import ConfigError
-from .notebook import API_BASE_VAR, HOME_VAR, NOTEBOOK, OUT_VAR, STATE_NAME, STATE_VAR, project_home
-from .token import CONFIG_DIR_VAR
-from .token import ENV_VAR as TOKEN_VAR
+from .layout import (
+    API_BASE_VAR,
+    CONFIG_DIR_VAR,
+    DEFAULT_OUT_NAME,
+    HOME_VAR,
+    NOTEBOOK,
+    OUT_VAR,
+    STATE_NAME,
+    STATE_VAR,
+    TOKEN_VAR,
+    project_home,
+)
 
 __all__ = [
     "CULL_IDLE_S",
@@ -149,7 +158,7 @@ def app_environ(
     if token is not None:
         env[TOKEN_VAR] = token
     if state_dir is not None:
-        env[OUT_VAR] = str(state_dir / "downloads")
+        env[OUT_VAR] = str(state_dir / DEFAULT_OUT_NAME)
         env[STATE_VAR] = str(state_dir / STATE_NAME)
         env[CONFIG_DIR_VAR] = str(state_dir / "config")
     return env

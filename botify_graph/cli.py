@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from . import __version__
+from . import __version__, layout
 from .errors import BotifyError
 
 if TYPE_CHECKING:
@@ -17,7 +16,9 @@ if TYPE_CHECKING:
     from .graph import GraphSummary
     from .pipeline import ExportParams
     from .report import TextReporter
-from .queries import MAX_EXPORT_ROWS, META_BY_NAME
+from .queries import META_BY_NAME
+
+MAX_EXPORT_ROWS = layout.MAX_EXPORT_ROWS
 
 DEMO_URL = "app.botify.com/example-org/example.com/20241108/segmentation?filter=all#overview"
 
@@ -31,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="run a complete export against the built-in fake Botify API")
-    demo.add_argument("--out", default="downloads", help="output folder (default: downloads/)")
+    demo.add_argument(
+        "--out", default=None, help="output folder (default: $BOTIFY_GRAPH_OUT, else downloads/ at the repository root)"
+    )
     demo.add_argument("--scale", type=float, default=1.0, help="size of the fake site (default 1.0: ~1M links)")
     demo.add_argument("--max-edges", type=int, default=MAX_EXPORT_ROWS, help="export row limit")
 
@@ -48,9 +51,15 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help=f"comma-separated meta fields (default: all the project has): {','.join(META_BY_NAME)}",
     )
-    run.add_argument("--out", default="downloads", help="output folder (default: downloads/)")
-    run.add_argument("--api-base", default=None, help="API base URL (default https://api.botify.com/v1)")
-    run.add_argument("--poll-timeout", type=float, default=3 * 3600, help="seconds to wait for a job (default 3 h)")
+    run.add_argument(
+        "--out", default=None, help="output folder (default: $BOTIFY_GRAPH_OUT, else downloads/ at the repository root)"
+    )
+    run.add_argument(
+        "--api-base", default=None, help=f"API base URL (default: $BOTIFY_API_BASE, else {layout.DEFAULT_API_BASE})"
+    )
+    run.add_argument(
+        "--poll-timeout", type=float, default=layout.POLL_TIMEOUT_S, help="seconds to wait for a job (default 3 h)"
+    )
     run.add_argument("--retry-failed", action="store_true", help="start a new job where the last one FAILED")
 
     fake = sub.add_parser("fake-api", help="serve the fake Botify API on 127.0.0.1 until Ctrl-C")
@@ -100,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     summ = sub.add_parser("summary", help="summarise an exported link graph (writes _summary.json/.md next to it)")
     summ.add_argument("--project-url", required=True, help="any Botify project URL, copied from the browser")
     summ.add_argument("--analysis", default=None, help="analysis slug (default: the newest one exported)")
-    summ.add_argument("--out", default="downloads", help="output folder the export is in (default: downloads/)")
+    summ.add_argument("--out", default=None, help="output folder the export is in (default: as `run`)")
     summ.add_argument("--top", type=int, default=20, help="rows in the top-pages tables (default 20)")
     summ.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
 
@@ -108,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--project-url", required=True, help="any Botify project URL, copied from the browser")
     cmp.add_argument("--old", required=True, help="the older analysis slug (e.g. 20241001)")
     cmp.add_argument("--new", required=True, help="the newer analysis slug (e.g. 20241108)")
-    cmp.add_argument("--out", default="downloads", help="output folder the exports are in (default: downloads/)")
+    cmp.add_argument("--out", default=None, help="output folder the exports are in (default: as `run`)")
     cmp.add_argument("--top", type=int, default=20, help="rows per table (default 20)")
     cmp.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
 
@@ -119,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     cosmo.add_argument("--project-url", required=True, help="any Botify project URL, copied from the browser")
     cosmo.add_argument("--analysis", default=None, help="analysis slug (default: the newest one exported)")
-    cosmo.add_argument("--out", default="downloads", help="output folder the export is in (default: downloads/)")
+    cosmo.add_argument("--out", default=None, help="output folder the export is in (default: as `run`)")
     cosmo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     cosmo.add_argument("--size-by", default=None, help="meta column to size nodes by (e.g. impressions)")
     return p
@@ -164,7 +173,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .client import DEFAULT_BASE_URL
     from .errors import ConfigError
     from .pipeline import ExportParams
     from .token import load_token
@@ -178,7 +186,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         max_edges=args.max_edges,
         fields=None if args.fields is None else tuple(f.strip() for f in args.fields.split(",") if f.strip()),
         out_dir=args.out,
-        api_base=args.api_base or os.environ.get("BOTIFY_API_BASE") or DEFAULT_BASE_URL,
+        api_base=args.api_base,
         poll_timeout_s=args.poll_timeout,
         retry_failed=args.retry_failed,
     )
@@ -227,10 +235,10 @@ def _cmd_app(args: argparse.Namespace) -> int:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .notebook import project_home, reproduce, sidecar_path
+    from . import layout
+    from .reproduce import reproduce
 
-    home = project_home()
-    sidecar = Path(args.sidecar) if args.sidecar else sidecar_path(home)
+    sidecar = Path(args.sidecar) if args.sidecar else layout.sidecar_path()
     result = reproduce(
         sidecar,
         pipeline=args.pipeline,

@@ -23,8 +23,9 @@ from typing import Any
 import httpx
 
 from .errors import ConfigError
+from .layout import DEFAULT_API_BASE
 
-DEFAULT_BASE_URL = "https://api.botify.com/v1"
+DEFAULT_BASE_URL = DEFAULT_API_BASE  # decided in layout; kept under this name for `make_client` users
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 USER_AGENT = "botify-graph"

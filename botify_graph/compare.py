@@ -192,7 +192,7 @@ def _depth_changes(old: EncodedGraph, new: EncodedGraph, both: np.ndarray, top: 
 
 
 def compare_exports(
-    out_dir: str | Path, project_url: str, old: str, new: str, *, top: int = 20, write: bool = True
+    out_dir: str | Path | None, project_url: str, old: str, new: str, *, top: int = 20, write: bool = True
 ) -> tuple[GraphDiff, list[Path]]:
     """Compare two analyses already exported into `out_dir`; write the report next to them when `write`."""
     from .graph import export_files

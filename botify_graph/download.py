@@ -403,6 +403,7 @@ def _normalise_file(
     columns: tuple[str, ...],
     chunk_size: int,
     stop: Callable[[], bool] | None,
+    commit: Callable[[Path, DownloadResult], object] | None = None,
 ) -> DownloadResult:
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = _part_path(dest)
@@ -420,12 +421,16 @@ def _normalise_file(
                 os.fsync(out.fileno())
         if stop is not None and stop():
             raise _Cancelled("cancelled")
-        os.replace(part, dest)
+        result = DownloadResult(dest, rows, size, compression, columns, source_header)
+        if commit is None:
+            os.replace(part, dest)
+        else:
+            commit(part, result)
     except BaseException:
         part.unlink(missing_ok=True)
         raise
     _fsync_dir(dest.parent)
-    return DownloadResult(dest, rows, size, compression, columns, source_header)
+    return result
 
 
 def _write_unless(write: Callable[[bytes], object], stop: Callable[[], bool], data: bytes) -> object:
@@ -525,8 +530,13 @@ async def download_export(
     columns: Sequence[str],
     on_progress: Callable[[int, int | None], None] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    commit: Callable[[Path, DownloadResult], object] | None = None,
 ) -> DownloadResult:
     """Download an export from `url` and write it, normalised, to `dest` atomically.
+
+    `commit(part, result)` moves the finished part file onto `result.path` (default `os.replace`); it runs under the
+    lock that serialises downloads into `dest`, so a caller can move an earlier file aside and record the new
+    one in the same step (`ExportRegistry.install`).
 
     `on_progress(bytes_so_far, content_length_or_None)` is called whenever another `chunk_size` bytes have
     arrived, and once more with the final count (network reads are often much smaller than that). Raises
@@ -541,7 +551,7 @@ async def download_export(
         try:
             await _fetch(client, url, raw, on_progress, chunk_size)
             stop = threading.Event()
-            job = functools.partial(_normalise_file, raw, dest, tuple(columns), chunk_size, stop.is_set)
+            job = functools.partial(_normalise_file, raw, dest, tuple(columns), chunk_size, stop.is_set, commit)
             future = asyncio.get_running_loop().run_in_executor(None, job)
             try:
                 result = await asyncio.shield(future)

@@ -758,48 +758,21 @@ def write_report(summary: GraphSummary, folder: str | Path, stem: str) -> tuple[
     return json_path, md_path
 
 
-def _analysis_key(slug: str) -> tuple[str, int, str]:
-    head, _, tail = slug.partition("-")
-    return (head, int(tail) if tail.isdigit() else 0, slug)
-
-
 def local_analyses(out_dir: str | Path, ref: ProjectRef) -> list[str]:
     """Analysis slugs with a links file in `{out_dir}/{org}/{project}/`, oldest first."""
-    from .urls import project_dir
+    from . import layout
 
-    folder = project_dir(out_dir, ref)
-    prefix, suffix = f"{ref.project}_", "_links.csv"
-    found = [p.name[len(prefix) : -len(suffix)] for p in folder.glob(f"{prefix}*{suffix}")] if folder.is_dir() else []
-    return sorted((s for s in found if s), key=_analysis_key)
+    return layout.local_analyses(layout.out_dir(out_dir), ref)
 
 
-def export_files(out_dir: str | Path, project_url: str, analysis: str | None = None) -> tuple[Path, Path | None, str]:
-    """(links path, meta path or None, analysis slug) of an export already in `out_dir`.
+def export_files(
+    out_dir: str | Path | None, project_url: str, analysis: str | None = None
+) -> tuple[Path, Path | None, str]:
+    """(links path, meta path or None, analysis slug) of an export already in `out_dir` (see layout.find_export)."""
+    from . import layout
+    from .urls import clean_url
 
-    `analysis=None` picks the newest analysis with a links file. A missing links file is a ConfigError that
-    names the file and the command that exports it.
-    """
-    from .urls import clean_url, export_filename, project_dir
-
-    ref = clean_url(project_url)
-    run = f"botify-graph run --project-url {ref.url} --out {out_dir}"
-    if analysis is None:
-        known = local_analyses(out_dir, ref)
-        if not known:
-            raise ConfigError(
-                f"No links export of {ref} in {project_dir(out_dir, ref)}. Export one first: {run} "
-                "(add --analysis SLUG for an older crawl)."
-            )
-        analysis = known[-1]
-    folder = project_dir(out_dir, ref)
-    links = folder / export_filename(ref, analysis, "links")
-    meta = folder / export_filename(ref, analysis, "meta")
-    if not links.is_file():
-        raise ConfigError(
-            f"No links export for analysis {analysis}: {links} does not exist. "
-            f"Export it first: {run} --analysis {analysis}"
-        )
-    return links, (meta if meta.is_file() else None), analysis
+    return layout.find_export(layout.out_dir(out_dir), clean_url(project_url), analysis)
 
 
 def write_export_reports(result: ExportResult, *, top: int = 20, view: bool = True) -> tuple[GraphSummary, list[Path]]:

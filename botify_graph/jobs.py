@@ -12,6 +12,7 @@ import httpx
 
 from .api import get_job
 from .errors import ApiError, ExportJobFailed, ExportTimeout, NotFound, TransportError
+from .layout import POLL_TIMEOUT_S
 from .models import Job
 
 MAX_CONSECUTIVE_ERRORS = 3
@@ -42,7 +43,7 @@ async def poll_job(
     client: httpx.AsyncClient,
     job: Job | str,
     *,
-    timeout_s: float = 3 * 3600,
+    timeout_s: float = POLL_TIMEOUT_S,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
     on_progress: Callable[[PollProgress], None] | None = None,

@@ -1,12 +1,14 @@
 """`run_export`: the one orchestration shared by the CLI, papermill and the wizard.
 
-    clean_url → verify_token → resolve analysis → (already exported? show it)
-      → field availability → find_optimal_depth
-      → links and meta concurrently: create (or resume) job → poll → download → registry
+    clean_url → verify_token → resolve analysis → reuse what is on disk, or:
+      field choice → sizing (find_optimal_depth) → links and meta concurrently:
+      create (or resume) job → poll → download → registry
 
 Progress goes to a single `on_event` callback; each front end renders events its own way.
-The export registry makes it idempotent: a job is created once per (project, analysis, kind,
-parameters); a rerun resumes the job it recorded and never downloads a finished file twice.
+The export registry makes it idempotent: a job is created once per (project, analysis, kind, settings);
+a rerun resumes the job it recorded and never downloads a finished file twice. Another export of the same
+analysis with other settings is a new record: the earlier files are kept under their variant's name
+(`ExportRegistry.install`), never replaced. Where files go and every default come from `layout`.
 """
 
 from __future__ import annotations
@@ -15,49 +17,62 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, cast
 
 import httpx
 
-from . import api, queries
-from .client import DEFAULT_BASE_URL, make_client, resolve_api_url
+from . import api, layout, queries
+from .client import make_client, resolve_api_url
 from .depth import DepthChoice
 from .download import DownloadResult, download_export
 from .errors import BotifyError, ConfigError, DownloadError, DownloadExpired, ExportJobFailed, NotFound
 from .jobs import PollProgress, poll_job
 from .models import Analysis, Job
 from .registry import ExportRecord, ExportRegistry, registry_key
-from .urls import ProjectRef, clean_url, export_filename, project_dir
+from .urls import ProjectRef, clean_url
 
-KINDS = ("links", "meta")
-REGISTRY_NAME = "export_registry.json"
+KINDS = layout.KINDS
 
 
 @dataclass(frozen=True)
 class ExportParams:
-    """Everything that decides which files an export produces."""
+    """Everything that decides which files an export produces.
+
+    `out_dir` and `api_base` left at None follow `layout` (the argument, else $BOTIFY_GRAPH_OUT /
+    $BOTIFY_API_BASE, else downloads/ at the repository root / Botify's API), exactly as the CLI, the
+    notebook and the wizard do, so an export made by one front end is found by every other.
+    """
 
     project_url: str
     analysis: str = "latest"  # a slug; "latest": the one named in project_url if any, else the newest
-    max_edges: int = queries.MAX_EXPORT_ROWS
+    max_edges: int = layout.MAX_EXPORT_ROWS
     fields: tuple[str, ...] | None = None  # None: every meta field the project has
-    out_dir: str | Path = "downloads"
-    api_base: str = DEFAULT_BASE_URL
-    poll_timeout_s: float = 3 * 3600
+    out_dir: str | Path | None = None
+    api_base: str | None = None
+    poll_timeout_s: float = layout.POLL_TIMEOUT_S
     retry_failed: bool = False
 
     def validated(self) -> ExportParams:
-        """Check values a person typed; raise ConfigError with what to do."""
+        """Check values a person typed and resolve the folders; raise ConfigError with what to do."""
         if not isinstance(self.max_edges, int) or isinstance(self.max_edges, bool) or self.max_edges < 1:
             raise ConfigError(f"max_edges must be a positive whole number, got {self.max_edges!r}.")
-        if self.max_edges > queries.MAX_EXPORT_ROWS * 100:
+        if self.max_edges > layout.MAX_EXPORT_ROWS * 100:
             raise ConfigError(f"max_edges {self.max_edges:,} is far above any Botify export limit.")
         if self.poll_timeout_s <= 0:
             raise ConfigError("poll_timeout_s must be positive.")
         fields = None if self.fields is None else queries.normalize_fields(list(self.fields))
-        return replace(self, fields=fields)
+        return replace(
+            self,
+            fields=fields,
+            out_dir=layout.out_dir(self.out_dir),
+            api_base=layout.api_base(self.api_base),
+        )
+
+    @property
+    def out(self) -> Path:
+        """The output folder (absolute once validated)."""
+        return layout.out_dir(self.out_dir)
 
 
 @dataclass(frozen=True)
@@ -107,10 +122,6 @@ class ExportResult:
         return self.links.reused and self.meta.reused
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 class _Steps:
     """Emit started/succeeded/failed events around a block, with timings."""
 
@@ -134,6 +145,31 @@ class _Steps:
         return result
 
 
+def export_variant(kind: str, max_edges: int, fields: tuple[str, ...] = ()) -> str:
+    """The registry variant of one kind of export made with these settings (see `layout.variant_tag`)."""
+    return layout.variant_tag(kind, max_edges=max_edges, fields=fields if kind == "meta" else ())
+
+
+def existing_export(
+    registry: ExportRegistry, ref: ProjectRef, analysis: str, params: ExportParams
+) -> dict[str, ExportRecord] | None:
+    """The downloaded links and meta records that `params` asks for, if both files are on disk.
+
+    links: the same row limit. meta: the same row limit and, when `params.fields` is given, the same fields
+    (None: whichever fields the latest such export has).
+    """
+    found: dict[str, ExportRecord] = {}
+    for kind in KINDS:
+        for record in registry.downloads(ref.org, ref.project, analysis, kind):
+            if record.max_edges != params.max_edges:
+                continue
+            if kind == "meta" and params.fields is not None and tuple(record.fields) != params.fields:
+                continue
+            found[kind] = record
+            break
+    return found if len(found) == len(KINDS) else None
+
+
 async def run_export(
     params: ExportParams,
     *,
@@ -149,131 +185,156 @@ async def run_export(
     # "latest" (the default) defers to an analysis named in the pasted URL: .../org/project/20241101-2/...
     analysis_wanted = ref.analysis if params.analysis in (None, "", "latest") and ref.analysis else params.analysis
     analysis_wanted = analysis_wanted or "latest"
+    run = _Run(params, ref, analysis_wanted, _Steps(on_event, clock), sleep, clock)
     if client is None:
         if token is None:
             from .token import load_token
 
             token = load_token()
-        async with make_client(token, base_url=params.api_base) as own:
-            return await _run(params, ref, analysis_wanted, own, on_event, sleep, clock)
-    return await _run(params, ref, analysis_wanted, client, on_event, sleep, clock)
+        async with make_client(token, base_url=str(params.api_base)) as own:
+            return await run.run(own)
+    return await run.run(client)
 
 
-async def _run(
-    params: ExportParams,
-    ref: ProjectRef,
-    analysis_wanted: str,
-    client: httpx.AsyncClient,
-    on_event: EventSink | None,
-    sleep: Callable[[float], Awaitable[Any]],
-    clock: Callable[[], float],
-) -> ExportResult:
-    t0 = clock()
-    steps = _Steps(on_event, clock)
-    out_dir = Path(params.out_dir)
-    folder = project_dir(out_dir, ref)
-    registry = ExportRegistry(out_dir / REGISTRY_NAME)
+@dataclass
+class _Run:
+    """One `run_export`, phase by phase."""
 
-    username = await steps.run(
-        "connect", "Checking the API token", api.verify_token(client), lambda u: f"Connected as {u}"
-    )
-    analysis: Analysis = await steps.run(
-        "analysis",
-        f"Finding analysis {analysis_wanted!r} of {ref}",
-        api.resolve_analysis(client, ref, analysis_wanted),
-        lambda a: f"Analysis {a.slug}" + (f" ({a.name})" if a.name else ""),
-    )
+    params: ExportParams
+    ref: ProjectRef
+    analysis_wanted: str
+    steps: _Steps
+    sleep: Callable[[float], Awaitable[Any]]
+    clock: Callable[[], float]
 
-    # Same input, same files: if both exist, show them and export nothing.
-    records = {k: registry.get(registry_key(ref.org, ref.project, analysis.slug, k)) for k in KINDS}
-    existing = {k: registry.downloaded_file(r) for k, r in records.items()}
-    links_rec, meta_rec = records["links"], records["meta"]
-    if (
-        existing["links"]
-        and existing["meta"]
-        and links_rec
-        and meta_rec
-        and links_rec.max_edges == params.max_edges
-        and meta_rec.max_edges == params.max_edges
-        and (params.fields is None or tuple(meta_rec.fields) == params.fields)
-    ):
-        steps.emit("info", "reuse", f"Already exported: {existing['links']} and {existing['meta']}")
+    @property
+    def registry(self) -> ExportRegistry:
+        return ExportRegistry(layout.registry_path(self.params.out))
+
+    async def run(self, client: httpx.AsyncClient) -> ExportResult:
+        t0 = self.clock()
+        username = await self.steps.run(
+            "connect", "Checking the API token", api.verify_token(client), lambda u: f"Connected as {u}"
+        )
+        analysis: Analysis = await self.steps.run(
+            "analysis",
+            f"Finding analysis {self.analysis_wanted!r} of {self.ref}",
+            api.resolve_analysis(client, self.ref, self.analysis_wanted),
+            lambda a: f"Analysis {a.slug}" + (f" ({a.name})" if a.name else ""),
+        )
+        reused = self.reuse(analysis, username, t0)
+        if reused is not None:
+            return reused
+        fields, period = await self.choose_fields(client, analysis)
+        choice: DepthChoice = await self.steps.run(
+            "depth",
+            f"Sizing the link graph (limit {self.params.max_edges:,} rows)",
+            api.find_optimal_depth(client, self.ref, analysis, self.params.max_edges),
+            lambda c: f"Depth {c.depth}: {c.edges:,} links" + (" (the whole graph)" if c.whole_graph else ""),
+        )
+        links, meta = await self.export_kinds(client, analysis.slug, choice.depth, fields, period)
         return ExportResult(
-            project=ref,
+            project=self.ref,
+            analysis=analysis,
+            username=username,
+            depth=choice,
+            fields=fields,
+            links=links,
+            meta=meta,
+            elapsed=self.clock() - t0,
+        )
+
+    def reuse(self, analysis: Analysis, username: str, t0: float) -> ExportResult | None:
+        """Same input, same files: if both files of these settings exist, show them and export nothing."""
+        found = existing_export(self.registry, self.ref, analysis.slug, self.params)
+        if found is None:
+            return None
+        paths = {k: self.registry.file_path(r) for k, r in found.items()}
+        self.steps.emit("info", "reuse", f"Already exported: {paths['links']} and {paths['meta']}")
+        links_rec, meta_rec = found["links"], found["meta"]
+        return ExportResult(
+            project=self.ref,
             analysis=analysis,
             username=username,
             depth=None,
             fields=tuple(meta_rec.fields),
-            links=KindResult("links", existing["links"], links_rec.rows or 0, links_rec.job_id, True),
-            meta=KindResult("meta", existing["meta"], meta_rec.rows or 0, meta_rec.job_id, True),
-            elapsed=clock() - t0,
+            links=KindResult("links", cast(Path, paths["links"]), links_rec.rows or 0, links_rec.job_id, True),
+            meta=KindResult("meta", cast(Path, paths["meta"]), meta_rec.rows or 0, meta_rec.job_id, True),
+            elapsed=self.clock() - t0,
         )
 
-    availability = await steps.run(
-        "fields",
-        "Checking which page attributes the project has",
-        api.available_meta_fields(client, ref, analysis),
-        lambda a: "Meta fields: " + (", ".join(a.fields) or "none"),
-    )
-    if params.fields is None:
-        fields = availability.fields
-    else:
-        missing = [f for f in params.fields if f not in availability.fields]
-        if missing:
-            raise ConfigError(
-                f"{ref} has no {', '.join(missing)} for analysis {analysis.slug} (no Search Console data?). "
-                f"Available: {', '.join(availability.fields) or 'none'}."
-            )
-        fields = params.fields
-    choice: DepthChoice = await steps.run(
-        "depth",
-        f"Sizing the link graph (limit {params.max_edges:,} rows)",
-        api.find_optimal_depth(client, ref, analysis, params.max_edges),
-        lambda c: f"Depth {c.depth}: {c.edges:,} links" + (" (the whole graph)" if c.whole_graph else ""),
-    )
-    period = availability.period(analysis) if any(queries.META_BY_NAME[f].source == "gsc" for f in fields) else None
-    payloads = {
-        "links": queries.links_export_payload(ref.org, ref.project, analysis.slug, choice.depth, params.max_edges),
-        "meta": queries.meta_export_payload(
-            ref.org, ref.project, analysis.slug, choice.depth, fields, period=period, export_size=params.max_edges
-        ),
-    }
-    columns = {"links": queries.LINKS_COLUMNS, "meta": queries.meta_columns(fields)}
-
-    async def one(kind: str) -> KindResult:
-        exporter = _KindExport(
-            kind=kind,
-            client=client,
-            registry=registry,
-            steps=steps,
-            params=params,
-            ref=ref,
-            analysis=analysis.slug,
-            depth=choice.depth,
-            fields=fields if kind == "meta" else (),
-            payload=payloads[kind],
-            columns=columns[kind],
-            dest=folder / export_filename(ref, analysis.slug, kind),
-            sleep=sleep,
-            clock=clock,
+    async def choose_fields(
+        self, client: httpx.AsyncClient, analysis: Analysis
+    ) -> tuple[tuple[str, ...], list[str] | None]:
+        """The meta fields to export (the ones asked for, all of them available) and the Search Console period."""
+        availability = await self.steps.run(
+            "fields",
+            "Checking which page attributes the project has",
+            api.available_meta_fields(client, self.ref, analysis),
+            lambda a: "Meta fields: " + (", ".join(a.fields) or "none"),
         )
-        return await exporter.run()
+        wanted = self.params.fields
+        if wanted is None:
+            fields = availability.fields
+        else:
+            missing = [f for f in wanted if f not in availability.fields]
+            if missing:
+                raise ConfigError(
+                    f"{self.ref} has no {', '.join(missing)} for analysis {analysis.slug} (no Search Console "
+                    f"data?). Available: {', '.join(availability.fields) or 'none'}."
+                )
+            fields = wanted
+        gsc = any(queries.META_BY_NAME[f].source == "gsc" for f in fields)
+        return fields, availability.period(analysis) if gsc else None
 
-    outcomes = await asyncio.gather(one("links"), one("meta"), return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
-    links, meta = cast("list[KindResult]", outcomes)
-    return ExportResult(
-        project=ref,
-        analysis=analysis,
-        username=username,
-        depth=choice,
-        fields=fields,
-        links=links,
-        meta=meta,
-        elapsed=clock() - t0,
-    )
+    async def export_kinds(
+        self, client: httpx.AsyncClient, analysis: str, depth: int, fields: tuple[str, ...], period: list[str] | None
+    ) -> tuple[KindResult, KindResult]:
+        """Create (or resume), poll and download the links and the meta export at once."""
+        p, ref = self.params, self.ref
+        plans = {
+            "links": (
+                export_variant("links", p.max_edges),
+                (),
+                queries.links_export_payload(ref.org, ref.project, analysis, depth, p.max_edges),
+                queries.LINKS_COLUMNS,
+            ),
+            "meta": (
+                export_variant("meta", p.max_edges, fields),
+                fields,
+                queries.meta_export_payload(
+                    ref.org, ref.project, analysis, depth, fields, period=period, export_size=p.max_edges
+                ),
+                queries.meta_columns(fields),
+            ),
+        }
+
+        async def one(kind: str) -> KindResult:
+            variant, kind_fields, payload, columns = plans[kind]
+            return await _KindExport(
+                kind=kind,
+                variant=variant,
+                client=client,
+                registry=self.registry,
+                steps=self.steps,
+                params=p,
+                ref=ref,
+                analysis=analysis,
+                depth=depth,
+                fields=kind_fields,
+                payload=payload,
+                columns=columns,
+                dest=layout.export_path(p.out, ref, analysis, kind),
+                sleep=self.sleep,
+                clock=self.clock,
+            ).run()
+
+        outcomes = await asyncio.gather(*(one(k) for k in KINDS), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        links, meta = cast("list[KindResult]", outcomes)
+        return links, meta
 
 
 @dataclass
@@ -281,6 +342,7 @@ class _KindExport:
     """Create-or-resume, poll and download one export kind, recording each transition."""
 
     kind: str
+    variant: str
     client: httpx.AsyncClient
     registry: ExportRegistry
     steps: _Steps
@@ -297,7 +359,7 @@ class _KindExport:
 
     @property
     def key(self) -> str:
-        return registry_key(self.ref.org, self.ref.project, self.analysis, self.kind)
+        return registry_key(self.ref.org, self.ref.project, self.analysis, self.kind, self.variant)
 
     def _fresh_record(self) -> ExportRecord:
         return ExportRecord(
@@ -309,6 +371,7 @@ class _KindExport:
             max_edges=self.params.max_edges,
             fields=self.fields,
             status="CREATING",
+            variant=self.variant,
         )
 
     async def run(self) -> KindResult:
@@ -347,13 +410,6 @@ class _KindExport:
             f"Downloading the {self.kind} file",
             self._download(job),
             lambda r: f"{self.kind}: {r.rows:,} rows → {r.path}",
-        )
-        self.registry.update(
-            self.key,
-            status="DOWNLOADED",
-            file=self.registry.relative_file(result.path),
-            rows=result.rows,
-            download_url=job.download_url,
         )
         return KindResult(self.kind, result.path, result.rows, job.job_id, False)
 
@@ -437,6 +493,29 @@ class _KindExport:
                 "download_progress", f"download:{self.kind}", f"{self.kind}: {done:,} bytes", bytes=done, total=total
             )
 
+        moved: list[Path] = []
+
+        def commit(part: Path, done: DownloadResult) -> None:
+            # Under the download's lock: an earlier export at the destination is moved to its variant's name,
+            # the new file takes its place and the record says DOWNLOADED, all under the registry's lock.
+            aside = self.registry.install(self.key, part, done.path, rows=done.rows)
+            if aside is not None:
+                moved.append(aside)
+
+        result = await self._fetch(job, progress, commit)
+        for aside in moved:
+            self.steps.emit(
+                "info",
+                f"download:{self.kind}",
+                f"{self.kind}: the earlier export of {self.analysis} with other settings was kept as {aside}",
+                kept=str(aside),
+            )
+        return result
+
+    async def _fetch(
+        self, job: Job, progress: Callable[[int, int | None], None], commit: Callable[[Path, DownloadResult], None]
+    ) -> DownloadResult:
+
         broken = 0
         for attempt in range(3):
             if job.download_url is None or attempt > 0:
@@ -446,7 +525,9 @@ class _KindExport:
                 self.registry.update(self.key, download_url=job.download_url)
             try:
                 url = resolve_api_url(self.client, job.download_url)  # absolute on a CDN; relative tolerated
-                return await download_export(self.client, url, self.dest, columns=self.columns, on_progress=progress)
+                return await download_export(
+                    self.client, url, self.dest, columns=self.columns, on_progress=progress, commit=commit
+                )
             except DownloadExpired as exc:
                 if attempt == 2:
                     raise DownloadExpired(

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from .errors import ConfigError
+from .layout import MAX_EXPORT_ROWS
 
-MAX_EXPORT_ROWS = 1_000_000
 GSC_COLLECTION = "search_console"
 GSC_DAYS = 30
 

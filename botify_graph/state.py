@@ -10,7 +10,8 @@ Every write takes the file lock, reads the file afresh, changes it and replaces 
 newer-version file is an error naming the file (a corrupt one is copied aside first); it is never reset.
 
 The parameter log gets one JSON line per step submission; it is the audit trail and can be turned back
-into papermill parameters (`papermill_parameters`, `papermill_command`) to rerun headless.
+into export settings (`export_settings`) and so into papermill parameters (`notebook.notebook_parameters`)
+to rerun headless.
 Neither file may hold the API token: `save_step` and `ParamLog.append` refuse anything that looks like it.
 """
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,8 +35,7 @@ __all__ = [
     "ParamLog",
     "Sidecar",
     "ensure_no_secrets",
-    "papermill_command",
-    "papermill_parameters",
+    "export_settings",
 ]
 
 SCHEMA_VERSION = 1
@@ -365,47 +364,43 @@ class ParamLog:
         return latest
 
 
-def papermill_parameters(values_by_step: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Map wizard answers (step -> values) to the notebook's parameters, skipping what is absent.
+#: ExportParams field <- (wizard step, key of its saved values)
+_STEP_SETTINGS = {
+    "project_url": ("project", "url"),
+    "analysis": ("analysis", "slug"),
+    "max_edges": ("depth", "max_edges"),
+    "fields": ("fields", "fields"),
+}
+#: ExportParams fields only the export step's record names (where the files went, which API, how long to wait)
+_EXPORT_SETTINGS = ("out_dir", "api_base", "poll_timeout_s")
 
-    project.url -> project_url, analysis.slug -> analysis, depth.max_edges -> max_edges and
-    fields.fields -> meta_fields (a comma-separated string).
+
+def export_settings(values_by_step: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """`ExportParams` keyword arguments from wizard answers (step -> saved or logged values).
+
+    project.url -> project_url, analysis.slug -> analysis, depth.max_edges -> max_edges, fields.fields ->
+    fields; the export step's record adds out_dir, api_base and poll_timeout_s, and fills in any of the first
+    four that its step lacks. What no answer says is left out (the defaults apply).
     """
 
     def pick(step: str, key: str) -> Any:
         values = values_by_step.get(step)
         return values.get(key) if isinstance(values, dict) else None
 
-    params: dict[str, Any] = {}
-    if (url := pick("project", "url")) is not None:
-        params["project_url"] = url
-    if (slug := pick("analysis", "slug")) is not None:
-        params["analysis"] = slug
-    if (max_edges := pick("depth", "max_edges")) is not None:
-        params["max_edges"] = max_edges
-    fields = pick("fields", "fields")
-    if fields is not None:
-        params["meta_fields"] = fields if isinstance(fields, str) else ",".join(str(f) for f in fields)
-    return params
-
-
-def papermill_command(
-    params: dict[str, Any], notebook: str = "notebooks/link_graph.ipynb", output: str = "out.ipynb"
-) -> str:
-    """Return a shell-quoted `papermill` command line that runs `notebook` with `params`.
-
-    Strings go through `-r` (raw) so papermill keeps them strings (an analysis slug such as "20240101"
-    would otherwise become an int); numbers and booleans through `-p`; lists and dicts as JSON via `-y`.
-    None values are left out, so the notebook's default applies.
-    """
-    parts = ["papermill", notebook, output]
-    for name, value in params.items():
+    settings: dict[str, Any] = {}
+    for name, (step, key) in _STEP_SETTINGS.items():
+        value = pick(step, key)
         if value is None:
-            continue
-        if isinstance(value, str):
-            parts += ["-r", name, value]
-        elif isinstance(value, (bool, int, float)):
-            parts += ["-p", name, str(value)]
-        else:
-            parts += ["-y", json.dumps({name: value})]
-    return " ".join(shlex.quote(part) for part in parts)
+            value = pick("export", name)
+        if value is not None:
+            settings[name] = value
+    for name in _EXPORT_SETTINGS:
+        value = pick("export", name)
+        if value not in (None, ""):
+            settings[name] = value
+    fields = settings.get("fields")
+    if isinstance(fields, str):
+        settings["fields"] = tuple(f.strip() for f in fields.split(",") if f.strip())
+    elif isinstance(fields, list):
+        settings["fields"] = tuple(str(f) for f in fields)
+    return settings

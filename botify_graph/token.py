@@ -12,6 +12,8 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .fsutil import atomic_write_text
+from .layout import CONFIG_DIR_VAR
+from .layout import TOKEN_VAR as ENV_VAR
 
 __all__ = [
     "CONFIG_DIR_VAR",
@@ -24,8 +26,6 @@ __all__ = [
     "token_source",
 ]
 
-ENV_VAR = "BOTIFY_API_TOKEN"
-CONFIG_DIR_VAR = "BOTIFY_GRAPH_CONFIG_DIR"
 _APP_DIR = "botify-graph"
 _FILE_NAME = "token"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from .errors import InvalidProjectURL
@@ -127,19 +126,3 @@ def clean_url(url: str) -> ProjectRef:
             raise _bad(url, f"{what} {value!r} is not a valid Botify slug: letters, digits, '.', '_', '-' only")
     analysis = segments[2] if len(segments) > 2 and is_analysis_slug(segments[2]) else None
     return ProjectRef(org=org, project=project, analysis=analysis)
-
-
-def project_dir(out_dir: str | Path, ref: ProjectRef) -> Path:
-    """The folder that holds a project's files: `{out_dir}/{org}/{project}`, never outside out_dir."""
-    root = Path(out_dir).resolve()
-    folder = (root / validate_slug(ref.org, "Organisation") / validate_slug(ref.project, "Project")).resolve()
-    if root not in folder.parents:
-        raise InvalidProjectURL(f"{ref} would be stored outside {root}; refusing.")
-    return folder
-
-
-def export_filename(ref: ProjectRef, analysis: str, kind: str) -> str:
-    """`{project}_{analysis}_{kind}.csv`, the name every front end writes."""
-    if not is_analysis_slug(analysis) and not is_valid_slug(analysis):
-        raise InvalidProjectURL(f"Analysis {analysis!r} is not a valid analysis slug (like 20241108 or 20241108-2).")
-    return f"{ref.project}_{analysis}_{kind}.csv"

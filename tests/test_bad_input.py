@@ -30,9 +30,9 @@ from botify_graph.client import make_client
 from botify_graph.errors import BotifyError, InvalidProjectURL
 from botify_graph.fake import FakeBotify, Scenario
 from botify_graph.jobs import poll_job
+from botify_graph.layout import REGISTRY_NAME, export_filename, project_dir
 from botify_graph.models import Analysis
-from botify_graph.pipeline import REGISTRY_NAME
-from botify_graph.urls import ProjectRef, clean_url, export_filename, is_valid_slug, project_dir
+from botify_graph.urls import ProjectRef, clean_url, is_valid_slug
 
 REF = ProjectRef("example-org", "example.com")
 PAYLOAD = queries.links_export_payload("example-org", "example.com", "20241108", 3, 20_000)

@@ -238,7 +238,7 @@ async def test_the_wizard_session_reruns_headless_into_the_same_files(
     import papermill as pm
 
     from botify_graph.fake import DEMO_TOKEN
-    from botify_graph.notebook import reproduce
+    from botify_graph.reproduce import reproduce
 
     sidecar = app.state_dir / "link_graph.state.json"
     if not sidecar.exists():

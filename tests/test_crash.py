@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from botify_graph.fake import ALWAYS, FakeBotify, Scenario
-from botify_graph.pipeline import REGISTRY_NAME
+from botify_graph.layout import REGISTRY_NAME
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")]
 

@@ -36,7 +36,8 @@ from botify_graph.errors import (
     TransportError,
 )
 from botify_graph.fake import ALWAYS, FakeBotify, Scenario
-from botify_graph.pipeline import REGISTRY_NAME, ExportParams, ExportResult, run_export
+from botify_graph.layout import REGISTRY_NAME
+from botify_graph.pipeline import ExportParams, ExportResult, run_export
 
 URL = "https://app.botify.com/example-org/example.com/"
 MAX_EDGES = 20_000

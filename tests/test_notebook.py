@@ -20,14 +20,9 @@ from typing import Any
 import pytest
 
 from botify_graph.errors import ConfigError
-from botify_graph.notebook import (
-    NOTEBOOK,
-    notebook_settings,
-    param_log_path,
-    parse_fields,
-    project_home,
-    reproduce,
-)
+from botify_graph.layout import NOTEBOOK, param_log_path, project_home
+from botify_graph.notebook import notebook_settings, parse_fields
+from botify_graph.reproduce import reproduce
 
 ROOT = Path(__file__).resolve().parents[1]
 LINK_GRAPH = ROOT / NOTEBOOK

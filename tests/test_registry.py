@@ -46,6 +46,53 @@ def test_key_and_matches() -> None:
     assert links().matches(3, 100000, ())
 
 
+def test_the_key_names_the_settings_variant_and_the_partition() -> None:
+    assert registry_key("o", "p", "20240101", "links", "limit5") == "o/p/20240101/links@limit5"
+    assert registry_key("o", "p", "20240101", "links", "limit5", "d3") == "o/p/20240101/links@limit5#d3"
+    assert links(variant="limit100000").key == "acme/shop/20240101/links@limit100000"
+
+
+def test_a_version_1_registry_is_read_under_variant_keys_and_rewritten_as_version_2(reg: ExportRegistry) -> None:
+    old = {k: v for k, v in meta(status="DOWNLOADED", file="acme/shop/x_meta.csv").to_json().items()}
+    for name in ("variant", "part", "options"):
+        old.pop(name)
+    reg.path.parent.mkdir(parents=True)
+    reg.path.write_text(json.dumps({"schema_version": 1, "exports": {"acme/shop/20240101/meta": old}}))
+    [record] = reg.records()
+    assert record.variant == "limit100000-2fields-" + record.variant.rsplit("-", 1)[1]
+    assert record.key == f"acme/shop/20240101/meta@{record.variant}" and record.file == "acme/shop/x_meta.csv"
+    reg.update(record.key, rows=5)
+    doc = json.loads(reg.path.read_text())
+    assert doc["schema_version"] == 2 and list(doc["exports"]) == [record.key]
+
+
+def test_install_moves_an_earlier_export_aside_and_never_replaces_it(reg: ExportRegistry, tmp_path: Path) -> None:
+    folder = reg.path.parent / "acme" / "shop"
+    folder.mkdir(parents=True)
+    dest = folder / "shop_20240101_links.csv"
+    first = reg.put(links(variant="limit100000", status="DONE"))
+    part = tmp_path / "first.part"
+    part.write_text("source,target\na,b\n")
+    assert reg.install(first.key, part, dest, rows=1) is None
+    assert reg.get(first.key).file == "acme/shop/shop_20240101_links.csv"  # type: ignore[union-attr]
+    assert reg.downloads("acme", "shop", "20240101", "links")[0].key == first.key
+
+    second = reg.put(links(variant="limit500", max_edges=500, status="DONE"))
+    part.write_text("source,target\nc,d\n")
+    aside = reg.install(second.key, part, dest, rows=1)
+    assert aside == folder / "shop_20240101_links.limit100000.csv"
+    assert aside.read_text() == "source,target\na,b\n" and dest.read_text() == "source,target\nc,d\n"
+    assert reg.get(first.key).file == "acme/shop/shop_20240101_links.limit100000.csv"  # type: ignore[union-attr]
+    assert [r.key for r in reg.downloads("acme", "shop", "20240101", "links")] == [second.key, first.key]
+
+    stray = folder / "shop_20240101_meta.csv"  # a file no record holds is kept too, under a dated name
+    stray.write_text("id\nx\n")
+    third = reg.put(meta(variant="limit100000-2fields-abc", status="DONE"))
+    part.write_text("id\ny\n")
+    kept = reg.install(third.key, part, stray, rows=1)
+    assert kept is not None and kept.name.startswith("shop_20240101_meta.earlier-") and kept.read_text() == "id\nx\n"
+
+
 def test_nothing_is_read_or_written_until_used(tmp_path: Path) -> None:
     path = tmp_path / "downloads" / "export_registry.json"
     reg = ExportRegistry(path)
@@ -61,7 +108,7 @@ def test_put_get_round_trip(reg: ExportRegistry) -> None:
     assert got == stored
     assert isinstance(got.fields, tuple)
     doc = json.loads(reg.path.read_text())
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert doc["exports"][stored.key]["fields"] == ["metadata.title.content", "http_code"]
     assert doc["exports"][stored.key]["status"] == "CREATING"
 
@@ -157,7 +204,7 @@ def test_unknown_record_keys_are_tolerated_and_kept(reg: ExportRegistry) -> None
 
 def test_newer_registry_is_refused_and_kept(reg: ExportRegistry) -> None:
     reg.path.parent.mkdir(parents=True)
-    text = json.dumps({"schema_version": 2, "exports": {}})
+    text = json.dumps({"schema_version": 3, "exports": {}})
     reg.path.write_text(text)
     with pytest.raises(StateFileError, match="Upgrade botify-graph"):
         reg.get("a/b/c/links")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import stat
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from hypothesis import strategies as st
 
 from botify_graph import fsutil
 from botify_graph.errors import ConfigError, StateFileError
-from botify_graph.state import STEPS, ParamLog, Sidecar, papermill_command, papermill_parameters
+from botify_graph.state import STEPS, ParamLog, Sidecar, export_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PID = "https://app.botify.com/acme/shop"
@@ -375,7 +374,7 @@ def test_param_log_refuses_corruption_in_the_middle(tmp_path: Path) -> None:
     assert path.read_bytes() == before
 
 
-# -- papermill reproduction ----------------------------------------------------------------------------
+# -- wizard answers → export settings --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -389,64 +388,29 @@ def test_param_log_refuses_corruption_in_the_middle(tmp_path: Path) -> None:
                 "project": {"url": PID},
                 "analysis": {"slug": "20240101"},
                 "depth": {"depth": 3, "max_edges": 100000},
-                "fields": {"fields": ["metadata.title.content", "http_code"]},
+                "fields": {"fields": ["pagetype", "clicks"]},
             },
-            {
-                "project_url": PID,
-                "analysis": "20240101",
-                "max_edges": 100000,
-                "meta_fields": "metadata.title.content,http_code",
-            },
+            {"project_url": PID, "analysis": "20240101", "max_edges": 100000, "fields": ("pagetype", "clicks")},
         ),
-        ({"fields": {"fields": []}}, {"meta_fields": ""}),
+        ({"fields": {"fields": []}}, {"fields": ()}),
         ({"depth": {"depth": 2}, "analysis": {}}, {}),
+        (
+            {"depth": {"max_edges": 5}, "export": {"max_edges": 9, "out_dir": "/o", "api_base": "http://x/v1"}},
+            {"max_edges": 5, "out_dir": "/o", "api_base": "http://x/v1"},
+        ),
+        ({"export": {"analysis": "20240101", "poll_timeout_s": 60}}, {"analysis": "20240101", "poll_timeout_s": 60}),
     ],
 )
-def test_papermill_parameters(answers: dict, expected: dict) -> None:
-    assert papermill_parameters(answers) == expected
+def test_export_settings_from_wizard_answers(answers: dict, expected: dict) -> None:
+    assert export_settings(answers) == expected
 
 
-def test_papermill_parameters_from_the_log(tmp_path: Path) -> None:
+def test_export_settings_from_the_log(tmp_path: Path) -> None:
     log = ParamLog(tmp_path / "params.jsonl")
     log.append(PID, "project", {"url": PID})
     log.append(PID, "depth", {"max_edges": 10})
     log.append(PID, "depth", {"max_edges": 20})
-    assert papermill_parameters(log.latest_values(PID)) == {"project_url": PID, "max_edges": 20}
-
-
-def test_papermill_command_quotes_and_keeps_types() -> None:
-    params = {
-        "project_url": PID + "?a=1&b=2",
-        "analysis": "20240101",
-        "max_edges": 100000,
-        "meta_fields": "a,b c",
-        "dry_run": True,
-        "skip": None,
-    }
-    command = papermill_command(params)
-    assert shlex.split(command) == [
-        "papermill",
-        "notebooks/link_graph.ipynb",
-        "out.ipynb",
-        "-r",
-        "project_url",
-        PID + "?a=1&b=2",
-        "-r",
-        "analysis",
-        "20240101",
-        "-p",
-        "max_edges",
-        "100000",
-        "-r",
-        "meta_fields",
-        "a,b c",
-        "-p",
-        "dry_run",
-        "True",
-    ]
-    assert "'" + PID + "?a=1&b=2'" in command
-    custom = papermill_command({"xs": [1, 2]}, notebook="nb.ipynb", output="runs/o ut.ipynb")
-    assert shlex.split(custom) == ["papermill", "nb.ipynb", "runs/o ut.ipynb", "-y", '{"xs": [1, 2]}']
+    assert export_settings(log.latest_values(PID)) == {"project_url": PID, "max_edges": 20}
 
 
 # -- two real processes --------------------------------------------------------------------------------
@@ -496,16 +460,6 @@ def test_two_processes_lose_no_sidecar_update_or_log_line(tmp_path: Path) -> Non
     assert side.pipeline("p")["steps"]["depth"] == {"count": 100}  # type: ignore[index]
     assert len(ParamLog(tmp_path / "params.jsonl").read()) == 100
     assert leftovers(tmp_path) == []
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.dictionaries(st.from_regex(r"[a-z_]{1,12}", fullmatch=True), st.text() | st.integers() | st.booleans()))
-def test_papermill_command_round_trips_through_the_shell(params: dict) -> None:
-    expected = []
-    for name, value in params.items():
-        flag = "-r" if isinstance(value, str) else "-p"
-        expected += [flag, name, value if isinstance(value, str) else str(value)]
-    assert shlex.split(papermill_command(params))[3:] == expected
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from botify_graph.errors import InvalidProjectURL
-from botify_graph.urls import ProjectRef, clean_url, export_filename, is_valid_slug, project_dir
+from botify_graph.layout import export_filename, project_dir
+from botify_graph.urls import ProjectRef, clean_url, is_valid_slug
 
 GOOD = [
     ("https://app.botify.com/example-org/example.com/", "example-org", "example.com", None),

@@ -26,8 +26,8 @@ from typing import Any
 import httpx
 import ipywidgets as w
 
-from .. import api
-from ..client import DEFAULT_BASE_URL, make_client
+from .. import api, layout
+from ..client import make_client
 from ..errors import BotifyError, ConfigError, StateFileError
 from ..fsutil import utc_now_iso
 from ..registry import KINDS, ExportRecord, ExportRegistry
@@ -53,8 +53,6 @@ from .view import GAP, MAX_WIDTH, Confirm, button, error_html, esc, note, show
 __all__ = ["Wizard", "wizard"]
 
 log = logging.getLogger("botify_graph.wizard")
-DEFAULT_SIDECAR = "botify_graph_state.json"
-DEFAULT_POLL_TIMEOUT_S = 3 * 3600.0
 
 
 STEP_CLASSES: tuple[type[Step], ...] = (
@@ -102,21 +100,22 @@ class Wizard:
     def __init__(
         self,
         *,
-        sidecar_path: str | os.PathLike[str] = DEFAULT_SIDECAR,
+        sidecar_path: str | os.PathLike[str] | None = None,
         log_path: str | os.PathLike[str] | None = None,
-        out_dir: str | os.PathLike[str] = "downloads",
-        api_base: str = DEFAULT_BASE_URL,
+        out_dir: str | os.PathLike[str] | None = None,
+        api_base: str | None = None,
         candidates_path: str | os.PathLike[str] | None = None,
         token: str | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-        poll_timeout_s: float = DEFAULT_POLL_TIMEOUT_S,
+        poll_timeout_s: float = layout.POLL_TIMEOUT_S,
         notebook_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.sidecar = Sidecar(sidecar_path)
-        self.log_path = Path(log_path) if log_path is not None else Path(sidecar_path).with_suffix(".jsonl")
+        sidecar = Path(sidecar_path) if sidecar_path is not None else layout.sidecar_path()
+        self.sidecar = Sidecar(sidecar)
+        self.log_path = Path(log_path) if log_path is not None else layout.param_log_path(sidecar)
         self.log = ParamLog(self.log_path)
-        self.out_dir = str(out_dir)
-        self.api_base = api_base
+        self.out_dir = str(layout.out_dir(out_dir))
+        self.api_base = layout.api_base(api_base)
         self.sleep = sleep
         self.poll_timeout_s = poll_timeout_s
         self.notebook_dir = Path(notebook_dir) if notebook_dir is not None else Path.cwd()

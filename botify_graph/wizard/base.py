@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import ipywidgets as w
 
+from .. import layout
 from ..errors import ConfigError
-from ..pipeline import REGISTRY_NAME
 from ..registry import ExportRegistry
 from ..urls import ProjectRef
 from .model import StepState
@@ -23,7 +23,7 @@ from .view import Card
 if TYPE_CHECKING:  # pragma: no cover
     from .app import Wizard
 
-KIND_NAMES = ("links", "meta")
+KIND_NAMES = layout.KINDS
 
 
 class Step:
@@ -114,4 +114,4 @@ class Step:
 
 def registry_for(out_dir: str | Path) -> ExportRegistry:
     """The export registry `run_export` uses for `out_dir`."""
-    return ExportRegistry(Path(out_dir) / REGISTRY_NAME)
+    return ExportRegistry(layout.registry_path(out_dir))

@@ -15,13 +15,15 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..client import DEFAULT_BASE_URL
+from .. import layout
 from ..depth import DepthChoice
 from ..errors import ConfigError, ExportJobFailed
 from ..fsutil import utc_now_iso as utc_now
-from ..pipeline import Event, ExportParams, run_export
+from ..pipeline import Event, ExportParams, export_variant, run_export
 from ..registry import registry_key
-from ..state import ParamLog, papermill_command, papermill_parameters
+from ..reproduce import notebook_parameters, papermill_command
+from ..state import ParamLog, export_settings
+from ..urls import ProjectRef
 from .base import KIND_NAMES, Step
 from .model import (
     DepthAnswer,
@@ -83,7 +85,7 @@ class ExportStep(Step):
         where = Path(self.wiz.out_dir)
         project = self.wiz.model.answer("project")
         if project is not None:
-            where = where / project.org / project.project
+            where = layout.project_dir(where, ProjectRef(project.org, project.project))
         depth_txt = f"up to depth {depth.depth} (~{depth.edges:,} rows)" if depth is not None else ""
         self.plan.value = note(
             f"Two Botify export jobs start at once for analysis <b>{esc(params.get('analysis', '?'))}</b>: "
@@ -157,16 +159,7 @@ class ExportStep(Step):
             else ("Starting the export…" if not answer.retry_failed else "Starting a new export job…")
         )
         self.set(StepState.ACTIVE, note(esc(what)))
-        params = ExportParams(
-            project_url=answer.project_url,
-            analysis=answer.analysis,
-            max_edges=answer.max_edges,
-            fields=answer.fields,
-            out_dir=answer.out_dir,
-            api_base=answer.api_base,
-            poll_timeout_s=answer.poll_timeout_s,
-            retry_failed=answer.retry_failed,
-        )
+        params = answer.to_params()
         generation = self.generation
 
         def on_event(event: Event) -> None:
@@ -269,7 +262,9 @@ class ExportStep(Step):
         if project is None or analysis is None:
             return None
         try:
-            record = self.wiz.registry().get(registry_key(project.org, project.project, analysis.slug, kind))
+            params = self.wiz.model.export_params()
+            variant = export_variant(kind, params.get("max_edges", 0), tuple(params.get("fields", ())))
+            record = self.wiz.registry().get(registry_key(project.org, project.project, analysis.slug, kind, variant))
         except Exception:
             return None
         return record.job_id if record is not None else None
@@ -490,11 +485,8 @@ class ResultStep(Step):
             values = ParamLog(self.wiz.log_path).latest_values(pid)
         except Exception:
             values = {}
-        if not values:  # no log (e.g. it was deleted): the answers say the same
-            values = {k: a.to_json() for k, a in self.wiz.model.answers.items()}
-            values["project"] = {"url": pid}
-        params = papermill_parameters(values)
-        params["output_dir"] = self.wiz.out_dir
-        if self.wiz.api_base != DEFAULT_BASE_URL:
-            params["api_base"] = self.wiz.api_base
-        return papermill_command(params)
+        values.update({k: a.to_json() for k, a in self.wiz.model.answers.items()})  # the answers shown win
+        settings = export_settings(values)
+        settings.setdefault("project_url", pid)
+        settings.update(out_dir=self.wiz.out_dir, api_base=self.wiz.api_base)
+        return papermill_command(notebook_parameters(ExportParams(**settings)))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..depth import DepthChoice
+from ..pipeline import ExportParams
 from ..queries import MAX_EXPORT_ROWS, META_BY_NAME
 from ..registry import KINDS, ExportRecord, ExportRegistry
 from ..state import STEPS
@@ -275,6 +276,19 @@ class ExportAnswer:
     error: str | None = None
     job_failed: bool = False  # the failure was Botify reporting the job FAILED: a retry starts a new job
     elapsed: float | None = None
+
+    def to_params(self) -> ExportParams:
+        """The `run_export` parameters of this export."""
+        return ExportParams(
+            project_url=self.project_url,
+            analysis=self.analysis,
+            max_edges=self.max_edges,
+            fields=self.fields,
+            out_dir=self.out_dir,
+            api_base=self.api_base,
+            poll_timeout_s=self.poll_timeout_s,
+            retry_failed=self.retry_failed,
+        )
 
     def params_json(self) -> dict[str, Any]:
         """The parameters only (what the parameter log records)."""

@@ -1,0 +1,141 @@
+"""The layout module: every path, file name and default, decided once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from botify_graph import layout
+from botify_graph.errors import ConfigError, InvalidProjectURL
+from botify_graph.urls import ProjectRef
+
+REF = ProjectRef("example-org", "example.com")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / layout.NOTEBOOK).parent.mkdir(parents=True)
+    (tmp_path / layout.NOTEBOOK).write_text("{}")
+    return tmp_path
+
+
+def test_out_dir_argument_then_environment_then_downloads_at_the_repository_root(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo / "notebooks")  # a kernel's folder
+    assert layout.out_dir(environ={}) == repo / "downloads"
+    assert layout.out_dir(environ={"BOTIFY_GRAPH_OUT": "exports"}) == repo / "exports"
+    assert layout.out_dir(environ={"BOTIFY_GRAPH_OUT": "/abs/out"}) == Path("/abs/out")
+    assert layout.out_dir("here", environ={"BOTIFY_GRAPH_OUT": "exports"}) == repo / "notebooks" / "here"
+    assert layout.out_dir("here", base=repo, environ={}) == repo / "here"
+    assert layout.out_dir("  ", environ={}) == repo / "downloads"  # blank means "not given"
+    assert layout.out_dir(environ={"BOTIFY_GRAPH_HOME": str(repo / "h")}) == repo / "h" / "downloads"
+
+
+def test_out_dir_outside_a_repository_is_downloads_in_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert layout.out_dir(environ={}) == tmp_path.resolve() / "downloads"
+
+
+@pytest.mark.parametrize(
+    ("explicit", "environ", "expected"),
+    [
+        (None, {}, "https://api.botify.com/v1"),
+        ("", {"BOTIFY_API_BASE": "http://127.0.0.1:1/v1"}, "http://127.0.0.1:1/v1"),
+        ("http://x/v1", {"BOTIFY_API_BASE": "http://127.0.0.1:1/v1"}, "http://x/v1"),
+    ],
+)
+def test_api_base(explicit: str | None, environ: dict, expected: str) -> None:
+    assert layout.api_base(explicit, environ=environ) == expected
+
+
+def test_sidecar_and_log_paths(repo: Path) -> None:
+    assert layout.sidecar_path(repo, environ={}) == repo / "notebooks" / "link_graph.state.json"
+    assert layout.sidecar_path(repo, environ={"BOTIFY_GRAPH_STATE": "s.json"}) == repo / "s.json"
+    assert layout.param_log_path(repo / "s.json") == repo / "s.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("analysis", "kind", "variant", "name"),
+    [
+        ("20241108", "links", "", "example.com_20241108_links.csv"),
+        ("20241101-2", "meta", "", "example.com_20241101-2_meta.csv"),
+        ("20241108", "links", "limit500000", "example.com_20241108_links.limit500000.csv"),
+        (
+            "20241108",
+            "meta",
+            "limit1000000-7fields-1a2b3c",
+            "example.com_20241108_meta.limit1000000-7fields-1a2b3c.csv",
+        ),
+    ],
+)
+def test_export_file_names_round_trip(analysis: str, kind: str, variant: str, name: str) -> None:
+    assert layout.export_filename(REF, analysis, kind, variant) == name
+    assert layout.parse_export_filename(name, REF.project) == layout.ExportName(analysis, kind, variant)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["example.com_20241108_summary.json", "other_20241108_links.csv", "example.com__links.csv", "example.com_x.csv"],
+)
+def test_other_file_names_are_not_exports(name: str) -> None:
+    assert layout.parse_export_filename(name, REF.project) is None
+
+
+def test_bad_names_are_refused() -> None:
+    with pytest.raises(InvalidProjectURL):
+        layout.export_filename(REF, "../x", "links")
+    with pytest.raises(ValueError, match="kind"):
+        layout.export_filename(REF, "20241108", "pages")
+    with pytest.raises(ValueError, match="variant"):
+        layout.export_filename(REF, "20241108", "links", "../x")
+
+
+def test_local_analyses_and_find_export(tmp_path: Path) -> None:
+    folder = layout.project_dir(tmp_path, REF)
+    folder.mkdir(parents=True)
+    for name in (
+        "example.com_20241108_links.csv",
+        "example.com_20241108_meta.csv",
+        "example.com_20241101-2_links.csv",
+        "example.com_20241001_links.limit5.csv",  # an earlier variant only: not the analysis' export
+        "example.com_20241108_summary.json",
+    ):
+        (folder / name).write_text("x\n")
+    assert layout.local_analyses(tmp_path, REF) == ["20241101-2", "20241108"]
+    links, meta, slug = layout.find_export(tmp_path, REF)
+    assert (links.name, meta and meta.name, slug) == (
+        "example.com_20241108_links.csv",
+        "example.com_20241108_meta.csv",
+        "20241108",
+    )
+    assert layout.find_export(tmp_path, REF, "20241101-2")[1] is None
+    with pytest.raises(ConfigError, match="botify-graph run"):
+        layout.find_export(tmp_path, REF, "20241001")
+    with pytest.raises(ConfigError, match="No links export"):
+        layout.find_export(tmp_path, ProjectRef("example-org", "other"))
+
+
+def test_report_names() -> None:
+    assert layout.report_path("/o", REF, "20241108", "summary_md").name == "example.com_20241108_summary.md"
+    assert layout.report_path("/o", REF, "20241108", "graph_html").name == "example.com_20241108_graph.html"
+    j, m = layout.compare_paths("/o", REF, "20241001", "20241108")
+    assert (j.name, m.name) == (
+        "example.com_20241001_vs_20241108_compare.json",
+        "example.com_20241001_vs_20241108_compare.md",
+    )
+
+
+def test_variant_tags_are_stable_readable_and_differ_with_the_settings() -> None:
+    assert layout.variant_tag("links", max_edges=1_000_000) == "limit1000000"
+    assert layout.variant_tag("links", max_edges=5, options={"mode": "complete"}) == "complete-limit5"
+    a = layout.variant_tag("meta", max_edges=5, fields=("pagetype", "clicks"))
+    assert a.startswith("limit5-2fields-") and a == layout.variant_tag(
+        "meta", max_edges=5, fields=("pagetype", "clicks")
+    )
+    assert a != layout.variant_tag("meta", max_edges=5, fields=("clicks", "pagetype"))
+    assert a != layout.variant_tag("meta", max_edges=5, fields=("pagetype", "clicks"), options={"period": ["a", "b"]})
+    assert layout.parse_export_filename(layout.export_filename(REF, "20241108", "meta", a), REF.project)
