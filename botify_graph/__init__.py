@@ -37,6 +37,7 @@ _EXPORTS = {
     "links_export_payload": "queries", "meta_export_payload": "queries", "Analysis": "models", "Job": "models",
     # pipeline
     "run_export": "pipeline", "ExportParams": "pipeline", "ExportResult": "pipeline", "Event": "pipeline",
+    "run_sync": "sync", "run_export_sync": "sync",
     # state
     "ExportRegistry": "registry", "Sidecar": "state", "ParamLog": "state",
     "load_token": "token", "save_token": "token",
@@ -84,6 +85,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .jobs import poll_job, poll_schedule
     from .models import Analysis, Job
     from .pipeline import Event, ExportParams, ExportResult, run_export
+    from .sync import run_export_sync, run_sync
     from .queries import META_FIELDS, links_export_payload, meta_export_payload
     from .registry import ExportRegistry
     from .state import ParamLog, Sidecar

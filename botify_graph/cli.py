@@ -23,6 +23,13 @@ MAX_EXPORT_ROWS = layout.MAX_EXPORT_ROWS
 DEMO_URL = "app.botify.com/example-org/example.com/20241108/segmentation?filter=all#overview"
 
 
+def api_options(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that talks to the Botify API (one place, so they never drift apart)."""
+    parser.add_argument(
+        "--api-base", default=None, help=f"API base URL (default: $BOTIFY_API_BASE, else {layout.DEFAULT_API_BASE})"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="botify-graph",
@@ -54,9 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--out", default=None, help="output folder (default: $BOTIFY_GRAPH_OUT, else downloads/ at the repository root)"
     )
-    run.add_argument(
-        "--api-base", default=None, help=f"API base URL (default: $BOTIFY_API_BASE, else {layout.DEFAULT_API_BASE})"
-    )
+    api_options(run)
     run.add_argument(
         "--poll-timeout", type=float, default=layout.POLL_TIMEOUT_S, help="seconds to wait for a job (default 3 h)"
     )

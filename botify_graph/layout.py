@@ -48,6 +48,7 @@ __all__ = [
     "HOME_VAR",
     "KINDS",
     "MAX_EXPORT_ROWS",
+    "MAX_JOBS",
     "NOTEBOOK",
     "OUT_VAR",
     "POLL_TIMEOUT_S",
@@ -90,6 +91,7 @@ DEFAULT_OUT_NAME = "downloads"
 POLL_TIMEOUT_S = 3 * 3600.0  # seconds to wait for one export job; a rerun resumes the same job
 MAX_EXPORT_ROWS = 1_000_000  # Botify's default cap on one export (rows)
 KINDS = ("links", "meta")  # the two files of an export, in this order everywhere
+MAX_JOBS = 2  # export jobs one run keeps running on Botify at once (Botify documents no limit)
 
 # -- names ---------------------------------------------------------------------------------------------------
 NOTEBOOK = Path("notebooks") / "link_graph.ipynb"  # relative to the project home

@@ -108,6 +108,7 @@ class NotebookSettings:
     home: Path
     sidecar: Path
     param_log: Path
+    candidates_file: Path | None = None  # a file of projects (see wizard.parse_candidates)
 
     @property
     def headless(self) -> bool:
@@ -129,6 +130,7 @@ def notebook_settings(
     poll_timeout_s: Any = layout.POLL_TIMEOUT_S,
     retry_failed: Any = False,
     mode: Any = "auto",
+    candidates_file: Any = "",
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
 ) -> NotebookSettings:
@@ -156,8 +158,21 @@ def notebook_settings(
         retry_failed=_flag(retry_failed, "retry_failed"),
     ).validated()
     state = layout.sidecar_path(home, environ=environ)
+    candidates = _text(candidates_file, "candidates_file")
+    candidates_path = (
+        (Path(candidates).expanduser() if Path(candidates).is_absolute() else home / candidates) if candidates else None
+    )
+    if candidates_path is not None and not candidates_path.is_file():
+        raise ConfigError(
+            f"Parameter candidates_file: {candidates_path} is not a file. Give the path of a projects file."
+        )
     return NotebookSettings(
-        mode=chosen, params=params, home=home, sidecar=state, param_log=layout.param_log_path(state)
+        mode=chosen,
+        params=params,
+        home=home,
+        sidecar=state,
+        param_log=layout.param_log_path(state),
+        candidates_file=candidates_path,
     )
 
 
@@ -217,6 +232,7 @@ def show_wizard(settings: NotebookSettings, *, display: bool = True) -> Wizard:
         out_dir=p.out_dir,
         api_base=p.api_base,
         poll_timeout_s=p.poll_timeout_s,
+        candidates_path=settings.candidates_file,
     )
     if display:
         from IPython.display import display as show

@@ -14,6 +14,7 @@ analysis with other settings is a new record: the earlier files are kept under t
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -52,6 +53,7 @@ class ExportParams:
     api_base: str | None = None
     poll_timeout_s: float = layout.POLL_TIMEOUT_S
     retry_failed: bool = False
+    max_jobs: int = layout.MAX_JOBS  # export jobs running on Botify at once for this run
 
     def validated(self) -> ExportParams:
         """Check values a person typed and resolve the folders; raise ConfigError with what to do."""
@@ -61,6 +63,8 @@ class ExportParams:
             raise ConfigError(f"max_edges {self.max_edges:,} is far above any Botify export limit.")
         if self.poll_timeout_s <= 0:
             raise ConfigError("poll_timeout_s must be positive.")
+        if not isinstance(self.max_jobs, int) or isinstance(self.max_jobs, bool) or self.max_jobs < 1:
+            raise ConfigError(f"max_jobs must be a whole number of at least 1, got {self.max_jobs!r}.")
         fields = None if self.fields is None else queries.normalize_fields(list(self.fields))
         return replace(
             self,
@@ -122,6 +126,18 @@ class ExportResult:
         return self.links.reused and self.meta.reused
 
 
+log = logging.getLogger("botify_graph.export")
+_LEVELS = {"step_failed": logging.WARNING, "job_status": logging.DEBUG, "download_progress": logging.DEBUG}
+
+
+def _log_event(event: Event) -> None:
+    """Every event also goes to the `botify_graph.export` logger (no handler is installed by the library)."""
+    level = _LEVELS.get(event.kind, logging.INFO)
+    if log.isEnabledFor(level):
+        took = f" ({event.elapsed:.1f} s)" if event.elapsed is not None and event.kind != "step_started" else ""
+        log.log(level, "%s %s: %s%s", event.kind, event.step, event.message, took)
+
+
 class _Steps:
     """Emit started/succeeded/failed events around a block, with timings."""
 
@@ -130,8 +146,10 @@ class _Steps:
         self.clock = clock
 
     def emit(self, kind: str, step: str, message: str, elapsed: float | None = None, **data: Any) -> None:
+        event = Event(kind, step, message, elapsed, data)
+        _log_event(event)
         if self.sink is not None:
-            self.sink(Event(kind, step, message, elapsed, data))
+            self.sink(event)
 
     async def run(self, step: str, message: str, work: Awaitable[Any], done: Callable[[Any], str]) -> Any:
         t0 = self.clock()
@@ -178,14 +196,20 @@ async def run_export(
     on_event: EventSink | None = None,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
+    job_slots: asyncio.Semaphore | None = None,
 ) -> ExportResult:
-    """Export the links and meta CSVs of one analysis, resuming or reusing whatever already exists."""
+    """Export the links and meta CSVs of one analysis, resuming or reusing whatever already exists.
+
+    `job_slots` caps the export jobs running on Botify at once (from a job's POST until it is DONE); pass one
+    semaphore to several runs to cap them together (a batch). Default: `params.max_jobs` for this run.
+    """
     params = params.validated()
     ref = clean_url(params.project_url)
     # "latest" (the default) defers to an analysis named in the pasted URL: .../org/project/20241101-2/...
     analysis_wanted = ref.analysis if params.analysis in (None, "", "latest") and ref.analysis else params.analysis
     analysis_wanted = analysis_wanted or "latest"
-    run = _Run(params, ref, analysis_wanted, _Steps(on_event, clock), sleep, clock)
+    slots = job_slots if job_slots is not None else asyncio.Semaphore(params.max_jobs)
+    run = _Run(params, ref, analysis_wanted, _Steps(on_event, clock), sleep, clock, slots)
     if client is None:
         if token is None:
             from .token import load_token
@@ -206,6 +230,7 @@ class _Run:
     steps: _Steps
     sleep: Callable[[float], Awaitable[Any]]
     clock: Callable[[], float]
+    slots: asyncio.Semaphore
 
     @property
     def registry(self) -> ExportRegistry:
@@ -327,6 +352,7 @@ class _Run:
                 dest=layout.export_path(p.out, ref, analysis, kind),
                 sleep=self.sleep,
                 clock=self.clock,
+                slots=self.slots,
             ).run()
 
         outcomes = await asyncio.gather(*(one(k) for k in KINDS), return_exceptions=True)
@@ -356,6 +382,7 @@ class _KindExport:
     dest: Path
     sleep: Callable[[float], Awaitable[Any]]
     clock: Callable[[], float]
+    slots: asyncio.Semaphore
 
     @property
     def key(self) -> str:
@@ -383,28 +410,32 @@ class _KindExport:
                 return KindResult(self.kind, path, record.rows or 0, record.job_id, True)
         else:
             record = None
-        job = await self.steps.run(
-            f"export:{self.kind}",
-            f"Starting the {self.kind} export job",
-            self._job(record),
-            lambda j: f"{self.kind}: job {j.job_id} {j.status.lower()}",
-        )
-        if job.status != "DONE":
-            resumed = job.status == "PROCESSING" and record is not None
-            try:
+        while True:
+            async with self.slots:  # a job runs on Botify from its POST until DONE: that is what is capped
                 job = await self.steps.run(
-                    f"poll:{self.kind}",
-                    f"Waiting for the {self.kind} export (job {job.job_id})",
-                    self._poll(job, poll_first=resumed),
-                    lambda j: f"{self.kind}: job {j.job_id} done",
+                    f"export:{self.kind}",
+                    f"Starting the {self.kind} export job",
+                    self._job(record),
+                    lambda j: f"{self.kind}: job {j.job_id} {j.status.lower()}",
                 )
-            except NotFound:
-                if not resumed:
-                    raise
-                # The recorded job is gone on Botify's side (expired or deleted): start a new one.
-                self.steps.emit("info", f"export:{self.kind}", f"{self.kind}: job {job.job_id} no longer exists")
-                self.registry.update(self.key, status="GONE")
-                return await self.run()
+                if job.status == "DONE":
+                    break
+                resumed = job.status == "PROCESSING" and record is not None
+                try:
+                    job = await self.steps.run(
+                        f"poll:{self.kind}",
+                        f"Waiting for the {self.kind} export (job {job.job_id})",
+                        self._poll(job, poll_first=resumed),
+                        lambda j: f"{self.kind}: job {j.job_id} done",
+                    )
+                    break
+                except NotFound:
+                    if not resumed:
+                        raise
+                    # The recorded job is gone on Botify's side (expired or deleted): start a new one.
+                    self.steps.emit("info", f"export:{self.kind}", f"{self.kind}: job {job.job_id} no longer exists")
+                    self.registry.update(self.key, status="GONE")
+                    record = None
         result: DownloadResult = await self.steps.run(
             f"download:{self.kind}",
             f"Downloading the {self.kind} file",

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from helpers import cli, cli_env, run_argv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -297,7 +296,7 @@ def test_bad_command_lines_fail_with_one_line(fake: FakeBotify, tmp_path: Path) 
     (corrupt / REGISTRY_NAME).write_text('{"schema_version": 1, "exports": {')
     sidecar = tmp_path / "wizard.state.json"
     sidecar.write_text('{"schema_version": 1, "pipelines": ')
-    base = ["run", "--project-url", URL, "--api-base", fake.base_url, "--out", str(tmp_path / "out")]
+    base = run_argv(fake.base_url, tmp_path / "out", project_url=URL)[3:]
     cases: dict[str, tuple[list[str], str, int]] = {
         "negative max-edges": ([*base, "--max-edges", "-5"], "max_edges must be a positive whole number", 1),
         "max-edges not a number": ([*base, "--max-edges", "lots"], "invalid int value: 'lots'", 2),
@@ -330,7 +329,7 @@ def test_bad_command_lines_fail_with_one_line(fake: FakeBotify, tmp_path: Path) 
         "missing token": ([*base], "No API token: set BOTIFY_API_TOKEN", 1),
         "unknown command": (["export-everything"], "invalid choice: 'export-everything'", 2),
     }
-    env = {**os.environ, "BOTIFY_API_TOKEN": fake.token, "BOTIFY_GRAPH_CONFIG_DIR": str(tmp_path / "config")}
+    env = cli_env(fake.token, tmp_path / "config")
     env.pop("BOTIFY_API_BASE", None)
     procs = {}
     for case, (argv, _, _) in cases.items():  # all at once: "unreachable API" spends its retry budget (~8 s)
@@ -340,7 +339,7 @@ def test_bad_command_lines_fail_with_one_line(fake: FakeBotify, tmp_path: Path) 
         if case == "wrong token":
             case_env["BOTIFY_API_TOKEN"] = "not-the-token"
         procs[case] = subprocess.Popen(
-            [sys.executable, "-m", "botify_graph.cli", *argv],
+            cli(*argv),
             env=case_env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import cli_env, run_argv
 
 from botify_graph.fake import ALWAYS, FakeBotify, Scenario
 from botify_graph.layout import REGISTRY_NAME
@@ -30,23 +30,11 @@ KINDS = ("links", "meta")
 
 
 def cli(fake: FakeBotify, out: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "botify_graph.cli",
-        "run",
-        "--project-url",
-        URL,
-        "--api-base",
-        fake.base_url,
-        "--out",
-        str(out),
-        *extra,
-    ]
+    return run_argv(fake.base_url, out, *extra, project_url=URL)
 
 
 def env(fake: FakeBotify, tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "BOTIFY_API_TOKEN": fake.token, "BOTIFY_GRAPH_CONFIG_DIR": str(tmp_path / "config")}
+    return cli_env(fake.token, tmp_path / "config")
 
 
 def statuses(out: Path) -> dict[str, str]:

@@ -30,7 +30,7 @@ FUNCTIONS = ROOT / "templates" / "botify_functions.ipynb"
 PROJECT = "https://app.botify.com/example-org/example.com/20241108/segmentation?filter=all#overview"
 PARAMETERS = (
     "project_url", "analysis", "max_edges", "meta_fields", "output_dir", "api_base", "poll_timeout_s",
-    "retry_failed", "mode",
+    "retry_failed", "candidates_file", "mode",
 )  # fmt: skip
 
 
@@ -82,6 +82,16 @@ def test_papermill_values_are_coerced_to_the_declared_types(tmp_path: Path) -> N
 )  # fmt: skip
 def test_parse_fields(value: Any, expected: tuple[str, ...] | None) -> None:
     assert parse_fields(value) == expected
+
+
+def test_candidates_file_is_resolved_from_the_home_and_must_exist(tmp_path: Path) -> None:
+    (tmp_path / "projects.txt").write_text("example-org\n  example.com\n")
+    assert notebook_settings(candidates_file="projects.txt", home=tmp_path, environ={}).candidates_file == (
+        tmp_path / "projects.txt"
+    )
+    assert notebook_settings(home=tmp_path, environ={}).candidates_file is None
+    with pytest.raises(ConfigError, match="is not a file"):
+        notebook_settings(candidates_file="nope.txt", home=tmp_path, environ={})
 
 
 def test_project_home_is_the_folder_holding_the_notebook_from_anywhere_below_it(
@@ -326,6 +336,27 @@ def test_a_rerun_reuses_the_files_and_creates_no_job(fake: Any, tmp_path: Path, 
     nb = _execute(LINK_GRAPH, tmp_path / "2.ipynb", venv_kernel, **args)
     assert "Already exported" in _stdout(nb)
     assert len(fake.jobs) == 2
+
+
+@pytest.mark.slow
+def test_a_headless_run_from_another_folder_reuses_what_the_cli_exported(
+    fake: Any, tmp_path: Path, venv_kernel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import papermill as pm
+
+    from botify_graph.cli import main
+
+    out = tmp_path / "exports"
+    assert main(["run", "--project-url", PROJECT, "--api-base", fake.base_url, "--out", str(out)]) == 0
+    assert len(fake.jobs) == 2
+    monkeypatch.setenv("BOTIFY_GRAPH_OUT", str(out))
+    monkeypatch.setenv("BOTIFY_API_BASE", fake.base_url)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    nb = pm.execute_notebook(str(LINK_GRAPH), str(tmp_path / "o.ipynb"), parameters={"project_url": PROJECT},
+                             kernel_name=venv_kernel, progress_bar=False, cwd=str(elsewhere))  # fmt: skip
+    assert "Already exported" in _stdout(nb) and str(out) in _stdout(nb)
+    assert len(fake.jobs) == 2 and not any(elsewhere.rglob("*.csv"))
 
 
 @pytest.mark.slow

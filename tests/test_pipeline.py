@@ -30,8 +30,9 @@ def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
 
 async def export(fake: FakeBotify, out: Path, **kw: object) -> tuple[object, list[Event]]:
     events: list[Event] = []
+    slots = kw.pop("job_slots", None)
     params = ExportParams(project_url=kw.pop("url", URL), out_dir=out, api_base=fake.base_url, **kw)  # type: ignore[arg-type]
-    result = await run_export(params, token=fake.token, on_event=events.append, sleep=no_wait)
+    result = await run_export(params, token=fake.token, on_event=events.append, sleep=no_wait, job_slots=slots)  # type: ignore[arg-type]
     return result, events
 
 
@@ -177,3 +178,100 @@ async def test_one_broken_download_is_retried_in_the_same_run(fake_api: FakeBoti
     assert result.links.rows == result.depth.edges  # type: ignore[attr-defined]
     assert any("trying again" in e.message for e in events)
     assert len(fake_api.jobs) == 2 and not list(tmp_path.rglob("*.part"))
+
+
+def test_the_library_reuses_what_the_cli_exported_from_any_folder(
+    fake_api: FakeBotify, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's snippet, run in a kernel after the CLI exported: no job, no second copy."""
+    from botify_graph.cli import main
+
+    out = tmp_path / "exports"
+    monkeypatch.setenv("BOTIFY_API_TOKEN", fake_api.token)
+    monkeypatch.setenv("BOTIFY_GRAPH_CONFIG_DIR", str(tmp_path / "config"))
+    assert main(["run", "--project-url", URL, "--api-base", fake_api.base_url, "--out", str(out)]) == 0
+    jobs, files = len(fake_api.jobs), sorted(p for p in out.rglob("*") if p.is_file())
+    assert jobs == 2
+
+    kernel_folder = tmp_path / "repo" / "notebooks"  # a kernel's working folder, somewhere else
+    kernel_folder.mkdir(parents=True)
+    monkeypatch.chdir(kernel_folder)
+    monkeypatch.setenv("BOTIFY_GRAPH_OUT", str(out))
+    monkeypatch.setenv("BOTIFY_API_BASE", fake_api.base_url)
+    result = asyncio.run(run_export(ExportParams(project_url=URL)))
+    assert result.reused and len(fake_api.jobs) == jobs
+    assert result.links.path == out.resolve() / "example-org" / "example.com" / "example.com_20241108_links.csv"
+    assert sorted(p for p in out.rglob("*") if p.is_file()) == files
+    assert not any(kernel_folder.rglob("*"))  # no downloads/ beside the kernel
+
+
+async def test_other_settings_are_a_new_export_and_the_earlier_files_are_kept(
+    fake_api: FakeBotify, tmp_path: Path
+) -> None:
+    first, _ = await export(fake_api, tmp_path, max_edges=20_000)
+    links_before = first.links.path.read_bytes()  # type: ignore[attr-defined]
+    meta_before = first.meta.path.read_bytes()  # type: ignore[attr-defined]
+    second, events = await export(fake_api, tmp_path, max_edges=5_000, fields=("pagetype",))
+    assert not second.reused and len(fake_api.jobs) == 4  # type: ignore[attr-defined]
+    folder = first.links.path.parent  # type: ignore[attr-defined]
+    kept = {p.name: p.read_bytes() for p in folder.glob("*.csv") if p.name.count(".") > 2}
+    assert len(kept) == 2 and "example.com_20241108_links.limit20000.csv" in kept, sorted(kept)
+    assert any(n.startswith("example.com_20241108_meta.limit20000-7fields-") for n in kept), sorted(kept)
+    assert links_before in kept.values() and meta_before in kept.values()
+    assert second.links.path == first.links.path and read_csv(second.meta.path)[0] == ["id", "pagetype"]  # type: ignore[attr-defined]
+    assert sum("was kept as" in e.message for e in events) == 2
+
+    # Asking for the first settings again opens the kept files: no job.
+    again, _ = await export(fake_api, tmp_path, max_edges=20_000)
+    assert again.reused and len(fake_api.jobs) == 4  # type: ignore[attr-defined]
+    assert again.links.path.read_bytes() == links_before  # type: ignore[attr-defined]
+    # The latest export keeps the plain names; the registry knows every file.
+    registry = json.loads((tmp_path / "export_registry.json").read_text())
+    assert registry["schema_version"] == 2 and len(registry["exports"]) == 4
+
+
+class CountingSlots(asyncio.Semaphore):
+    """A semaphore that remembers how many holders it had at once."""
+
+    def __init__(self, value: int) -> None:
+        super().__init__(value)
+        self.held = self.peak = self.taken = 0
+
+    async def acquire(self) -> bool:
+        await super().acquire()
+        self.held += 1
+        self.taken += 1
+        self.peak = max(self.peak, self.held)
+        return True
+
+    def release(self) -> None:
+        self.held -= 1
+        super().release()
+
+
+async def test_job_slots_cap_the_jobs_running_at_once_across_runs(fake_api: FakeBotify, tmp_path: Path) -> None:
+    fake_api.scenario = Scenario(polls_to_done=2)
+    slots = CountingSlots(1)
+    await asyncio.gather(
+        export(fake_api, tmp_path, max_edges=20_000, job_slots=slots),
+        export(fake_api, tmp_path, url="https://app.botify.com/example-org/no-gsc.example/", max_edges=20_000,
+               job_slots=slots),
+    )  # fmt: skip
+    assert slots.taken == 4 and slots.peak == 1 and len(fake_api.jobs) == 4
+    posts = sorted(j.created_t for j in fake_api.jobs.values())
+    done = sorted(j.finished_t or 0 for j in fake_api.jobs.values())
+    assert all(done[i] <= posts[i + 1] for i in range(3))  # each job was DONE before the next was created
+
+
+async def test_every_event_also_goes_to_the_botify_graph_logger(
+    fake_api: FakeBotify, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("DEBUG", logger="botify_graph"):
+        await export(fake_api, tmp_path, max_edges=20_000)
+    records = [r for r in caplog.records if r.name == "botify_graph.export"]
+    text = "\n".join(r.getMessage() for r in records)
+    assert "step_succeeded connect: Connected as" in text and "job_status poll:links" in text
+    assert fake_api.token not in text
+    import logging
+
+    assert not logging.getLogger("botify_graph").handlers  # the library installs no handler

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from helpers import race
 
 from botify_graph.errors import StateFileError
 from botify_graph.registry import ExportRecord, ExportRegistry, registry_key
@@ -259,7 +258,7 @@ import sys, time
 from pathlib import Path
 from botify_graph.registry import ExportRegistry
 
-reg, go, n, key = ExportRegistry(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+go, reg, n, key = Path(sys.argv[1]), ExportRegistry(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 while not go.exists():
     time.sleep(0.005)
 for _ in range(n):
@@ -271,23 +270,7 @@ for _ in range(n):
 
 def test_two_processes_lose_no_update(reg: ExportRegistry, tmp_path: Path) -> None:
     key = reg.put(links()).key
-    go = tmp_path / "go"
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(reg.path), str(go), "50", key],
-            cwd=ROOT,
-            env=env,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    time.sleep(0.3)
-    go.touch()
-    for proc in procs:
-        _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
+    race(WORKER, str(reg.path), "50", key, go=tmp_path / "go")
     assert reg.get(key).polls == 100  # type: ignore[union-attr]
 
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import os
 import subprocess
-import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from helpers import cli_env, run_argv
 
 from botify_graph import errors
 from botify_graph.client import RetryTransport, make_client
@@ -55,21 +54,8 @@ async def no_wait(_: float) -> None:
 @pytest.mark.slow
 def test_cli_export_writes_the_token_nowhere(fake: FakeBotify, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    env = {**os.environ, "BOTIFY_API_TOKEN": TOKEN, "BOTIFY_GRAPH_CONFIG_DIR": str(tmp_path / "config")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "botify_graph.cli",
-        "run",
-        "--project-url",
-        URL,
-        "--api-base",
-        fake.base_url,
-        "--out",
-        str(out),
-        "--max-edges",
-        "20000",
-    ]
+    env = cli_env(TOKEN, tmp_path / "config")
+    cmd = run_argv(fake.base_url, out, "--max-edges", "20000", project_url=URL)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     files = [p for p in out.rglob("*") if p.is_file()]

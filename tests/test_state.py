@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from helpers import race
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -420,7 +419,7 @@ import sys, time
 from pathlib import Path
 from botify_graph.state import ParamLog, Sidecar
 
-path, go, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+go, path, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 while not go.exists():
     time.sleep(0.005)
 side = Sidecar(path / "wizard.json")
@@ -434,28 +433,8 @@ for i in range(n):
 """
 
 
-def run_workers(tmp_path: Path, script: str, n: int) -> None:
-    go = tmp_path / "go"
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", script, str(tmp_path), str(go), str(n)],
-            cwd=ROOT,
-            env=env,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    time.sleep(0.3)
-    go.touch()
-    for proc in procs:
-        _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
-
-
 def test_two_processes_lose_no_sidecar_update_or_log_line(tmp_path: Path) -> None:
-    run_workers(tmp_path, WORKER, 50)
+    race(WORKER, str(tmp_path), "50", go=tmp_path / "go")
     side = Sidecar(tmp_path / "wizard.json")
     assert side.pipeline("p")["steps"]["depth"] == {"count": 100}  # type: ignore[index]
     assert len(ParamLog(tmp_path / "params.jsonl").read()) == 100

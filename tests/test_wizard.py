@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import shlex
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ import pytest
 
 from botify_graph.errors import ConfigError
 from botify_graph.fake import DEMO_USERNAME, FakeBotify, Scenario
+from botify_graph.notebook import notebook_settings
 from botify_graph.registry import ExportRegistry
+from botify_graph.reproduce import reproduce
 from botify_graph.state import STEPS, ParamLog, Sidecar
 from botify_graph.token import token_path
 from botify_graph.wizard import PipelineModel, StepState, Wizard, parse_candidates, wizard
@@ -331,6 +334,19 @@ async def test_full_flow_from_dirty_url_to_two_csvs(build: Callable[..., Wizard]
     for path in tmp_path.rglob("*"):  # nowhere on disk but the token file
         if path.is_file() and path != token_path():
             assert fake.token.encode() not in path.read_bytes(), path
+
+    # One mapping: the Result card's papermill command, `botify-graph reproduce` and the notebook's own
+    # parameter handling agree on this pipeline, down to the folder and the API.
+    shown = shlex.split(result.papermill())
+    reproduced = reproduce(tmp_path / "state.json")
+    assert shown == shlex.split(reproduced.command)
+    parameters = dict(zip(shown[4::3], shown[5::3], strict=True))
+    assert parameters == {k: str(v) for k, v in reproduced.parameters.items()}
+    settings = notebook_settings(**{**parameters, "max_edges": int(parameters["max_edges"])}, home=tmp_path)
+    answer = wiz.model.answer("export")
+    assert settings.params == answer.to_params().validated()
+    assert settings.params.fields == ("pagetype", "is_compliant", "canonical_equal", "sitemaps_present", "depth",
+                                      "impressions")  # fmt: skip
 
 
 async def test_resume_after_every_step_lands_on_the_first_unfinished_one(

@@ -519,8 +519,10 @@ class FakeApp:
         due = job.polls >= sc.polls_to_done and time.monotonic() - job.created_t >= sc.seconds_for(job.kind)
         if due and job.will_fail:
             job.status = "FAILED"
+            job.finished_t = time.monotonic()
         elif due and job.ready.is_set():
             job.status = "FAILED" if job.error else "DONE"
+            job.finished_t = time.monotonic()
         elif job.polls:
             job.status = "PROCESSING"
 

@@ -89,6 +89,7 @@ class FakeJob:
     nb_lines: int | None = None
     error: str | None = None
     ready_t: float | None = None  # time.monotonic() when the file was written (or failed)
+    finished_t: float | None = None  # time.monotonic() when the job first answered DONE or FAILED
     ready: threading.Event = field(default_factory=threading.Event, repr=False)
     download_urls: list[str] = field(default_factory=list)
     downloads: int = 0

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import ipywidgets as w
 
-from .. import api, layout
+from .. import api, layout, sync
 from ..client import make_client
 from ..errors import BotifyError, ConfigError, StateFileError
 from ..fsutil import utc_now_iso
@@ -125,7 +125,7 @@ class Wizard:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.model = PipelineModel()
         self.focus = 0
-        self.error: StateFileError | None = None
+        self.error: BotifyError | None = None
 
         self._build_toolbar()
         self.step_list: list[Step] = [cls(self, i) for i, cls in enumerate(STEP_CLASSES)]
@@ -138,8 +138,9 @@ class Wizard:
             layout=w.Layout(width="100%", max_width=MAX_WIDTH, padding="4px"),
         )
         try:
+            sync.wizard_shown()  # from now on no blocking wrapper may patch this kernel's loop
             self._load()
-        except StateFileError as exc:
+        except (StateFileError, ConfigError) as exc:
             self._broken(exc)
 
     def __repr__(self) -> str:  # never shows the token
@@ -207,21 +208,20 @@ class Wizard:
             self.render()
             self.enter(connect)
 
-    def _broken(self, exc: StateFileError) -> None:
-        """A corrupt or newer sidecar: say so, name the file, show no steps, write nothing."""
+    def _broken(self, exc: BotifyError) -> None:
+        """A corrupt or newer sidecar (or a patched loop): say so, name the file, show no steps, write nothing."""
         self.error = exc
         for step in self.step_list:
             step.cancel()
-        self.widget.children = (
-            self.title,
-            w.HTML(
-                error_html(f"The wizard cannot start: {exc}")
-                + note(
-                    f"Nothing was written to {esc(exc.path)}. Fix or move that file, then run this cell again "
-                    "(or give the wizard another sidecar_path)."
-                )
-            ),
+        hint = (
+            note(
+                f"Nothing was written to {esc(exc.path)}. Fix or move that file, then run this cell again "
+                "(or give the wizard another sidecar_path)."
+            )
+            if isinstance(exc, StateFileError)
+            else ""
         )
+        self.widget.children = (self.title, w.HTML(error_html(f"The wizard cannot start: {exc}") + hint))
 
     def _fill_all(self) -> None:
         for step in self.step_list:

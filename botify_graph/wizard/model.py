@@ -8,9 +8,13 @@ instead of crashing on it.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+import types
+import typing
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -64,39 +68,94 @@ def _str(value: Any) -> str:
     return value
 
 
-def _opt_str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+def _read(kind: Any, value: Any) -> Any:
+    """`value` from a sidecar dict as the type `kind` (an annotation); ValueError if it cannot be."""
+    if kind is str:
+        return _str(value)
+    if kind is int:
+        return _int(value)
+    if kind is bool:
+        return bool(value)
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("not a number")
+        return float(value)
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        if value is None:
+            return None
+        for option in inner:
+            try:
+                return _read(option, value)
+            except (TypeError, ValueError):
+                continue
+        if len(inner) == 1 and inner[0] is str:
+            return None  # an unusable optional text is "not given"
+        raise ValueError(f"not any of {inner}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ValueError("not a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_read(args[0], v) for v in value)
+        if len(value) != len(args):
+            raise ValueError("wrong length")
+        return tuple(_read(a, v) for a, v in zip(args, value, strict=True))
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        if not isinstance(value, dict):
+            raise ValueError("not an object")
+        return kind.from_json(value)  # type: ignore[attr-defined]
+    return value
 
 
-def _pairs(value: Any) -> list[tuple[int, int]]:
-    if not isinstance(value, list):
-        return []
-    out = []
-    for item in value:
-        if isinstance(item, (list, tuple)) and len(item) == 2:
-            out.append((_int(item[0]), _int(item[1])))
-    return out
+class JsonAnswer:
+    """`to_json` / `from_json` from the dataclass fields: what the sidecar holds, and how it is read back.
+
+    A field without a default is required (its absence makes the answer unusable: that step is asked again);
+    an optional text that is unusable reads as None. `check()` adds rules a type cannot say.
+    """
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(self)))  # type: ignore[call-overload]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            if f.name not in data:
+                if required:
+                    raise ValueError(f"{f.name} is missing")
+                continue
+            try:
+                values[f.name] = _read(hints[f.name], data[f.name])
+            except (TypeError, ValueError):
+                if required:
+                    raise
+        answer = cls(**values)
+        answer.check()
+        return answer
+
+    def check(self) -> None:
+        """Raise ValueError if the answer breaks a rule its field types cannot express."""
 
 
 @dataclass(frozen=True)
-class ConnectAnswer:
+class ConnectAnswer(JsonAnswer):
     """Step 1: who the token belongs to. The token itself is never part of any answer."""
 
     username: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"username": self.username}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ConnectAnswer:
-        return cls(username=_str(data.get("username")))
 
     def summary(self) -> str:
         return f"Connected as {self.username}"
 
 
 @dataclass(frozen=True)
-class ProjectAnswer:
+class ProjectAnswer(JsonAnswer):
     """Step 2: the project; `url` is the clean project URL and the pipeline id."""
 
     url: str
@@ -104,24 +163,12 @@ class ProjectAnswer:
     project: str
     analysis_hint: str | None = None  # an analysis slug the pasted URL named, preselected in step 3
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ProjectAnswer:
-        return cls(
-            url=_str(data.get("url")),
-            org=_str(data.get("org")),
-            project=_str(data.get("project")),
-            analysis_hint=_opt_str(data.get("analysis_hint")),
-        )
-
     def summary(self) -> str:
         return self.url
 
 
 @dataclass(frozen=True)
-class AnalysisAnswer:
+class AnalysisAnswer(JsonAnswer):
     """Step 3: the analysis; `exported` when its two files already existed and were opened as they are."""
 
     slug: str
@@ -129,25 +176,13 @@ class AnalysisAnswer:
     date: str | None = None
     exported: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> AnalysisAnswer:
-        return cls(
-            slug=_str(data.get("slug")),
-            name=_opt_str(data.get("name")),
-            date=_opt_str(data.get("date")),
-            exported=bool(data.get("exported", False)),
-        )
-
     def summary(self) -> str:
         text = self.slug + (f" ({self.name})" if self.name and self.name != self.slug else "")
         return text + (" · already exported" if self.exported else "")
 
 
 @dataclass(frozen=True)
-class DepthAnswer:
+class DepthAnswer(JsonAnswer):
     """Step 4: the row limit and the depth it allows."""
 
     max_edges: int
@@ -157,29 +192,6 @@ class DepthAnswer:
     per_depth: tuple[tuple[int, int], ...] = ()
     cumulative: tuple[tuple[int, int], ...] = ()
     reused: bool = False  # taken from an earlier export's registry record
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "max_edges": self.max_edges,
-            "depth": self.depth,
-            "edges": self.edges,
-            "whole_graph": self.whole_graph,
-            "per_depth": [list(p) for p in self.per_depth],
-            "cumulative": [list(p) for p in self.cumulative],
-            "reused": self.reused,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DepthAnswer:
-        return cls(
-            max_edges=_int(data.get("max_edges")),
-            depth=_int(data.get("depth")),
-            edges=_int(data.get("edges")),
-            whole_graph=bool(data.get("whole_graph", False)),
-            per_depth=tuple(_pairs(data.get("per_depth"))),
-            cumulative=tuple(_pairs(data.get("cumulative"))),
-            reused=bool(data.get("reused", False)),
-        )
 
     def choice(self) -> DepthChoice | None:
         """The DepthChoice this answer was made from (for the chart and the summary), if its table was kept."""
@@ -202,30 +214,22 @@ class DepthAnswer:
 
 
 @dataclass(frozen=True)
-class FieldsAnswer:
+class FieldsAnswer(JsonAnswer):
     """Step 5: the meta fields to export, in canonical order."""
 
     fields: tuple[str, ...]
     available: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
-        return {"fields": list(self.fields), "available": list(self.available)}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FieldsAnswer:
-        fields = data.get("fields")
-        if not isinstance(fields, list) or not all(isinstance(f, str) and f in META_BY_NAME for f in fields):
+    def check(self) -> None:
+        if not all(f in META_BY_NAME for f in self.fields):
             raise ValueError("bad fields")
-        available = data.get("available")
-        avail = tuple(f for f in available if isinstance(f, str)) if isinstance(available, list) else ()
-        return cls(fields=tuple(fields), available=avail)
 
     def summary(self) -> str:
         return ", ".join(self.fields) if self.fields else "URL only (no page attributes)"
 
 
 @dataclass(frozen=True)
-class FileAnswer:
+class FileAnswer(JsonAnswer):
     """One exported file."""
 
     path: str
@@ -233,27 +237,12 @@ class FileAnswer:
     job_id: int | str | None = None
     reused: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Any) -> FileAnswer:
-        if not isinstance(data, dict):
-            raise ValueError("not a file record")
-        job_id = data.get("job_id")
-        return cls(
-            path=_str(data.get("path")),
-            rows=_int(data.get("rows")),
-            job_id=job_id if isinstance(job_id, (int, str)) and not isinstance(job_id, bool) else None,
-            reused=bool(data.get("reused", False)),
-        )
-
 
 EXPORT_STATES = ("ACTIVE", "SUCCESS", "FAIL")
 
 
 @dataclass(frozen=True)
-class ExportAnswer:
+class ExportAnswer(JsonAnswer):
     """Step 6: the run_export parameters and how the run stands.
 
     Saved as ACTIVE before the export task starts, so a new kernel sees a running export and restarts
@@ -277,6 +266,14 @@ class ExportAnswer:
     job_failed: bool = False  # the failure was Botify reporting the job FAILED: a retry starts a new job
     elapsed: float | None = None
 
+    def check(self) -> None:
+        if self.state not in EXPORT_STATES:
+            raise ValueError("unknown export state")
+        if self.poll_timeout_s <= 0:
+            raise ValueError("bad poll timeout")
+        if self.state == "SUCCESS" and (self.links is None or self.meta is None):
+            raise ValueError("a finished export without files")
+
     def to_params(self) -> ExportParams:
         """The `run_export` parameters of this export."""
         return ExportParams(
@@ -292,65 +289,9 @@ class ExportAnswer:
 
     def params_json(self) -> dict[str, Any]:
         """The parameters only (what the parameter log records)."""
-        return {
-            "project_url": self.project_url,
-            "analysis": self.analysis,
-            "max_edges": self.max_edges,
-            "fields": list(self.fields),
-            "out_dir": self.out_dir,
-            "api_base": self.api_base,
-            "poll_timeout_s": self.poll_timeout_s,
-            "retry_failed": self.retry_failed,
-        }
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"state": self.state, **self.params_json(), "started": self.started}
-        if self.links is not None:
-            data["links"] = self.links.to_json()
-        if self.meta is not None:
-            data["meta"] = self.meta.to_json()
-        for key in ("depth", "error", "elapsed"):
-            if getattr(self, key) is not None:
-                data[key] = getattr(self, key)
-        if self.job_failed:
-            data["job_failed"] = True
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ExportAnswer:
-        state = data.get("state")
-        if state not in EXPORT_STATES:
-            raise ValueError("unknown export state")
-        fields = data.get("fields")
-        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
-            raise ValueError("bad fields")
-        timeout = data.get("poll_timeout_s")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ValueError("bad poll timeout")
-        links = FileAnswer.from_json(data["links"]) if "links" in data else None
-        meta = FileAnswer.from_json(data["meta"]) if "meta" in data else None
-        if state == "SUCCESS" and (links is None or meta is None):
-            raise ValueError("a finished export without files")
-        depth = data.get("depth")
-        elapsed = data.get("elapsed")
-        return cls(
-            state=state,
-            project_url=_str(data.get("project_url")),
-            analysis=_str(data.get("analysis")),
-            max_edges=_int(data.get("max_edges")),
-            fields=tuple(fields),
-            out_dir=_str(data.get("out_dir")),
-            api_base=_str(data.get("api_base")),
-            poll_timeout_s=float(timeout),
-            started=str(data.get("started") or ""),
-            retry_failed=bool(data.get("retry_failed", False)),
-            links=links,
-            meta=meta,
-            depth=depth if isinstance(depth, int) and not isinstance(depth, bool) else None,
-            error=_opt_str(data.get("error")),
-            job_failed=bool(data.get("job_failed", False)),
-            elapsed=float(elapsed) if isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool) else None,
-        )
+        data = self.to_json()
+        keys = ("project_url", "analysis", "max_edges", "fields", "out_dir", "api_base", "poll_timeout_s")
+        return {k: data[k] for k in (*keys, "retry_failed")}
 
     @property
     def done(self) -> bool:
@@ -366,25 +307,13 @@ class ExportAnswer:
 
 
 @dataclass(frozen=True)
-class ResultAnswer:
+class ResultAnswer(JsonAnswer):
     """Step 7: the files the user was shown."""
 
     links: str
     meta: str
     links_rows: int
     meta_rows: int
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ResultAnswer:
-        return cls(
-            links=_str(data.get("links")),
-            meta=_str(data.get("meta")),
-            links_rows=_int(data.get("links_rows")),
-            meta_rows=_int(data.get("meta_rows")),
-        )
 
     def summary(self) -> str:
         return f"{Path(self.links).name}, {Path(self.meta).name}"
