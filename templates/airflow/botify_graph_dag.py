@@ -177,7 +177,7 @@ def botify_graph_exports() -> None:
         pool=POOL,
         log_output=True,  # the notebook's plain-text progress in the task log (it never prints the token)
         do_xcom_push=False,
-        execution_timeout=timedelta(hours=4),  # the notebook waits up to poll_timeout_s (3 h) for a job
+        execution_timeout=timedelta(hours=4),  # > poll_timeout_s (3 h per job): raise both together
         map_index_template="{{ task.parameters['project_url'] }}",
     ).expand_kwargs(plan())
 
