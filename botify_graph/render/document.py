@@ -80,9 +80,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], keys: Sequence
 
 def _pages(rows: list[dict[str, Any]]) -> Table:
     """Rows of pages (url, inbound, outbound, then the meta fields), their JSON keys as column names."""
-    keys = ["url", "inbound", "outbound"] + [
-        k for k in (rows[0] if rows else {}) if k not in ("url", "inbound", "outbound")
-    ]
+    first = ["url", "inbound", "outbound"]
+    keys = first + [k for k in (rows[0] if rows else {}) if k not in first]
     return _table(keys, [[r.get(k) for k in keys] for r in rows], keys)
 
 
@@ -93,11 +92,7 @@ def _notes(notes: Sequence[str]) -> list[Block]:
 def _degrees(title: str, d: DegreeStats) -> list[Block]:
     return [
         Heading(title, 3),
-        Paragraph(
-            L.DEGREE_LINE.format(
-                pages=d.pages, over=d.over, mean=d.mean, median=d.median, p90=d.p90, p99=d.p99, max=d.max, zero=d.zero
-            )
-        ),
+        Paragraph(L.DEGREE_LINE.format(**vars(d))),
         Figure(
             histogram_svg(d.histogram),
             _table(L.HISTOGRAM_COLUMNS, [[b["bucket"], b["pages"]] for b in d.histogram]),
