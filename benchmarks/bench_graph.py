@@ -1,4 +1,4 @@
-"""How fast and how big is `graph.summarize` (and `compare.compare_graphs`) on a 1M-link export?
+"""How fast and how big is `graph.summary.summarize` (and `graph.compare.compare_graphs`) on a 1M-link export?
 
     python benchmarks/bench_graph.py [--rows N] [--pages P] [--repeat K] [--quick]
 
@@ -79,11 +79,11 @@ def generate(folder: Path, rows: int, *, pages: int | None = None, seed: int = 7
 
 def _prepare(name: str, folder: Path) -> Callable[[], object]:
     if name == "summarize":
-        from botify_graph.graph import summarize
+        from botify_graph.graph.summary import summarize
 
         return lambda: summarize(folder / "old_links.csv", folder / "old_meta.csv")
     if name == "compare":
-        from botify_graph.compare import compare_graphs
+        from botify_graph.graph.compare import compare_graphs
 
         return lambda: compare_graphs(
             folder / "old_links.csv", folder / "new_links.csv", folder / "old_meta.csv", folder / "new_meta.csv"

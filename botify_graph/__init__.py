@@ -42,8 +42,8 @@ _EXPORTS = {
     "ExportRegistry": "registry", "Sidecar": "state", "ParamLog": "state",
     "load_token": "token", "save_token": "token",
     # graphs
-    "summarize": "graph", "load_graph": "graph", "compare_graphs": "compare", "serve_for_cosmograph": "handoff",
-    "graph_view": "viz", "depth_chart": "viz",
+    "summarize": "graph.summary", "load_graph": "graph.load", "compare_graphs": "graph.compare",
+    "serve_for_cosmograph": "handoff", "graph_view": "render.widgets", "depth_chart": "render.widgets",
     # front ends
     "Wizard": "wizard",
 }
@@ -93,7 +93,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .layout import export_filename, project_dir
     from .urls import ProjectRef, clean_url
     from .wizard import Wizard
-    from .graph import load_graph, summarize
-    from .compare import compare_graphs
+    from .graph.summary import summarize
+    from .graph.load import load_graph
+    from .graph.compare import compare_graphs
     from .handoff import serve_for_cosmograph
-    from .viz import depth_chart, graph_view
+    from .render.widgets import depth_chart, graph_view

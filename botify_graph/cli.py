@@ -12,10 +12,10 @@ from . import __version__, layout
 from .errors import BotifyError
 
 if TYPE_CHECKING:
-    from .compare import GraphDiff
-    from .graph import GraphSummary
+    from .graph.compare import GraphDiff
+    from .graph.summary import GraphSummary
     from .pipeline import ExportParams
-    from .report import TextReporter
+    from .render.progress import TextReporter
 from .queries import META_BY_NAME
 
 MAX_EXPORT_ROWS = layout.MAX_EXPORT_ROWS
@@ -140,22 +140,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _reporter() -> TextReporter:
-    from .report import TextReporter
+    from .render.progress import TextReporter
 
     return TextReporter(sys.stdout)
 
 
 async def _export(params: ExportParams, token: str) -> int:
-    from .graph import brief_text, write_export_reports
     from .pipeline import run_export
-    from .report import summary_text
+    from .render.progress import brief_text, summary_text
+    from .reports import export_reports
 
     reporter = _reporter()
     try:
         result = await run_export(params, token=token, on_event=reporter)
     finally:
         reporter.close()
-    summary, written = await asyncio.to_thread(write_export_reports, result)
+    summary, written = await asyncio.to_thread(export_reports, result)
     print(summary_text(result, pages=summary.pages))
     print(brief_text(summary))
     print("  reports:")
@@ -267,22 +267,22 @@ def _print_report(report: GraphSummary | GraphDiff, *, as_json: bool) -> None:
 
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
-        print(report.to_markdown())
+        from .render.markdown import report_markdown
+
+        print(report_markdown(report), end="")
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
-    from .graph import export_files, summarize, write_report
+    from .reports import summary_report
 
-    links, meta, analysis = export_files(args.out, args.project_url, args.analysis)
-    summary = summarize(links, meta, top=args.top)
-    paths = write_report(summary, links.parent, links.name[: -len("_links.csv")])
+    summary, paths, analysis = summary_report(args.out, args.project_url, args.analysis, top=args.top)
     _print_report(summary, as_json=args.json)
     print(f"# analysis {analysis}; report written to {paths[0]} and {paths[1]}", file=sys.stderr)
     return 0
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import compare_exports
+    from .reports import compare_exports
 
     diff, paths = compare_exports(args.out, args.project_url, args.old, args.new, top=args.top)
     _print_report(diff, as_json=args.json)
@@ -291,8 +291,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_cosmograph(args: argparse.Namespace) -> int:
-    from .graph import export_files
     from .handoff import serve_for_cosmograph
+    from .reports import export_files
 
     links, meta, analysis = export_files(args.out, args.project_url, args.analysis)
     server, url = serve_for_cosmograph(links, meta, port=args.port, size_by=args.size_by)

@@ -235,7 +235,7 @@ def serve_for_cosmograph(
     """Start serving the CSVs on 127.0.0.1 and return (server, cosmograph.app link); `server.close()` stops it."""
     files = [links] if meta is None else [links, meta]
     if meta is not None:
-        from .graph import csv_header
+        from .graph.encode import csv_header
 
         columns = csv_header(Path(meta), "meta")
         color_by = color_by if color_by in columns else None

@@ -65,6 +65,7 @@ __all__ = [
     "find_export",
     "local_analyses",
     "out_dir",
+    "out_dir_of",
     "param_log_path",
     "parse_export_filename",
     "project_dir",
@@ -189,6 +190,15 @@ def project_dir(out: str | os.PathLike[str], ref: ProjectRef) -> Path:
     if root not in folder.parents:
         raise InvalidProjectURL(f"{ref} would be stored outside {root}; refusing.")
     return folder
+
+
+def out_dir_of(export: str | os.PathLike[str], ref: ProjectRef) -> Path:
+    """The output folder an export file of `ref` lies in (the inverse of `export_path`), so reports go beside it."""
+    folder = Path(export).resolve().parent
+    out = folder.parent.parent
+    if folder.parent == folder or project_dir(out, ref) != folder:
+        raise ConfigError(f"{export} is not in a folder {ref.org}/{ref.project} of an output folder.")
+    return out
 
 
 def _check_analysis(analysis: str) -> str:

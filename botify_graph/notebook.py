@@ -189,7 +189,7 @@ async def run_headless(
 ) -> ExportResult:
     """Run the whole export with plain-text progress; raise a BotifyError with our message on failure."""
     from .pipeline import run_export
-    from .report import TextReporter, summary_text
+    from .render.progress import TextReporter, summary_text
     from .token import load_token, token_path
 
     out = stream or sys.stdout
@@ -211,7 +211,7 @@ async def run_headless(
         raise _short(exc) from None
     reporter.close()
     print(summary_text(result, pages=result.meta.rows), file=out, flush=True)
-    from .graph import headless_report
+    from .reports import headless_report
 
     try:
         report = await asyncio.to_thread(headless_report, result)

@@ -1,12 +1,40 @@
-"""Shared fixtures: the fake Botify API over real sockets."""
+"""Shared fixtures: the fake Botify API over real sockets, and small link graphs (see sample_graphs.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from sample_graphs import LINKS, META, NEW, OLD, A, B, C, D, E, meta_csv, site, write_links
 
 from botify_graph.fake import FakeBotify, Scenario
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> tuple[Path, Path]:
+    """(links, meta) of sample_graphs.LINKS and META."""
+    links = write_links(tmp_path / "site_20241108_links.csv", LINKS)
+    meta = tmp_path / "site_20241108_meta.csv"
+    meta.write_text(META)
+    return links, meta
+
+
+@pytest.fixture
+def crawls(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
+    """(old links, new links, old meta, new meta) of sample_graphs.OLD and NEW, without depths."""
+    return (
+        write_links(tmp_path / "old_links.csv", OLD),
+        write_links(tmp_path / "new_links.csv", NEW),
+        meta_csv(tmp_path / "old_meta.csv", dict.fromkeys((A, B, C, E))),
+        meta_csv(tmp_path / "new_meta.csv", dict.fromkeys((A, B, C, D))),
+    )
+
+
+@pytest.fixture
+def site_graph(tmp_path: Path) -> tuple[Path, Path]:
+    """(links, meta) of sample_graphs.site: a hub and 30 pages."""
+    return site(tmp_path)
 
 
 @pytest.fixture

@@ -197,7 +197,7 @@ async def test_wizard_flow_with_a_reload_during_the_export(app: App, browser: An
     await page.get_by_text("PROCESSING").first.wait_for(timeout=30_000)
     await shot("export-running")
     before = {k: r["job_id"] for k, r in app.registry().items()}
-    assert sorted(r["kind"] for r in app.registry().values()) == ["links", "meta"]
+    assert sorted(r["kind"] for r in app.registry().values()) == ["links", "meta"]  # keys: kind@variant
     assert all(r["status"] in ("CREATED", "PROCESSING") for r in app.registry().values())
 
     await page.reload()  # a new page load: a new kernel, which only has the sidecar and the registry

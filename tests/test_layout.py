@@ -119,6 +119,13 @@ def test_local_analyses_and_find_export(tmp_path: Path) -> None:
         layout.find_export(tmp_path, ProjectRef("example-org", "other"))
 
 
+def test_out_dir_of_an_export_file(tmp_path: Path) -> None:
+    path = layout.export_path(tmp_path / "out", REF, "20241108", "links")
+    assert layout.out_dir_of(path, REF) == (tmp_path / "out").resolve()
+    with pytest.raises(ConfigError, match=r"example-org/example\.com"):
+        layout.out_dir_of(tmp_path / "elsewhere" / path.name, REF)
+
+
 def test_report_names() -> None:
     assert layout.report_path("/o", REF, "20241108", "summary_md").name == "example.com_20241108_summary.md"
     assert layout.report_path("/o", REF, "20241108", "graph_html").name == "example.com_20241108_graph.html"

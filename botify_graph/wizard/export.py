@@ -348,8 +348,8 @@ class ResultStep(Step):
         """The graph summary (graph.summarize streams the CSVs in a worker thread; the widget is built here)."""
         assert export.links is not None and export.meta is not None
         self.set(StepState.ACTIVE, note("Summarising the graph…"))
-        from ..graph import summarize
-        from ..viz import summary_widget
+        from ..graph.summary import summarize
+        from ..render.widgets import summary_widget
 
         depth = self.depth_choice()
         work = functools.partial(summarize, export.links.path, export.meta.path, depth=depth)
@@ -377,8 +377,8 @@ class ResultStep(Step):
     async def show_graph(self, export: ExportAnswer) -> None:
         """The interactive view: its HTML is made in a worker thread, its widget here."""
         assert export.links is not None and export.meta is not None
-        from ..viz import graph_view_frame
-        from ..viz import graph_view_html as render
+        from ..render.graphview import graph_view_html as render
+        from ..render.widgets import graph_view_frame
 
         self.set(StepState.ACTIVE, note("Laying out the graph…"))
         doc = await asyncio.get_running_loop().run_in_executor(
@@ -389,7 +389,7 @@ class ResultStep(Step):
 
     def offer_compare(self, export: ExportAnswer) -> None:
         """Offer the other analyses of this project already exported here for a crawl-to-crawl comparison."""
-        from ..graph import local_analyses
+        from ..layout import local_analyses
         from ..urls import clean_url
 
         others = [a for a in local_analyses(export.out_dir, clean_url(export.project_url)) if a != export.analysis]
@@ -414,8 +414,8 @@ class ResultStep(Step):
 
     async def run_compare(self, export: ExportAnswer, other: str) -> None:
         """compare_exports (streaming, in a worker thread), older analysis first; the report is written too."""
-        from ..compare import compare_exports
-        from ..viz import diff_widget
+        from ..render.widgets import diff_widget
+        from ..reports import compare_exports
 
         old, new = sorted([other, export.analysis])
         self.set(StepState.ACTIVE, note(f"Comparing {old} with {new}…"))

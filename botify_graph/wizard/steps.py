@@ -405,7 +405,7 @@ class DepthStep(Step):
 
     def show_chart(self, answer: DepthAnswer) -> None:
         """The depth chart and the numbers as a table."""
-        from ..viz import depth_chart
+        from ..render.widgets import depth_chart
 
         parts: list[w.Widget] = []
         choice = answer.choice()

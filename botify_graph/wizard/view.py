@@ -14,6 +14,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from ..render.formats import human_bytes
 from .model import StepState
 
 MAX_WIDTH = "900px"
@@ -328,16 +329,8 @@ class ProgressRow:
         if self.polls:
             parts.append(f"{self.polls} poll{'s' if self.polls != 1 else ''}")
         if self.bytes:
-            size = _human(self.bytes) + (f" of {_human(self.total)}" if self.total else "")
+            size = human_bytes(self.bytes) + (f" of {human_bytes(self.total)}" if self.total else "")
             parts.append(f"↓ {size}")
         if self.note:
             parts.append(esc(self.note))
         self.text.value = " · ".join(parts)
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"  # pragma: no cover

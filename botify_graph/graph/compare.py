@@ -1,7 +1,7 @@
 """What changed between two crawls: links and pages that appeared or disappeared, inbound-link winners and
 losers, depth changes.
 
-Both exports are read in blocks and their URLs dictionary-encoded into ONE vocabulary (`graph.encode_graphs`),
+Both exports are read in blocks and their URLs dictionary-encoded into ONE vocabulary (`encode.encode_graphs`),
 so a page is the same int32 id in both crawls and a link is one int64 (source id * pages + target id). Every
 comparison is then numpy set operations on integers: two 1M-link files take a few hundred MB, not gigabytes.
 
@@ -12,6 +12,7 @@ old (removed) file's order, and the pages with the most inbound links for appear
 
 Depth changes need a `depth` column in both meta files (the meta export's `depth` field, on by default).
 When one of them lacks it (exported with other fields), the diff says so rather than guessing.
+`render.markdown` and `render.html` turn a GraphDiff into reports; `reports.compare_exports` writes them.
 """
 
 from __future__ import annotations
@@ -23,19 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from .fsutil import atomic_write_json, atomic_write_text
-from .graph import (
-    DEFAULT_BLOCK_SIZE,
-    EncodedGraph,
-    encode_graphs,
-    isin_sorted,
-    md_table,
-    sorted_unique,
-    to_plain,
-    top_ids,
-)
+from .encode import DEFAULT_BLOCK_SIZE, EncodedGraph, encode_graphs, isin_sorted, sorted_unique, to_plain, top_ids
 
-__all__ = ["GraphDiff", "compare_exports", "compare_graphs", "write_diff"]
+__all__ = ["NO_DEPTH", "GraphDiff", "compare_graphs"]
 
 NO_DEPTH = (
     "Depth changes need a 'depth' column in both meta files; at least one of these exports was made without "
@@ -45,7 +36,7 @@ NO_DEPTH = (
 
 @dataclass
 class GraphDiff:
-    """Differences between an old and a new link graph. `to_dict()` for JSON, `to_markdown()` for people."""
+    """Differences between an old and a new link graph: `to_dict()` for JSON; `render` words it for people."""
 
     old_label: str
     new_label: str
@@ -76,10 +67,6 @@ class GraphDiff:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return to_plain(dataclasses.asdict(self))
-
-    def to_markdown(self) -> str:
-        """The diff as a Markdown report."""
-        return _markdown(self)
 
 
 def _unique_links(g: EncodedGraph) -> tuple[np.ndarray, np.ndarray]:
@@ -189,109 +176,3 @@ def _depth_changes(old: EncodedGraph, new: EncodedGraph, both: np.ndarray, top: 
         "deeper_sample": rows(top_ids(delta, old.urls, top, moved & (delta > 0))),
         "shallower_sample": rows(top_ids(-delta, old.urls, top, moved & (delta < 0))),
     }
-
-
-def compare_exports(
-    out_dir: str | Path | None, project_url: str, old: str, new: str, *, top: int = 20, write: bool = True
-) -> tuple[GraphDiff, list[Path]]:
-    """Compare two analyses already exported into `out_dir`; write the report next to them when `write`."""
-    from .graph import export_files
-
-    old_links, old_meta, _ = export_files(out_dir, project_url, old)
-    new_links, new_meta, _ = export_files(out_dir, project_url, new)
-    diff = compare_graphs(old_links, new_links, old_meta, new_meta, top=top, old_label=old, new_label=new)
-    paths: list[Path] = []
-    if write:
-        stem = old_links.name[: -len(f"_{old}_links.csv")]
-        paths = list(write_diff(diff, old_links.parent, f"{stem}_{old}_vs_{new}"))
-    return diff, paths
-
-
-def write_diff(diff: GraphDiff, folder: str | Path, stem: str) -> tuple[Path, Path]:
-    """Write `{stem}_compare.json` and `{stem}_compare.md` into `folder` atomically; return their paths."""
-    folder = Path(folder)
-    json_path, md_path = folder / f"{stem}_compare.json", folder / f"{stem}_compare.md"
-    atomic_write_json(json_path, diff.to_dict())
-    atomic_write_text(md_path, diff.to_markdown())
-    return json_path, md_path
-
-
-def _signed(v: int) -> str:
-    return f"{v:+,}"
-
-
-def _markdown(d: GraphDiff) -> str:
-    out = [
-        f"# What changed: {d.old_label} → {d.new_label}",
-        "",
-        f"- old: `{d.old_links_file}`",
-        f"- new: `{d.new_links_file}`",
-        "",
-        md_table(
-            ["", d.old_label, d.new_label, "added", "removed", "in both"],
-            [
-                [
-                    "distinct links (no self-loops)",
-                    d.old_edges,
-                    d.new_edges,
-                    d.links_added,
-                    d.links_removed,
-                    d.links_kept,
-                ],
-                ["pages (links ∪ meta)", d.old_pages, d.new_pages, d.pages_appeared, d.pages_disappeared, d.pages_kept],
-            ],
-        ),
-        "",
-        f"{d.pages_gained:,} pages present in both crawls gained inbound links, {d.pages_lost:,} lost some.",
-        "",
-    ]
-
-    def pages(title: str, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            out.extend(
-                [
-                    f"## {title}",
-                    "",
-                    md_table(
-                        ["url", d.old_label, d.new_label, "change"],
-                        [[r["url"], r["old_inbound"], r["new_inbound"], _signed(r["change"])] for r in rows],
-                    ),
-                    "",
-                ]
-            )
-
-    def links(title: str, rows: list[dict[str, str]]) -> None:
-        if rows:
-            out.extend(
-                [f"## {title}", "", md_table(["source", "target"], [[r["source"], r["target"]] for r in rows]), ""]
-            )
-
-    pages(f"Pages that gained the most inbound links (top {d.top})", d.gained)
-    pages(f"Pages that lost the most inbound links (top {d.top})", d.lost)
-    pages("Pages that appeared (most-linked first)", d.appeared_sample)
-    pages("Pages that disappeared (most-linked first)", d.disappeared_sample)
-    links("Links added (first, in the new file's order)", d.added_sample)
-    links("Links removed (first, in the old file's order)", d.removed_sample)
-    if d.depth is not None:
-        dd = d.depth
-        out += [
-            "## Depth changes",
-            "",
-            f"Of {dd['pages_compared']:,} pages with a depth in both crawls: {dd['deeper']:,} deeper, "
-            f"{dd['shallower']:,} shallower, {dd['same']:,} unchanged.",
-            "",
-        ]
-        for title, key in (("Deeper", "deeper_sample"), ("Shallower", "shallower_sample")):
-            if dd[key]:
-                out += [
-                    f"### {title}",
-                    "",
-                    md_table(
-                        ["url", d.old_label, d.new_label, "change"],
-                        [[r["url"], r["old_depth"], r["new_depth"], _signed(r["change"])] for r in dd[key]],
-                    ),
-                    "",
-                ]
-    if d.notes:
-        out += ["## Notes", ""] + [f"- {n}" for n in d.notes] + [""]
-    return "\n".join(out)

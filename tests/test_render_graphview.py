@@ -1,38 +1,23 @@
-"""viz: the depth chart, the tables and the graph view are self-contained HTML/SVG (nothing fetched)."""
+"""render.graphview (and graph.sample): the interactive view is one self-contained page, its JS/CSS package files."""
 
 from __future__ import annotations
 
 import html
 import re
+import subprocess
+from importlib import resources
 from pathlib import Path
 
 import ipywidgets
 import pytest
 
-from botify_graph import viz
-from botify_graph.compare import compare_graphs
-from botify_graph.depth import choose_depth
-from botify_graph.graph import encode_graph, summarize
+from botify_graph.graph.encode import encode_graph
+from botify_graph.graph.sample import view_sample
+from botify_graph.render import graphview, widgets
+from botify_graph.render.html import asset_text
 
-CHOICE = choose_depth({0: 40, 1: 3_000, 2: 90_000, 3: 700_000, 4: 2_500_000, 5: 900_000}, 1_000_000)
 HUB = "https://www.example.com/"
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> tuple[Path, Path]:
-    """A hub linking to 30 pages; page i links to pages i+1 and i+2; page types cycle; impressions = i."""
-    pages = [f"{HUB}p{i}" for i in range(30)]
-    rows = [(HUB, p) for p in pages] + [(pages[i], pages[j]) for i in range(30) for j in (i + 1, i + 2) if j < 30]
-    links = tmp_path / "links.csv"
-    links.write_text("source,target\n" + "".join(f"{s},{t}\n" for s, t in rows))
-    meta = tmp_path / "meta.csv"
-    types = ("product", "category", "article")
-    meta.write_text(
-        "id,pagetype,is_compliant,impressions\n"
-        + f"{HUB},home,True,1000\n"
-        + "".join(f"{p},{types[i % 3]},{'True' if i % 4 else 'False'},{i}\n" for i, p in enumerate(pages))
-    )
-    return links, meta
+ASSETS = ("graphview.js", "graphview.css", "report.css")
 
 
 def no_network(text: str) -> None:
@@ -41,56 +26,23 @@ def no_network(text: str) -> None:
     assert "@import" not in text and "url(" not in text
 
 
-def test_depth_chart_svg() -> None:
-    svg = viz.depth_chart_svg(CHOICE)
-    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
-    assert svg.count('<rect class="bar') == 6
-    assert svg.count('class="bar chosen"') == 1 and svg.count('class="bar over"') == 2
-    assert 'class="limit"' in svg and "limit 1,000,000" in svg and "chosen depth 3" in svg
-    assert "▲ 3.29M" in svg  # bars far over the limit are clipped and labelled
-    assert "xmlns" not in svg and "http" not in svg and "<script" not in svg
-    assert f'xmlns="{viz.SVG_NS}"' in viz.depth_chart_svg(CHOICE, standalone=True)
-    widget = viz.depth_chart(CHOICE)
-    assert isinstance(widget, ipywidgets.HTML) and widget.value == svg
+@pytest.mark.parametrize("name", ASSETS)
+def test_assets_are_package_files_that_cannot_break_out_of_their_element(name: str) -> None:
+    text = asset_text(name)
+    assert text == resources.files("botify_graph.render").joinpath("assets", name).read_text(encoding="utf-8")
+    assert len(text) > 300
+    assert "</script" not in text.lower() and "</style" not in text.lower()
+    no_network(text)
 
 
-def test_depth_chart_text() -> None:
-    text = viz.depth_chart_text(CHOICE, width=40)
-    lines = text.splitlines()
-    assert len(lines) == 2 + 6
-    assert lines[0].startswith("Internal links up to each depth") and "chosen depth 3" in lines[0]
-    chosen = next(line for line in lines if "◀ chosen" in line)
-    assert (chosen.split()[0] == "3" and "700,000" in chosen) or "793,040" in chosen
-    assert sum("over the limit" in line for line in lines) == 2
-    assert all("|" in line or ">" in line for line in lines[2:])  # the limit mark, or a bar through it
-    assert lines[-1].rstrip().endswith("over the limit") and ">" in lines[-1]
-
-
-def test_summary_and_diff_widgets(site: tuple[Path, Path]) -> None:
-    s = summarize(*site, depth=CHOICE)
-    w = viz.summary_widget(s)
-    assert isinstance(w, ipywidgets.HTML)
-    for part in (
-        "<table",
-        "Most-linked pages",
-        "Orphans at this depth",
-        "Pages per page type",
-        "Compliance",
-        'class="bg-histogram"',
-        'class="bg-depth-chart"',
-    ):
-        assert part in w.value, part
-    assert html.escape(f"{HUB}p10") in w.value
-    no_network(w.value.replace(HUB, ""))
-    d = viz.diff_widget(compare_graphs(site[0], site[0], site[1], site[1]))
-    assert isinstance(d, ipywidgets.HTML) and "What changed" in d.value and "<table" in d.value
-
-
-def test_tables_escape_what_they_show(tmp_path: Path) -> None:
-    links = tmp_path / "l.csv"
-    links.write_text('source,target\nhttps://e.com/,"https://e.com/<script>alert(1)</script>"\n')
-    value = viz.summary_widget(summarize(links)).value
-    assert "<script>alert" not in value and "&lt;script&gt;alert(1)&lt;/script&gt;" in value
+def test_the_view_script_parses() -> None:
+    """`node --check` when node is installed (the script is plain ES5 in an IIFE)."""
+    node = next((p for p in ("/usr/bin/node", "/usr/local/bin/node") if Path(p).exists()), None)
+    if node is None:
+        pytest.skip("node is not installed")
+    path = resources.files("botify_graph.render").joinpath("assets", "graphview.js")
+    with resources.as_file(path) as file:
+        subprocess.run([node, "--check", str(file)], check=True, capture_output=True, timeout=60)
 
 
 def _srcdoc(widget: ipywidgets.HTML) -> str:
@@ -99,15 +51,17 @@ def _srcdoc(widget: ipywidgets.HTML) -> str:
     return html.unescape(match.group(1))
 
 
-def test_graph_view_is_a_self_contained_iframe(site: tuple[Path, Path]) -> None:
-    w = viz.graph_view(*site)
+def test_graph_view_is_a_self_contained_iframe(site_graph: tuple[Path, Path]) -> None:
+    w = widgets.graph_view(*site_graph)
     assert isinstance(w, ipywidgets.HTML)
     assert w.value.startswith("<iframe") and 'sandbox="allow-scripts"' in w.value
+    assert "title='link graph'" in w.value.replace('"', "'")  # what the browser test finds it by
     outer = re.sub(r'srcdoc="[^"]*"', "", w.value)
     assert "http" not in outer
     doc = _srcdoc(w)
     assert "Content-Security-Policy" in doc and "default-src 'none'" in doc
     assert "<canvas" in doc and 'id="graph-data"' in doc
+    assert asset_text("graphview.js") in doc and asset_text("graphview.css") in doc  # inlined, not linked
     no_network(doc)
     # page URLs appear only as data (the JSON block); the page itself references no URL at all
     without_data = re.sub(r'<script type="application/json" id="graph-data">.*?</script>', "", doc, flags=re.S)
@@ -115,34 +69,49 @@ def test_graph_view_is_a_self_contained_iframe(site: tuple[Path, Path]) -> None:
     assert "</script" not in re.search(r'id="graph-data">(.*?)</script>', doc, flags=re.S).group(1)  # type: ignore[union-attr]
 
 
-def test_graph_view_samples_the_most_linked_pages(site: tuple[Path, Path]) -> None:
-    g = encode_graph(*site)
-    whole = viz.graph_view_data(g)
+def test_graph_view_samples_the_most_linked_pages(site_graph: tuple[Path, Path]) -> None:
+    g = encode_graph(*site_graph)
+    whole = graphview.graph_view_data(g)
     assert (len(whole["nodes"]["url"]), whole["sample"], whole["pages_total"]) == (31, False, 31)
     assert len(whole["links"]) // 2 == whole["links_total"] == 30 + 29 + 28
-    data = viz.graph_view_data(g, max_nodes=5)
+    data = graphview.graph_view_data(g, max_nodes=5)
     # inbound: hub 0, p0 1, p1 2, every later page 3: the top 5 are p10, p11, p12, p13, p14 (ties by URL)
     assert data["nodes"]["url"] == [f"{HUB}p{i}" for i in (10, 11, 12, 13, 14)]
     assert data["sample"] is True and "a sample" in data["caption"] and "5 of 31 pages" in data["caption"]
     pairs = list(zip(data["links"][::2], data["links"][1::2], strict=True))
     assert sorted(pairs) == [(0, 1), (0, 2), (1, 2), (1, 3), (2, 3), (2, 4), (3, 4)]  # p10→p11, p10→p12, ...
-    few = viz.graph_view_data(g, max_links=10)
+    few = graphview.graph_view_data(g, max_links=10)
     assert len(few["links"]) == 20 and few["links_total"] == 87 and few["sample"] is True
-    assert "10 of the 87" in viz.graph_view_html(g, max_links=10)
+    assert "10 of the 87" in graphview.graph_view_html(g, max_links=10)
 
 
-def test_graph_view_colours_and_sizes(site: tuple[Path, Path], tmp_path: Path) -> None:
-    g = encode_graph(*site)
-    data = viz.graph_view_data(g, size_by="impressions")
+def test_view_sample_in_numbers(site_graph: tuple[Path, Path]) -> None:
+    g = encode_graph(*site_graph)
+    v = view_sample(g, max_nodes=5, max_links=3)
+    assert v.inbound == [3] * 5 and (v.links_among, v.links_drawn, v.pages_total, v.sample) == (7, 3, 31, True)
+    assert v.links == view_sample(g, max_nodes=5, max_links=3).links  # the link sample is repeatable
+    assert (v.sized_by, v.size) == ("inbound", [3.0] * 5)
+    assert view_sample(g, size_by="impressions").sized_by == "impressions"
+    assert view_sample(encode_graph(site_graph[0]), size_by="impressions").sized_by == "inbound"
+
+
+def test_graph_view_colours_and_sizes(site_graph: tuple[Path, Path]) -> None:
+    g = encode_graph(*site_graph)
+    data = graphview.graph_view_data(g, size_by="impressions")
     assert {grp["label"] for grp in data["groups"]} == {"product", "category", "article", "home"}
     assert data["size_by"] == "impressions"
     r = dict(zip(data["nodes"]["url"], data["nodes"]["r"], strict=True))
     assert r[HUB] == max(r.values()) and r[f"{HUB}p0"] == min(r.values())  # 1000 and 0 impressions
-    flags = viz.graph_view_data(g, color_by="is_compliant")
+    flags = graphview.graph_view_data(g, color_by="is_compliant")
     assert [grp["label"] for grp in flags["groups"]] == ["yes", "no"]
-    bare = viz.graph_view_data(encode_graph(site[0]), size_by="impressions")
-    assert bare["groups"] == [{"label": "page", "color": viz.PALETTE[0], "pages": 31}]
-    assert bare["size_by"] == "inbound links" and bare["notes"]
+    bare = graphview.graph_view_data(encode_graph(site_graph[0]), size_by="impressions")
+    assert bare["groups"] == [{"label": "page", "color": graphview.PALETTE[0], "pages": 31}]
+    assert bare["size_by"] == "inbound links" and bare["notes"] == [
+        "No impressions in the meta file: sized by inbound links."
+    ]
+    assert graphview.graph_view_data(g, size_by="clicks")["notes"] == [
+        "Unknown size_by 'clicks': sized by inbound links."
+    ]
 
 
 PAINTED = """(() => { const c = document.getElementById('view');
@@ -152,17 +121,21 @@ PAINTED = """(() => { const c = document.getElementById('view');
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_views_render_in_chromium(site: tuple[Path, Path], tmp_path: Path) -> None:
+def test_views_render_in_chromium(site_graph: tuple[Path, Path], tmp_path: Path) -> None:
     """Open the chart, the tables and the view in Chromium: no error, no request, a drawn canvas."""
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("needs /usr/bin/chromium (scripts/install-browser)")
     playwright = pytest.importorskip("playwright.sync_api")
+    from botify_graph.depth import choose_depth
+    from botify_graph.graph.summary import summarize
+
+    choice = choose_depth({0: 40, 1: 3_000, 2: 90_000, 3: 700_000, 4: 2_500_000, 5: 900_000}, 1_000_000)
     page_file = tmp_path / "page.html"
     page_file.write_text(
         '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
-        + viz.depth_chart_svg(CHOICE)
-        + viz.summary_widget(summarize(*site)).value
-        + viz.graph_view(*site).value
+        + widgets.depth_chart(choice).value
+        + widgets.summary_widget(summarize(*site_graph, depth=choice)).value
+        + widgets.graph_view(*site_graph).value
         + "</body></html>"
     )
     artifacts = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -198,6 +171,7 @@ def test_views_render_in_chromium(site: tuple[Path, Path], tmp_path: Path) -> No
             assert box is not None
             page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 300)
             page.screenshot(path=str(artifacts / "viz_views.png"), full_page=True)
+            assert frame.evaluate("() => document.getElementById('wrap').clientHeight") == 520
         finally:
             browser.close()
     assert not errors, errors

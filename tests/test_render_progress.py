@@ -1,11 +1,13 @@
-"""The text reporter: live bars on a terminal, plain lines elsewhere, and the one-screen summary."""
+"""render.progress: live bars on a terminal, plain lines elsewhere, and the one-screen summary."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
+from botify_graph.graph.summary import summarize
 from botify_graph.pipeline import Event
-from botify_graph.report import TextReporter, bar, human_bytes, pending_bar
+from botify_graph.render.progress import TextReporter, bar, brief_text, pending_bar
 
 
 def test_bars() -> None:
@@ -14,7 +16,6 @@ def test_bars() -> None:
     frames = [pending_bar(i, 8) for i in range(12)]
     assert all(len(f) == 10 and f.count("=") == 3 for f in frames)
     assert len(set(frames)) > 3  # it moves
-    assert human_bytes(1536) == "1.5 KB" and human_bytes(10) == "10 B"
 
 
 def events() -> list[Event]:
@@ -50,3 +51,9 @@ def test_live_status_line_on_a_terminal() -> None:
     assert "links [-===--------] processing 2s (1 poll)" in text
     assert "links ↓ [######------] 50% of 100 B" in text
     reporter.close()
+
+
+def test_brief_text(small: tuple[Path, Path]) -> None:
+    text = brief_text(summarize(*small))
+    assert "self-loops    1 (left out of the statistics, kept in the file)" in text
+    assert "orphans       1 pages" in text and "most linked   https://www.example.com/c (4 inbound links)" in text

@@ -1,4 +1,4 @@
-"""Text rendering of export events and results: live bars on a terminal, plain lines elsewhere.
+"""Text for a terminal or a papermill log: export events as live bars or plain lines, and the results.
 
 Used by the CLI and by headless (papermill) notebook runs; the wizard renders the same events
 with widgets.
@@ -9,19 +9,20 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from collections.abc import Callable
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
-from .pipeline import Event, ExportResult
+from . import labels as L
+from .charts import depth_chart_text
+from .formats import human_bytes, plural
+from .markdown import summary_markdown
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..graph.summary import GraphSummary
+    from ..pipeline import Event, ExportResult
 
-def human_bytes(n: float) -> str:
-    """1536 → '1.5 KB'."""
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
+__all__ = ["TextReporter", "bar", "brief_text", "pending_bar", "report_text", "summary_text"]
 
 
 def bar(fraction: float, width: int = 20) -> str:
@@ -59,9 +60,7 @@ class TextReporter:
             polls = int(event.data.get("polls", 0))
             status = str(event.data.get("status", "?"))
             waiting = pending_bar(polls, 12) if status in ("CREATED", "PROCESSING") else bar(1.0, 12)
-            self.status[kind] = (
-                f"{kind} {waiting} {status.lower()} {event.elapsed or 0:.0f}s ({polls} poll{'s' if polls != 1 else ''})"
-            )
+            self.status[kind] = f"{kind} {waiting} {status.lower()} {event.elapsed or 0:.0f}s ({plural(polls, 'poll')})"
             if self.tty:
                 self._redraw()
             else:
@@ -125,12 +124,12 @@ def summary_text(result: ExportResult, *, pages: int | None = None) -> str:
         lines.append(
             f"  chosen depth  {d.depth}  ({d.edges:,} links, limit {d.max_edges:,}"
             + ("; the whole graph fits" if d.whole_graph else "")
-            + f"; {d.requests} sizing request{'s' if d.requests != 1 else ''})"
+            + f"; {plural(d.requests, 'sizing request')})"
         )
         lines.append("  links per depth:")
         lines.append("    depth        links   cumulative")
         for row in d.table():
-            mark = "  ◀ chosen" if row["chosen"] else ("  over the limit" if not row["fits"] else "")
+            mark = f"  {L.CHOSEN}" if row["chosen"] else (f"  {L.OVER_LIMIT}" if not row["fits"] else "")
             lines.append(f"    {row['depth']:>5} {row['edges']:>12,} {row['cumulative']:>12,}{mark}")
     lines.append(f"  meta fields   {', '.join(result.fields) or '(url only)'}")
     if pages is not None:
@@ -141,3 +140,27 @@ def summary_text(result: ExportResult, *, pages: int | None = None) -> str:
         lines.append(f"    {k.kind:<5} {k.rows:>10,} rows  {k.path}")
     lines.append(f"  done in {result.elapsed:.1f} s")
     return "\n".join(lines)
+
+
+def brief_text(summary: GraphSummary) -> str:
+    """A few lines of the summary for a one-screen terminal report."""
+    lines = [
+        f"  self-loops    {summary.self_loops:,} ({'left out of' if summary.self_loops_dropped else 'kept in'} "
+        "the statistics, kept in the file)"
+    ]
+    if summary.orphans is not None:
+        lines.append(f"  orphans       {summary.orphans:,} pages in the meta file receive no link at this depth")
+    if summary.top_pages:
+        first = summary.top_pages[0]
+        lines.append(f"  most linked   {first['url']} ({first['inbound']:,} inbound links)")
+    return "\n".join(lines)
+
+
+def report_text(result: ExportResult, summary: GraphSummary, written: Sequence[Path]) -> str:
+    """What a headless run prints after the export: the depth chart, the summary, the report files."""
+    parts = []
+    if result.depth is not None:
+        parts.append(depth_chart_text(result.depth))
+    parts.append(summary_markdown(summary))
+    parts.append("Report files:\n" + "\n".join(f"  {p}" for p in written))
+    return "\n\n".join(parts)

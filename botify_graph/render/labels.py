@@ -1,0 +1,130 @@
+"""Every word the reports show people: headings, row labels, column names, sentences, marks.
+
+The one table of labels: `render.document` builds the summary and the diff from it, and the Markdown, the
+HTML, the charts, the graph view and the terminal text all show what it says, so a label changed here changes
+everywhere at once. Sentences are `str.format` templates over the named fields. Tables of pages use the JSON
+keys (url, inbound, outbound, pagetype, is_compliant, …) as column names, so a reader can match the JSON.
+"""
+
+from __future__ import annotations
+
+# -- marks shared by the depth table, the depth charts and the terminal --------------------------------------
+CHOSEN_MARK = "◀"
+CHOSEN = "◀ chosen"
+OVER_LIMIT = "over the limit"
+NOTES = "Notes"
+NONE_SHOWN = "None."
+
+# -- the graph summary ---------------------------------------------------------------------------------------
+SUMMARY_TITLE = "Link graph summary"
+LINKS_FILE = "links file"
+META_FILE = "meta file"
+COUNT_HEADERS = ("", "count")
+#: GraphSummary field → its row in the counts table, in the order shown (meta rows only with a meta file)
+COUNTS = {
+    "pages": "pages (distinct URLs in links ∪ meta)",
+    "pages_in_links": "pages named in the links file",
+    "source_pages": "pages with outlinks (sources)",
+    "edges": "links (rows of the links file)",
+    "self_loops": "self-loops ({kept} the statistics)",
+    "edges_counted": "links counted",
+    "unique_edges": "unique links (source, target)",
+    "duplicate_edges": "duplicate links",
+}
+META_COUNTS = {
+    "pages_in_meta": "pages in the meta file",
+    "pages_without_meta": "linked pages without meta",
+    "orphans": "orphans at this depth",
+}
+SELF_LOOPS_KEPT = {True: "dropped from", False: "kept in"}  # by GraphSummary.self_loops_dropped
+
+DEPTH_HEADING = "Links per depth (chosen depth {depth}, limit {limit:,})"
+DEPTH_COLUMNS = ("depth", "links at depth", "cumulative", "fits", "chosen")
+
+DEGREES_HEADING = "Degrees"
+IN_DEGREE = "Inbound links per page"
+OUT_DEGREE = "Outbound links per page"
+DEGREE_LINE = (
+    "Over {pages:,} {over}: mean {mean:g}, median {median:g}, p90 {p90:g}, p99 {p99:g}, max {max:,}; "
+    "{zero:,} with none."
+)
+HISTOGRAM_COLUMNS = ("links", "pages")
+
+TOP_HEADING = "Most-linked pages (top {top})"
+NO_LINKS = "No links."
+
+ORPHANS_HEADING = "Orphans at this depth"
+ORPHANS_LINE = (
+    "{orphans:,} of {pages:,} pages of the meta file ({share}) receive no link in the links file "
+    "(they may be linked from pages deeper than the exported depth)."
+)
+ORPHANS_FIRST = {True: "First {n} (by impressions, then URL):", False: "First {n} (by URL):"}  # has impressions?
+
+PAGETYPES_HEADING = "Pages per page type"
+PAGETYPE_COLUMNS = ("page type", "pages", "share", "inbound links", "orphans")
+
+COMPLIANCE_HEADING = "Compliance"
+COMPLIANCE_HEADERS = ("", "value")
+#: key of GraphSummary.compliance → its row; shares are shown as percentages
+COMPLIANCE = {
+    "compliant_pages": "compliant pages",
+    "non_compliant_pages": "non-compliant pages",
+    "unknown_pages": "pages of unknown compliance",
+    "non_compliant_linked_pages": "non-compliant pages receiving links",
+    "non_compliant_linked_share": "… share of the non-compliant pages",
+    "linked_pages_non_compliant_share": "… share of the linked pages",
+    "links_to_non_compliant": "links to non-compliant pages",
+    "links_to_non_compliant_share": "… share of the links counted",
+}
+
+# -- what changed between two crawls -------------------------------------------------------------------------
+DIFF_TITLE = "What changed: {old} → {new}"
+DIFF_FILES = ("old", "new")
+DIFF_COLUMNS = ("added", "removed", "in both")  # after the old and new analyses' columns
+DIFF_LINKS = "distinct links (self-loops left out)"
+DIFF_PAGES = "pages (links ∪ meta)"
+DIFF_GAINED_LINE = "{gained:,} pages present in both crawls gained inbound links, {lost:,} lost some."
+GAINED_HEADING = "Pages that gained the most inbound links (top {top})"
+LOST_HEADING = "Pages that lost the most inbound links (top {top})"
+APPEARED_HEADING = "Pages that appeared (most-linked first)"
+DISAPPEARED_HEADING = "Pages that disappeared (most-linked first)"
+ADDED_HEADING = "Links added (first {n}, in the new file's order)"
+REMOVED_HEADING = "Links removed (first {n}, in the old file's order)"
+CHANGE = "change"
+LINK_COLUMNS = ("source", "target")
+DEPTH_CHANGES_HEADING = "Depth changes"
+DEPTH_CHANGES_LINE = (
+    "Of {pages_compared:,} pages with a depth in both crawls: {deeper:,} deeper, {shallower:,} shallower, "
+    "{same:,} unchanged."
+)
+DEEPER = "Deeper"
+SHALLOWER = "Shallower"
+
+# -- charts --------------------------------------------------------------------------------------------------
+DEPTH_CHART_TITLE = "Internal links up to each depth (cumulative)"
+DEPTH_CHART_CHOSEN = ", chosen depth {depth}"
+DEPTH_CHART_BAR = "depth {depth}: {cumulative:,} links at depth ≤ {depth}"
+DEPTH_CHART_LIMIT = "limit {limit:,}"
+DEPTH_CHART_AXIS = "click depth"
+DEPTH_TEXT_TITLE = "Internal links up to each depth (cumulative); limit {limit:,} (|), chosen depth {depth} (◀)"
+HISTOGRAM_BAR = "{bucket} links: {pages:,} pages"
+
+# -- the interactive graph view ------------------------------------------------------------------------------
+VIEW_TITLE = "Link graph"
+VIEW_FRAME = "link graph"  # the iframe's title (what a screen reader announces)
+VIEW_PAGES = "{shown:,} of {total:,} pages"
+VIEW_MOST_LINKED = " (the most-linked)"
+VIEW_LINKS_SAMPLED = ", {drawn:,} of the {among:,} distinct links among them"
+VIEW_LINKS_ALL = ", the {among:,} distinct links among them"
+VIEW_SAMPLE = " — a sample: the view shows at most {max_nodes:,} pages and {max_links:,} links."
+VIEW_COLOUR = "Colour: {what}. "
+VIEW_SIZE = "Size: {what}. "
+VIEW_HELP = "Scroll to zoom, drag to pan, hover for the URL, click to pin it, double-click to fit."
+VIEW_COLOUR_BY = {"pagetype": "page type"}  # a flag column is named as it is
+VIEW_SIZE_BY = {"inbound": "inbound links", "impressions": "impressions"}
+VIEW_NO_IMPRESSIONS = "No impressions in the meta file: sized by inbound links."
+VIEW_UNKNOWN_SIZE = "Unknown size_by {size_by!r}: sized by inbound links."
+VIEW_ALL_PAGES = "page"  # the one group when pages are not coloured
+VIEW_OTHER = "other"  # page types beyond the palette
+VIEW_NOT_IN_META = "(not in meta)"
+VIEW_FLAG = {1: "yes", 0: "no", -1: "unknown"}
