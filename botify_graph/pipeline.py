@@ -26,7 +26,7 @@ from .client import DEFAULT_BASE_URL, make_client, resolve_api_url
 from .depth import DepthChoice
 from .download import DownloadResult, download_export
 from .errors import BotifyError, ConfigError, DownloadError, DownloadExpired, ExportJobFailed, NotFound
-from .jobs import PollProgress, poll_job
+from .jobs import PollProgress, job_age, poll_job
 from .models import Analysis, Job
 from .registry import ExportRecord, ExportRegistry, registry_key
 from .urls import ProjectRef, clean_url, export_filename, project_dir
@@ -415,6 +415,10 @@ class _KindExport:
                 polls=p.polls,
             )
 
+        # The poll cadence follows the job's age: from the registry record (written just before the POST) and
+        # Botify's date_created when the job carries it; a resumed job keeps the cadence its age calls for.
+        record = self.registry.get(self.key)
+        age = job_age(datetime.now(timezone.utc), record.created if record else None, job.date_created)
         try:
             done = await poll_job(
                 self.client,
@@ -424,6 +428,7 @@ class _KindExport:
                 clock=self.clock,
                 on_progress=progress,
                 poll_first=poll_first,
+                age=age,
             )
         except ExportJobFailed as exc:
             self.registry.update(self.key, status="FAILED", failure_reason=exc.reason)
