@@ -732,3 +732,26 @@ def test_crlf_to_lf_matches_bytes_replace(data: bytes) -> None:
     expected = data.replace(b"\r\n", b"\n")
     assert download._NumpyScanner().crlf_to_lf(data) == expected
     assert download._line_ends_bytes.crlf_to_lf(data) == expected
+
+
+def test_early_writeback_asks_for_each_8_mib_once_and_survives_a_refusal(tmp_path: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    piece = bytes(range(256)) * 256  # 64 KiB
+    with open(tmp_path / "out", "wb") as f:
+        out = download._EarlyWriteback(f)
+        out.advise = lambda fd, offset, length, advice: calls.append((offset, length))
+        for _ in range(300):  # 18.75 MiB
+            out.write(piece)
+    assert calls == [(0, 8 << 20), (8 << 20, 8 << 20)]
+    assert (tmp_path / "out").read_bytes() == piece * 300
+
+    def refuse(*_: int) -> None:
+        raise OSError("not on this file system")
+
+    with open(tmp_path / "out2", "wb") as f:
+        out = download._EarlyWriteback(f)
+        out.advise = refuse
+        for _ in range(300):
+            out.write(piece)
+        assert out.advise is None  # plain writes from then on
+    assert (tmp_path / "out2").read_bytes() == piece * 300
