@@ -8,8 +8,11 @@ temporary directory, then times each of these in its own subprocess, so that pea
 children read their VmHWM; `gzip`'s comes from `os.wait4`):
 
 - `gzip -dc file > out`
-- bare Python zlib: streaming decompress in 1 MiB chunks to /dev/null
-- ours: `botify_graph.download.normalise_file`
+- bare Python zlib: streaming decompress in 1 MiB chunks to /dev/null (the reference the targets are set
+  against), and the same in the 16 KiB in / 64 KiB out pieces `botify_graph.download` uses
+- bare ISA-L (`isal`, what `botify_graph.download` inflates with when it is installed), in those pieces
+- ours: `botify_graph.download.normalise_file`, on the file and on a CRLF copy of it (the fake API's layout),
+  and `normalise` into a sink that drops the bytes (what writing and fsyncing the file costs is the difference)
 - baseline, what the original tool did: decompress to a temp file, `pandas.read_csv` it, rename the columns,
   `to_csv` it back
 
@@ -34,6 +37,7 @@ import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 1 << 20
@@ -55,7 +59,7 @@ def _page(rng: random.Random, host: str, words: list[str]) -> str:
     return f"{host}/{section}/{slug}?page={rng.randint(2, 40)}&sort={rng.choice(('price', 'new', 'top'))}"
 
 
-def generate(path: Path, rows: int, *, seed: int = 7) -> int:
+def generate(path: Path, rows: int, *, seed: int = 7, eol: str = "\n") -> int:
     """Write a gzipped slug-header links CSV of `rows` rows; return its uncompressed size.
 
     Like a crawl's edge list: each source page is followed by its 10-60 outlinks, a dozen of them menu links
@@ -69,7 +73,7 @@ def generate(path: Path, rows: int, *, seed: int = 7) -> int:
     comp = zlib.compressobj(6, zlib.DEFLATED, 31)  # what gzip(1) and the server use by default
     size = 0
     with open(path, "wb") as out:
-        head = b"url,outlinks_internal.graph.url\n"
+        head = f"url,outlinks_internal.graph.url{eol}".encode()
         size += len(head)
         out.write(comp.compress(head))
         done = 0
@@ -77,7 +81,7 @@ def generate(path: Path, rows: int, *, seed: int = 7) -> int:
             source = rng.choice(pages)
             k = min(rows - done, rng.randint(10, 60))
             targets = rng.sample(menu, min(k, 12)) + rng.choices(pages, k=max(0, k - 12))
-            block = "".join(f"{source},{t}\n" for t in targets[:k]).encode()
+            block = "".join(f"{source},{t}{eol}" for t in targets[:k]).encode()
             size += len(block)
             out.write(comp.compress(block))
             done += k
@@ -89,23 +93,66 @@ def generate(path: Path, rows: int, *, seed: int = 7) -> int:
 # Each `_prepare_*` does the imports (not timed) and returns the operation (timed).
 
 
+def _warm_numpy() -> None:
+    """Import numpy before the clock starts: `botify_graph.download` imports it on the first file, a one-time
+    start-up cost (bench_startup.py) that would otherwise count as ~60 ms of normalising here."""
+    import numpy  # noqa: F401
+
+
 def _prepare_ours() -> Callable[[str, str], object]:
     from botify_graph.download import normalise_file
+
+    _warm_numpy()
     from botify_graph.queries import LINKS_COLUMNS
 
     return lambda src, out: normalise_file(src, out, LINKS_COLUMNS)
 
 
-def _prepare_zlib() -> Callable[[str, str], object]:
+def _prepare_ours_null() -> Callable[[str, str], object]:
+    from botify_graph.download import normalise
+    from botify_graph.queries import LINKS_COLUMNS
+
+    _warm_numpy()
+
+    class Sink:
+        def write(self, data: bytes) -> None:
+            pass
+
     def run(src: str, out: str) -> None:
-        d = zlib.decompressobj(31)
+        with open(src, "rb") as f:
+            normalise(f, Sink(), LINKS_COLUMNS, compression="gzip")  # type: ignore[arg-type]
+
+    return run
+
+
+def _inflate(lib: Any, feed: int, piece: int) -> Callable[[str, str], object]:
+    def run(src: str, out: str) -> None:
+        d = lib.decompressobj(31)
         with open(src, "rb") as f, open(os.devnull, "wb") as null:
-            while data := f.read(CHUNK):
+            while data := f.read(feed):
                 while data:
-                    null.write(d.decompress(data, CHUNK))
+                    null.write(d.decompress(data, piece))
                     data = d.unconsumed_tail
 
     return run
+
+
+def _prepare_zlib() -> Callable[[str, str], object]:
+    return _inflate(zlib, CHUNK, CHUNK)
+
+
+def _prepare_zlib_pieces() -> Callable[[str, str], object]:
+    from botify_graph import download
+
+    return _inflate(zlib, download._GZIP_FEED, download._PIECE)
+
+
+def _prepare_isal() -> Callable[[str, str], object]:
+    from isal import isal_zlib
+
+    from botify_graph import download
+
+    return _inflate(isal_zlib, download._GZIP_FEED, download._PIECE)
 
 
 def _prepare_baseline() -> Callable[[str, str], object]:
@@ -127,7 +174,15 @@ def _prepare_baseline() -> Callable[[str, str], object]:
     return run
 
 
-_CHILDREN = {"ours": _prepare_ours, "zlib": _prepare_zlib, "baseline": _prepare_baseline}
+_CHILDREN = {
+    "ours": _prepare_ours,
+    "ours crlf": _prepare_ours,
+    "ours → sink": _prepare_ours_null,
+    "zlib": _prepare_zlib,
+    "zlib pieces": _prepare_zlib_pieces,
+    "isal": _prepare_isal,
+    "baseline": _prepare_baseline,
+}
 
 
 def _peak_rss_mb() -> float:
@@ -140,8 +195,8 @@ def _peak_rss_mb() -> float:
 
 
 def _child(name: str, src: str, out: str) -> None:
-    if name == "generate":
-        print(json.dumps({"size": generate(Path(out), int(src))}))
+    if name in ("generate", "generate crlf"):
+        print(json.dumps({"size": generate(Path(out), int(src), eol="\r\n" if name.endswith("crlf") else "\n")}))
         return
     operation = _CHILDREN[name]()
     imports = _peak_rss_mb()
@@ -174,7 +229,7 @@ def _measure(name: str, src: Path, tmp: Path, repeat: int) -> tuple[float, float
     """Best time, peak RSS and RSS after imports (MB) of `name` over `repeat` runs."""
     best, rss, imports = float("inf"), 0.0, 0.0
     for _ in range(repeat):
-        out = tmp / f"{name}.csv"
+        out = tmp / f"{name.replace(' ', '_')}.csv"
         if name == "gzip -dc":
             seconds, peak, _ = _run(["gzip", "-dc", str(src)], stdout_path=str(out))
             before = 0.0
@@ -208,11 +263,18 @@ def main() -> None:
         _, _, text = _run([sys.executable, __file__, "--child", "generate", str(rows), str(src)])
         size = json.loads(text)["size"]
         gz = src.stat().st_size
+        _, _, text = _run([sys.executable, __file__, "--child", "generate crlf", str(rows), str(tmp / "crlf.csv.gz")])
+        crlf_size = json.loads(text)["size"]
         print(
             f"generated {rows:,} rows: {size / MB:.1f} MB CSV, {gz / MB:.1f} MB gzipped "
             f"({time.perf_counter() - start:.1f} s); best of {repeat} run(s) each, Python {sys.version.split()[0]}"
         )
-        names = ["gzip -dc", "zlib", "ours"]
+        from botify_graph.download import GZIP_LIBRARY  # botify_graph.download imports no numpy nor pandas
+
+        print(f"botify_graph.download inflates gzip with {GZIP_LIBRARY}")
+        names = ["gzip -dc", "zlib", "zlib pieces", "isal", "ours", "ours → sink", "ours crlf"]
+        if GZIP_LIBRARY != "isal":
+            names.remove("isal")
         if importlib.util.find_spec("pandas") is not None:  # not imported here: it would swell our RSS
             names.append("baseline")
         else:
@@ -220,23 +282,33 @@ def main() -> None:
         if shutil.which("gzip") is None:
             names.remove("gzip -dc")
             print("no gzip binary: no `gzip -dc` figure")
-        figures = {name: _measure(name, src, tmp, repeat) for name in names}
+        figures = {
+            name: _measure(name, tmp / "crlf.csv.gz" if name == "ours crlf" else src, tmp, repeat) for name in names
+        }
 
     labels = {
         "gzip -dc": "gzip -dc > file",
         "zlib": "bare zlib → /dev/null",
+        "zlib pieces": "  same, 64 KiB pieces",
+        "isal": "bare isal, 64 KiB pieces",
         "ours": "normalise_file (ours)",
+        "ours → sink": "  normalise → no file",
+        "ours crlf": "  same file, CRLF",
         "baseline": "pandas read_csv/to_csv",
     }
-    print(f"\n{'':24} {'seconds':>8} {'MB/s':>8} {'peak RSS MB':>12} {'after imports':>14}")
+    print(f"\n{'':26} {'seconds':>8} {'MB/s':>8} {'peak RSS MB':>12} {'after imports':>14}")
     for name, (seconds, rss, imports) in figures.items():
         after = f"{imports:14.1f}" if imports else f"{'-':>14}"
-        print(f"{labels[name]:24} {seconds:8.3f} {size / MB / seconds:8.1f} {rss:12.1f} {after}")
+        mb = (crlf_size if name == "ours crlf" else size) / MB
+        print(f"{labels[name]:26} {seconds:8.3f} {mb / seconds:8.1f} {rss:12.1f} {after}")
     ours = figures["ours"][0]
     print()
-    for name in ("gzip -dc", "zlib", "baseline"):
+    for name in ("gzip -dc", "zlib", "zlib pieces", "isal", "baseline"):
         if name in figures:
             print(f"speed ours / {name}: {figures[name][0] / ours:.2f}x")
+    if "ours crlf" in figures:
+        crlf_rate = crlf_size / figures["ours crlf"][0]
+        print(f"speed ours on the CRLF file / zlib: {crlf_rate / (size / figures['zlib'][0]):.2f}x")
     if "baseline" in figures:
         (_, ours_rss, ours_imp), (_, base_rss, base_imp) = figures["ours"], figures["baseline"]
         print(

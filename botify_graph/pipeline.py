@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, cast
 
@@ -28,7 +29,7 @@ from .client import make_client, resolve_api_url
 from .depth import DepthChoice
 from .download import DownloadResult, download_export
 from .errors import BotifyError, ConfigError, DownloadError, DownloadExpired, ExportJobFailed, NotFound
-from .jobs import PollProgress, poll_job
+from .jobs import PollProgress, job_age, poll_job
 from .models import Analysis, Job
 from .registry import ExportRecord, ExportRegistry, registry_key
 from .urls import ProjectRef, clean_url
@@ -502,6 +503,10 @@ class _KindExport:
                 polls=p.polls,
             )
 
+        # The poll cadence follows the job's age: from the registry record (written just before the POST) and
+        # Botify's date_created when the job carries it; a resumed job keeps the cadence its age calls for.
+        record = self.registry.get(self.key)
+        age = job_age(datetime.now(timezone.utc), record.created if record else None, job.date_created)
         try:
             done = await poll_job(
                 self.client,
@@ -511,6 +516,7 @@ class _KindExport:
                 clock=self.clock,
                 on_progress=progress,
                 poll_first=poll_first,
+                age=age,
             )
         except ExportJobFailed as exc:
             self.registry.update(self.key, status="FAILED", failure_reason=exc.reason)

@@ -30,6 +30,7 @@ def test_polling_simulation_prints_both_loops() -> None:
     assert "ours polls" in text and "base polls" in text
     assert "10 s" in text and "5 min" in text
     assert all(r.ours_polls > 0 and r.base_polls > 0 for r in rows)
+    assert all(r.ours_worst >= r.ours_lag and r.base_worst >= r.base_lag for r in rows)
 
 
 @pytest.mark.slow
@@ -53,6 +54,13 @@ def test_quick_mode_runs_and_prints_every_figure() -> None:
         "polling (real)",
         "30 min",
         "speed ours / gzip -dc",
+        "speed ours / zlib:",
+        "speed ours / isal:",
+        "export phase / slower job",
+        "job) on disk",
+        "worst s",
+        "detection lag, virtual clock",
+        "normalise / bare isal",
         "peak RSS ours / baseline",
         "from botify_graph import run_export",
         "Voila",

@@ -8,6 +8,7 @@ import gzip
 import http.server
 import io
 import itertools
+import sys
 import threading
 import zipfile
 import zlib
@@ -137,6 +138,17 @@ def part_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.name.endswith(".part"))
 
 
+@pytest.fixture(params=["isal", "zlib"])
+def inflate(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with ISA-L inflating gzip, then with the standard library's zlib (the fallback)."""
+    if request.param == "isal":
+        isal_zlib = pytest.importorskip("isal.isal_zlib")
+        monkeypatch.setattr(download, "INFLATE", isal_zlib)
+    else:
+        monkeypatch.setattr(download, "INFLATE", zlib)
+    return str(request.param)
+
+
 # --- sniff -----------------------------------------------------------------------------------------
 
 
@@ -260,6 +272,7 @@ def test_meta_with_only_the_id_column() -> None:
     assert out.getvalue() == b"id\nhttps://a/\nhttps://b/\n"
 
 
+@pytest.mark.usefixtures("inflate")
 def test_gzip_zero_padding_after_the_last_member() -> None:
     out = io.BytesIO()
     data = multi_gz(b"url,x\nhttps://a/,https://b/\n") + b"\x00" * 10
@@ -304,6 +317,7 @@ GOOD = export_body(HEADERS["links"]["slug"], ROWS["links"] * 50)
         "zip-truncated",
     ],
 )
+@pytest.mark.usefixtures("inflate")
 def test_broken_archives(tmp_path: Path, data: bytes, match: str) -> None:
     src, dest = tmp_path / "raw", tmp_path / "links.csv"
     src.write_bytes(data)
@@ -417,7 +431,7 @@ def test_body_scan_does_not_depend_on_chunking_or_on_numpy(data: bytes, cut: int
     whole, pieces = io.BytesIO(), io.BytesIO()
     rows_whole = download._body([data], whole.write, download._line_ends_bytes)
     chunks = [data[i : i + cut] for i in range(0, len(data), cut)]
-    rows_pieces = download._body(chunks, pieces.write, download._NumpyLineEnds())
+    rows_pieces = download._body(chunks, pieces.write, download._NumpyScanner())
     assert (rows_whole, whole.getvalue()) == (rows_pieces, pieces.getvalue())
     assert rows_whole == whole.getvalue().count(b"\n")
     assert b"\n\n" not in whole.getvalue() and not whole.getvalue().startswith(b"\n")
@@ -660,9 +674,84 @@ async def test_real_server_closing_early(tmp_path: Path, lying_server: str) -> N
     assert part_files(tmp_path) == []
 
 
+@pytest.mark.usefixtures("inflate")
 def test_decompressed_chunks_are_bounded() -> None:
     """A highly compressible body never yields more than chunk_size bytes at once (flat memory)."""
     data = gz(b"https://a/,https://b/\n" * 200_000)  # 4.4 MB → a few KB
     sizes = [len(c) for c in download._gunzip(io.BytesIO(data), 65536)]
     assert max(sizes) <= 65536 and sum(sizes) == 4_400_000
     assert zlib.decompress(data, 31) == b"https://a/,https://b/\n" * 200_000
+
+
+# --- the gzip library: ISA-L when installed, zlib otherwise ----------------------------------------
+
+
+def test_isal_is_used_when_installed_and_zlib_is_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    isal_zlib = pytest.importorskip("isal.isal_zlib")
+    assert download.INFLATE is isal_zlib and download.GZIP_LIBRARY == "isal"  # a dependency: installed here
+    monkeypatch.setitem(sys.modules, "isal", None)  # as on a platform without its wheel
+    monkeypatch.delitem(sys.modules, "isal.isal_zlib", raising=False)
+    assert download._load_inflate() is zlib
+
+
+def test_both_inflaters_write_the_same_bytes_and_count_the_same_rows(tmp_path: Path) -> None:
+    """A multi-member CRLF export with padding and blank lines, through ISA-L and through zlib."""
+    isal_zlib = pytest.importorskip("isal.isal_zlib")
+    rows = [(f"https://www.example.com/p/{i}", f"https://www.example.com/q/{i * 7919 % 10007}") for i in range(40_000)]
+    body = export_body(HEADERS["links"]["verbose"], rows, sep=True, eol=b"\r\n", trailing_blanks=2)
+    body = body.replace(b"\r\nhttps://www.example.com/p/20000,", b"\r\n\r\nhttps://www.example.com/p/20000,")
+    src = tmp_path / "raw.gz"
+    src.write_bytes(multi_gz(body, parts=5) + b"\x00" * 7)
+    outputs = {}
+    for name, lib in (("isal", isal_zlib), ("zlib", zlib)):
+        chunks = list(download._gunzip(src.open("rb"), 1 << 20, lib))
+        assert max(map(len, chunks)) <= 1 << 16
+        assert b"".join(chunks) == body
+        dest = tmp_path / f"{name}.csv"
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(download, "INFLATE", lib)
+            result = normalise_file(src, dest, LINKS_COLUMNS)
+        outputs[name] = (result.rows, dest.read_bytes())
+    assert outputs["isal"] == outputs["zlib"] == (len(rows), expected_output(LINKS_COLUMNS, rows))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"a\r\nb\r\n",  # CRLF only: the CRs are dropped in one pass
+        b"a\r\nb\rc\r\n",  # a CR alone is kept
+        b"\r\n\r\n",
+        b"\r",
+        b"a\rb",
+        b"a\r\nb\r",  # a CR at the end is kept (the caller holds it back for the next piece)
+        b"no line ends at all",
+        b"",
+    ],
+)
+def test_crlf_to_lf_matches_bytes_replace(data: bytes) -> None:
+    expected = data.replace(b"\r\n", b"\n")
+    assert download._NumpyScanner().crlf_to_lf(data) == expected
+    assert download._line_ends_bytes.crlf_to_lf(data) == expected
+
+
+def test_early_writeback_asks_for_each_8_mib_once_and_survives_a_refusal(tmp_path: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    piece = bytes(range(256)) * 256  # 64 KiB
+    with open(tmp_path / "out", "wb") as f:
+        out = download._EarlyWriteback(f)
+        out.advise = lambda fd, offset, length, advice: calls.append((offset, length))
+        for _ in range(300):  # 18.75 MiB
+            out.write(piece)
+    assert calls == [(0, 8 << 20), (8 << 20, 8 << 20)]
+    assert (tmp_path / "out").read_bytes() == piece * 300
+
+    def refuse(*_: int) -> None:
+        raise OSError("not on this file system")
+
+    with open(tmp_path / "out2", "wb") as f:
+        out = download._EarlyWriteback(f)
+        out.advise = refuse
+        for _ in range(300):
+            out.write(piece)
+        assert out.advise is None  # plain writes from then on
+    assert (tmp_path / "out2").read_bytes() == piece * 300

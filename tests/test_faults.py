@@ -19,6 +19,8 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,7 @@ from botify_graph.errors import (
 )
 from botify_graph.fake import ALWAYS, FakeBotify, Scenario
 from botify_graph.layout import REGISTRY_NAME
-from botify_graph.pipeline import ExportParams, ExportResult, run_export
+from botify_graph.pipeline import Event, ExportParams, ExportResult, run_export
 
 URL = "https://app.botify.com/example-org/example.com/"
 MAX_EDGES = 20_000
@@ -549,6 +551,58 @@ async def test_job_outliving_the_poll_timeout_is_resumed_by_the_next_run(tmp_pat
         result = await export(fake, tmp_path)
         assert_complete(result, tmp_path)
         assert one_job_per_kind(fake) == ids and len(job_posts(fake)) == 2
+
+
+class TaskTime:
+    """A virtual clock per asyncio task: the links and meta pollers each see only their own sleeps."""
+
+    def __init__(self) -> None:
+        self.now: dict[asyncio.Task[Any] | None, float] = {}
+
+    def clock(self) -> float:
+        return self.now.get(asyncio.current_task(), 0.0)
+
+    async def sleep(self, seconds: float) -> None:
+        task = asyncio.current_task()
+        self.now[task] = self.now.get(task, 0.0) + seconds
+        await asyncio.sleep(0)
+
+
+def poll_times(events: list[Event]) -> dict[str, list[float]]:
+    """When each kind's polls went out, in seconds since its polling started (its own clock)."""
+    out: dict[str, list[float]] = {}
+    for e in events:
+        if e.kind == "job_status":
+            out.setdefault(e.step.split(":")[1], []).append(round(e.elapsed or 0.0, 1))
+    return out
+
+
+async def test_a_resumed_export_polls_at_once_then_at_the_cadence_of_the_jobs_age(tmp_path: Path) -> None:
+    """A new job is polled every 2 s; the same jobs resumed 10 minutes after their creation are polled at once,
+    then every 15 s (10% of their age, capped), not from 2 s again."""
+    with FakeBotify(scale=0.02, scenario=fast(polls_to_done=ALWAYS)) as fake:
+        params = ExportParams(
+            project_url=URL, out_dir=tmp_path, api_base=fake.base_url, max_edges=MAX_EDGES, poll_timeout_s=9
+        )
+        async with client_for(fake) as client:
+            for run in ("new", "resumed"):
+                events: list[Event] = []
+                time = TaskTime()
+                with pytest.raises(ExportTimeout):
+                    await run_export(params, client=client, sleep=time.sleep, clock=time.clock, on_event=events.append)
+                polls = poll_times(events)
+                if run == "new":
+                    for kind in KINDS:  # at 2, 4, 6, 8 s of the job's age (which was some ms when polling began)
+                        assert polls[kind] == pytest.approx([2.0, 4.0, 6.0, 8.0], abs=0.5)
+                    doc = json.loads((tmp_path / REGISTRY_NAME).read_text())
+                    ten_minutes_ago = datetime.now(timezone.utc) - timedelta(minutes=10)
+                    for rec in doc["exports"].values():
+                        rec["created"] = ten_minutes_ago.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                    (tmp_path / REGISTRY_NAME).write_text(json.dumps(doc))
+                    params = replace(params, poll_timeout_s=40)
+                else:
+                    assert polls == {kind: [0.0, 15.0, 30.0] for kind in KINDS}  # 10 minutes old: every 15 s
+        assert len(job_posts(fake)) == 2
 
 
 # --- state files ----------------------------------------------------------------------------------------
