@@ -16,7 +16,12 @@ Names are imported lazily so `import botify_graph` stays cheap.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
+
+# The library logs under "botify_graph" and installs no handler of its own (the application decides where
+# records go); the NullHandler keeps Python's last-resort handler from printing warnings to stderr.
+logging.getLogger("botify_graph").addHandler(logging.NullHandler())
 
 __version__ = "0.1.0"
 
