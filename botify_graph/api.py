@@ -571,7 +571,7 @@ def is_refusal(response: httpx.Response) -> bool:
     if not 400 <= response.status_code < 500 or response.status_code in (401, 403, 404, 429):
         return False
     code, _ = _envelope(response)
-    return code in JOB_REFUSED_CODES
+    return isinstance(code, (int, str)) and not isinstance(code, bool) and code in JOB_REFUSED_CODES
 
 
 async def create_export_job(

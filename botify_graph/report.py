@@ -124,9 +124,15 @@ def summary_text(result: ExportResult, *, pages: int | None = None) -> str:
         d = result.depth
         lines.append(
             f"  chosen depth  {d.depth}  ({d.edges:,} links, limit {d.max_edges:,}"
-            + ("; the whole graph fits" if d.whole_graph else "")
+            + ("; the whole graph fits" if d.whole_graph and result.plan is None else "")
+            + (f"; the complete graph in {result.plan.complete_jobs} jobs" if result.plan is not None else "")
             + f"; {d.requests} sizing request{'s' if d.requests != 1 else ''})"
         )
+        if d.cut:
+            lines.append(
+                f"  CUT           depth {d.depth} alone is over the limit: the links file stops at "
+                f"{d.max_edges:,} rows and lacks links (--complete exports them all)"
+            )
         lines.append("  links per depth:")
         lines.append("    depth        links   cumulative")
         for row in d.table():
