@@ -15,6 +15,7 @@ __all__ = [
     "FIELD_LABELS",
     "OPTION_LABELS",
     "cond_text",
+    "confirm_text",
     "describe",
     "parts_too_big_text",
     "plan_html",
@@ -122,6 +123,16 @@ def parts_too_big_text(parts: Sequence[Partition], max_edges: int) -> str:
         f"The complete graph cannot be exported under {_n(max_edges)} rows a job: no documented filter "
         f"splits {which}{more} any further. Raise --max-edges if your Botify plan allows larger exports "
         "(a rerun keeps every part already downloaded)."
+    )
+
+
+def confirm_text(plan: ExportPlan, *, max_jobs: int) -> str:
+    """The question the wizard asks before a complete export is chosen."""
+    links, pages = plan.complete_rows
+    return (
+        f"Export the complete graph: {_plural(plan.complete_jobs, 'Botify export job')} (at most {max_jobs} at "
+        f"once) for {_n(links)} links and {_n(pages)} pages, about {_credits(plan.complete_credits)[1:]} export "
+        "credits. Continue?"
     )
 
 

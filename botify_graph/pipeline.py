@@ -361,6 +361,7 @@ class _Run:
             parts={"links": plan.links.jobs, "meta": plan.meta.jobs},
             jobs=plan.complete_jobs,
             credits=plan.complete_credits,
+            summary=partition_view.plan_line(plan),
         )
         if not plan.feasible:
             raise PartitionTooLarge(partition_view.too_big_text(plan))
