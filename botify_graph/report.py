@@ -136,7 +136,8 @@ def summary_text(result: ExportResult, *, pages: int | None = None) -> str:
         lines.append("  links per depth:")
         lines.append("    depth        links   cumulative")
         for row in d.table():
-            mark = "  ◀ chosen" if row["chosen"] else ("  over the limit" if not row["fits"] else "")
+            over = not row["fits"] and result.plan is None  # a complete export has no depth limit
+            mark = "  ◀ chosen" if row["chosen"] else ("  over the limit" if over else "")
             lines.append(f"    {row['depth']:>5} {row['edges']:>12,} {row['cumulative']:>12,}{mark}")
     lines.append(f"  meta fields   {', '.join(result.fields) or '(url only)'}")
     if pages is not None:
