@@ -515,9 +515,11 @@ class _Run:
         """Stream the partitions into the usual export file (its own registry record), then drop them."""
         p, ref, registry = self.params, self.ref, self.registry
         key = registry_key(ref.org, ref.project, analysis, kind, variant)
+        folder = layout.partition_dir(p.out, ref, analysis, kind, variant)
         done = registry.downloaded_file(registry.get(key))
-        if done is not None:  # another run merged them meanwhile
+        if done is not None:  # another run merged them meanwhile: what this one downloaded is not needed
             record = cast(ExportRecord, registry.get(key))
+            shutil.rmtree(folder, ignore_errors=True)
             return KindResult(kind, done, record.rows or 0, None, True)
         dest = layout.export_path(p.out, ref, analysis, kind)
         registry.put(
@@ -555,7 +557,6 @@ class _Run:
                 f"{kind}: the earlier export of {analysis} with other settings was kept as {aside}",
                 kept=str(aside),
             )
-        folder = layout.partition_dir(p.out, ref, analysis, kind, variant)
         for r in results:
             r.path.unlink(missing_ok=True)
         shutil.rmtree(folder, ignore_errors=True)

@@ -209,3 +209,26 @@ def test_sigkill_mid_complete_export_resumes_only_the_missing_partitions(tmp_pat
         again = subprocess.run(complete, env=env(fake, tmp_path), capture_output=True, text=True, timeout=300)
         assert again.returncode == 0, again.stderr
         assert job_posts(fake) == posts and "nothing was re-exported" in again.stdout  # a rerun creates nothing
+
+
+def test_two_complete_runs_at_once_share_every_partition(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with FakeBotify(scale=0.05, scenario=Scenario(polls_to_done=1, max_export_size=40_000, job_seconds=1.0)) as fake:
+        complete = run_argv(fake.base_url, out, "--complete", "--max-edges", "40000", project_url=BIG)
+        procs = [
+            subprocess.Popen(
+                complete, env=env(fake, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(2)
+        ]
+        results = [p.communicate(timeout=300) for p in procs]
+        for p, (_, stderr) in zip(procs, results, strict=True):
+            assert p.returncode == 0, stderr
+        parts = part_records(out)
+        assert len(fake.jobs) == job_posts(fake) == len(parts)  # every partition created once, whoever ran it
+        crawl = fake.site("example-org", "big.example").crawl("20241108")
+        links = out / "example-org" / "big.example" / "big.example_20241108_links.csv"
+        with links.open(newline="") as f:
+            edges = [tuple(r) for r in csv.reader(f)][1:]
+        assert len(edges) == len(set(edges)) and set(edges) == {(crawl.url(s), crawl.url(t)) for s, t in crawl.edges()}
+        assert not [p for p in out.rglob("*") if ".parts" in p.name or p.suffix == ".part" or "earlier" in p.name]
