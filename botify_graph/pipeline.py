@@ -458,33 +458,59 @@ class _Run:
                 payload = queries.meta_partition_payload(
                     ref.org, ref.project, analysis, part.conds, part.id, fields, period=period, export_size=p.max_edges
                 )
-            return await _PartExport(
-                kind=f"{kind}#{part.id}",
-                variant=variant,
-                client=client,
-                registry=self.registry,
-                steps=self.steps,
-                params=p,
-                ref=ref,
-                analysis=analysis,
-                depth=depth,
-                fields=fields if kind == "meta" else (),
-                payload=payload,
-                columns=columns,
-                dest=layout.partition_path(p.out, ref, analysis, kind, variant, part.id),
-                sleep=self.sleep,
-                clock=self.clock,
-                slots=self.slots,
-                options={"mode": "complete", "estimate": part.estimate},
-                record_kind=kind,
-                part=part.id,
-            ).run()
+            try:
+                return await self.export_part(kind, part, variant, client, analysis, fields, payload, columns, depth)
+            except OSError:
+                merged = self.registry.downloaded_file(
+                    self.registry.get(registry_key(ref.org, ref.project, analysis, kind, variant))
+                )
+                if merged is None:
+                    raise
+                # Another run merged every part meanwhile and removed the parts folder under this download.
+                self.steps.emit("info", f"download:{kind}#{part.id}", f"{kind}#{part.id}: merged by another run")
+                return KindResult(f"{kind}#{part.id}", merged, 0, None, True)
 
         outcomes = await asyncio.gather(*(one(part) for part in plan.parts), return_exceptions=True)
         for outcome in outcomes:  # every other partition has finished: a rerun resumes only the missing ones
             if isinstance(outcome, BaseException):
                 raise outcome
         return cast("list[KindResult]", outcomes)
+
+    async def export_part(
+        self,
+        kind: str,
+        part: partition.Partition,
+        variant: str,
+        client: httpx.AsyncClient,
+        analysis: str,
+        fields: tuple[str, ...],
+        payload: dict[str, Any],
+        columns: tuple[str, ...],
+        depth: int,
+    ) -> KindResult:
+        """Create (or resume), poll and download one partition: its own job and registry record."""
+        p, ref = self.params, self.ref
+        return await _PartExport(
+            kind=f"{kind}#{part.id}",
+            variant=variant,
+            client=client,
+            registry=self.registry,
+            steps=self.steps,
+            params=p,
+            ref=ref,
+            analysis=analysis,
+            depth=depth,
+            fields=fields if kind == "meta" else (),
+            payload=payload,
+            columns=columns,
+            dest=layout.partition_path(p.out, ref, analysis, kind, variant, part.id),
+            sleep=self.sleep,
+            clock=self.clock,
+            slots=self.slots,
+            options={"mode": "complete", "estimate": part.estimate},
+            record_kind=kind,
+            part=part.id,
+        ).run()
 
     def mark_split(self, analysis: str, kind: str, variant: str, part: str, rows: int) -> None:
         """A partition came back cut at the limit: record it SPLIT (its rows are exported again by its parts)."""
