@@ -468,9 +468,16 @@ async def plan_partitions(
         if plan.final:
             return plan
         for request in plan.pending:
-            sizes[request.key] = await grouped_sizes(
-                client, project, analysis, request.field, request.partition.conds, kind
-            )
+            try:
+                sizes[request.key] = await grouped_sizes(
+                    client, project, analysis, request.field, request.partition.conds, kind
+                )
+            except (AuthError, PermissionDenied, NotFound, RateLimited):
+                raise
+            except ApiError as exc:
+                if exc.status is None or not 400 <= exc.status < 500:
+                    raise
+                sizes[request.key] = []  # the project cannot group by this field (no segmentation?): the next one
     raise BotifyError(f"Planning the complete {kind} export took over {max_queries} sizing queries; giving up.")
 
 

@@ -184,3 +184,25 @@ async def test_export_plan_sizes_every_way_of_exporting_and_creates_no_job(fake_
     assert all(p.estimate <= plan.links.target for p in (*plan.links.parts, *plan.meta.parts))
     assert plan.requests == len([r for r in fake_api.requests if r.path.endswith("/query")]) > 1
     assert not fake_api.jobs and not [r for r in fake_api.requests if r.path.endswith("/jobs")]
+
+
+async def test_a_field_the_project_cannot_group_by_is_skipped_for_the_next_one() -> None:
+    from botify_graph.api import plan_partitions
+    from botify_graph.partition import sizing_key
+
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        field = json.loads(request.content)["query"]["dimensions"][0]
+        asked.append(field.rsplit(".", 1)[-1] if "pagetype" not in field else "pagetype")
+        if "pagetype" in field:  # a project without segmentation
+            return httpx.Response(400, json={"error": {"error_code": 1029, "message": "Field does not exist"}})
+        return httpx.Response(200, json={"results": [{"dimensions": [v], "metrics": [300]} for v in (10, 20, 30)],
+                                         "next": None})  # fmt: skip
+
+    sizes: dict[str, list[tuple[Any, int]]] = {sizing_key("", "depth"): [(0, 10), (1, 900)]}
+    transport = httpx.MockTransport(handler)
+    async with make_client("t", base_url="http://api.test/v1", transport=transport, rate=1000) as client:
+        plan = await plan_partitions(client, PROJECT, "20241108", "links", cap=700, margin=0.0, sizes=sizes)
+    assert asked == ["pagetype", "total"]  # page type refused: on to the outlinks count
+    assert plan.feasible and [p.id for p in plan.parts] == ["d0", "d1.o0", "d1.o1"]
