@@ -35,6 +35,7 @@ _EXPORTS = {
     "verify_token": "api", "fetch_analyses_light": "api", "resolve_analysis": "api",
     "fetch_collections": "api", "available_meta_fields": "api", "query": "api", "edges_per_depth": "api",
     "find_optimal_depth": "api", "create_export_job": "api", "find_existing_job": "api", "get_job": "api",
+    "export_plan": "api", "ExportPlan": "partition",
     # jobs, download
     "poll_job": "jobs", "poll_schedule": "jobs", "download_export": "download",
     # depth, queries, models
@@ -75,6 +76,7 @@ if TYPE_CHECKING:  # pragma: no cover
         available_meta_fields,
         create_export_job,
         edges_per_depth,
+        export_plan,
         fetch_analyses_light,
         fetch_collections,
         find_existing_job,
@@ -86,6 +88,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from .client import DEFAULT_BASE_URL, make_client
     from .depth import DepthChoice, choose_depth
+    from .partition import ExportPlan
     from .download import download_export
     from .jobs import poll_job, poll_schedule
     from .models import Analysis, Job

@@ -6,23 +6,27 @@ Every function takes the client from `make_client` first. HTTP failures become t
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 
-from . import queries
+from . import layout, partition, queries
 from .client import resolve_api_url
 from .depth import DepthChoice, choose_depth, per_depth_from_cumulative
 from .errors import (
     ApiError,
     AuthError,
     BotifyError,
+    DepthTooLarge,
     JobCreationUncertain,
+    JobRefused,
     MalformedResponse,
     NotFound,
     PermissionDenied,
@@ -367,13 +371,17 @@ async def find_optimal_depth(
     max_edges: int = queries.MAX_EXPORT_ROWS,
     *,
     max_probe_depth: int = 10,
+    allow_cut: bool = False,
 ) -> DepthChoice:
-    """Deepest depth whose internal links fit `max_edges`: one grouped query, else one query per depth."""
+    """Deepest depth whose internal links fit `max_edges`: one grouped query, else one query per depth.
+
+    Depth 1 alone over the limit: DepthTooLarge, or with `allow_cut` depth 1 cut at the limit.
+    """
     slug = analysis.slug if isinstance(analysis, Analysis) else analysis
     try:
         per_depth = await edges_per_depth(client, project, slug)
         if per_depth:
-            return choose_depth(per_depth, max_edges, requests=1)
+            return choose_depth(per_depth, max_edges, requests=1, allow_cut=allow_cut)
     except (AuthError, PermissionDenied, NotFound, RateLimited, TransportError):
         raise
     except (ApiError, MalformedResponse):
@@ -389,7 +397,130 @@ async def find_optimal_depth(
         if total > max_edges or not grew:
             break
     per = per_depth_from_cumulative(cumulative)
-    return choose_depth(per, max_edges, requests=requests + 1)
+    return choose_depth(per, max_edges, requests=requests + 1, allow_cut=allow_cut)
+
+
+# -- complete exports: sizing the partitions (see `partition`) -----------------------------------------------
+
+
+def _value(value: Any, field: str) -> Any:
+    """A grouped query's dimension value for a partition field: an int (range fields), text, or None."""
+    if value is None:
+        return None
+    kind = next(f.kind for f in partition.FIELDS if f.name == field)
+    if kind == "range":
+        return _int(value, f"{field} value")
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise MalformedResponse(f"{field} value: expected text, got {value!r}.")
+    return value
+
+
+async def depth_sizes(
+    client: httpx.AsyncClient, project: ProjectRef, analysis: str
+) -> list[tuple[int | None, int, int]]:
+    """(depth, internal links, pages) per click depth in ONE grouped query; depth None: pages without one."""
+    rows = await query(client, project, queries.depth_sizes_query(analysis))
+    out: dict[int | None, tuple[int, int]] = {}
+    for row in rows:
+        if len(row.dimensions) != 1 or len(row.metrics) != 2:
+            raise MalformedResponse("depth sizing query: expected one dimension and two metrics per row.")
+        depth = _value(row.dimensions[0], "depth")
+        links, pages = out.get(depth, (0, 0))
+        out[depth] = (links + _int(row.metrics[0], "edge sum"), pages + _int(row.metrics[1], "page count"))
+    return [(d, links, pages) for d, (links, pages) in sorted(out.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))]
+
+
+async def grouped_sizes(
+    client: httpx.AsyncClient, project: ProjectRef, analysis: str, field: str, conds: tuple[partition.Cond, ...],
+    kind: str,
+) -> list[tuple[Any, int]]:  # fmt: skip
+    """The rows of one partition (links: outlinks summed; meta: pages) per value of `field`: ONE grouped query."""
+    rows = await query(client, project, queries.sizing_query(analysis, field, conds, kind), page_size=2000)
+    out: dict[Any, int] = {}
+    for row in rows:
+        if len(row.dimensions) != 1 or len(row.metrics) != 1:
+            raise MalformedResponse(f"{field} sizing query: expected one dimension and one metric per row.")
+        value = _value(row.dimensions[0], field)
+        out[value] = out.get(value, 0) + _int(row.metrics[0], f"{kind} size")
+    return list(out.items())
+
+
+async def plan_partitions(
+    client: httpx.AsyncClient,
+    project: ProjectRef,
+    analysis: str,
+    kind: str,
+    *,
+    cap: int,
+    margin: float = layout.PARTITION_MARGIN,
+    sizes: dict[str, list[tuple[Any, int]]] | None = None,
+    cut: dict[str, int] | None = None,
+    max_queries: int = 500,
+) -> partition.PartitionPlan:
+    """The jobs of a complete `kind` export: plan, run the grouped query each oversized part needs, plan again.
+
+    `sizes` is the groupings known so far (filled in place, so a later call with `cut` partitions asks only
+    for what is new); `cut[id]`: rows a partition delivered when it came back cut.
+    """
+    sizes = {} if sizes is None else sizes
+    for _ in range(max_queries):
+        plan = partition.plan_partitions(kind, cap=cap, margin=margin, sizes=sizes, cut=cut)
+        if plan.final:
+            return plan
+        for request in plan.pending:
+            try:
+                sizes[request.key] = await grouped_sizes(
+                    client, project, analysis, request.field, request.partition.conds, kind
+                )
+            except (AuthError, PermissionDenied, NotFound, RateLimited):
+                raise
+            except ApiError as exc:
+                if exc.status is None or not 400 <= exc.status < 500:
+                    raise
+                sizes[request.key] = []  # the project cannot group by this field (no segmentation?): the next one
+    raise BotifyError(f"Planning the complete {kind} export took over {max_queries} sizing queries; giving up.")
+
+
+async def export_plan(
+    client: httpx.AsyncClient,
+    project: ProjectRef,
+    analysis: Analysis | str,
+    max_edges: int = queries.MAX_EXPORT_ROWS,
+    *,
+    margin: float = layout.PARTITION_MARGIN,
+    cache: dict[str, dict[str, list[tuple[Any, int]]]] | None = None,
+) -> partition.ExportPlan:
+    """What a normal, a cut and a complete export of `analysis` take (rows, jobs, credits): queries only.
+
+    No job is created and no credit spent. `cache` (kind -> groupings) keeps the sizing for later re-plans.
+    """
+    slug = analysis.slug if isinstance(analysis, Analysis) else analysis
+    cache = {} if cache is None else cache
+    rows = await depth_sizes(client, project, slug)
+    root = partition.sizing_key("", "depth")
+    links_sizes = cache.setdefault("links", {})
+    meta_sizes = cache.setdefault("meta", {})
+    links_sizes[root] = [(d, links) for d, links, _ in rows]
+    meta_sizes[root] = [(d, pages) for d, _, pages in rows]
+    known = len(links_sizes) + len(meta_sizes)
+    links_plan = await plan_partitions(client, project, slug, "links", cap=max_edges, margin=margin, sizes=links_sizes)
+    meta_plan = await plan_partitions(client, project, slug, "meta", cap=max_edges, margin=margin, sizes=meta_sizes)
+    per_depth = {d: links for d, links, _ in rows if d is not None}
+    try:
+        choice: DepthChoice | None = choose_depth(per_depth, max_edges, requests=1)
+    except DepthTooLarge:
+        choice = None
+    return partition.ExportPlan(
+        analysis=slug,
+        max_edges=max_edges,
+        margin=margin,
+        links_per_depth=tuple(sorted(per_depth.items())),
+        pages_per_depth=tuple(sorted((d, pages) for d, _, pages in rows if d is not None)),
+        depth=choice,
+        links=links_plan,
+        meta=meta_plan,
+        requests=1 + len(links_sizes) + len(meta_sizes) - known,
+    )
 
 
 def _same_export(listed: Job, payload: dict[str, Any]) -> bool:
@@ -430,18 +561,85 @@ async def find_existing_job(
     return None
 
 
+#: error_code of "An advanced export is already running": Botify refused the job, so none was created.
+JOB_REFUSED_CODES = frozenset({1058, "1058"})
+
+
+def refusal_schedule(first: float = 10.0, factor: float = 1.5, cap: float = 120.0) -> Iterator[float]:
+    """Delays before posting a refused job again: 10, 15, 22.5, ... up to `cap` seconds, forever."""
+    delay = first
+    while True:
+        yield min(delay, cap)
+        delay = min(delay * factor, cap)
+
+
+def is_refusal(response: httpx.Response) -> bool:
+    """True when Botify refused to create a job because other exports run (a 4xx with error_code 1058)."""
+    if not 400 <= response.status_code < 500 or response.status_code in (401, 403, 404, 429):
+        return False
+    code, _ = _envelope(response)
+    return isinstance(code, (int, str)) and not isinstance(code, bool) and code in JOB_REFUSED_CODES
+
+
 async def create_export_job(
     client: httpx.AsyncClient,
     payload: dict[str, Any],
     *,
     on_uncertain: Callable[[str], None] | None = None,
+    on_refused: Callable[[str], None] | None = None,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    refused_wait_s: float | None = layout.JOB_REFUSED_WAIT_S,
 ) -> Job:
     """POST /jobs once. If the answer is lost (broken connection or 5xx), look for the job before posting again.
 
     Botify does not make job creation idempotent and every job spends export credits, so a lost answer
     is resolved by listing recent jobs and matching the payload; only when no such job exists is the
     POST sent a second (and last) time.
+
+    A *refused* POST (a 4xx with error_code 1058, "an advanced export is already running") created no job:
+    it is posted again after a wait (`refusal_schedule`), for up to `refused_wait_s` seconds in all
+    (None: JobRefused at once, for a caller that waits on its own).
     """
+    start = clock()
+    delays = refusal_schedule()
+    refusals = 0
+    while True:
+        try:
+            return await _post_job(client, payload, on_uncertain)
+        except JobRefused as exc:
+            if refused_wait_s is None:
+                raise
+            refusals += 1
+            delay = refusal_delay(exc, delays, waited=clock() - start, limit=refused_wait_s, refusals=refusals)
+            if on_refused:
+                on_refused(refused_message(delay))
+            await sleep(delay)
+
+
+def refusal_delay(exc: JobRefused, delays: Iterator[float], *, waited: float, limit: float, refusals: int) -> float:
+    """The wait before posting a refused job again; JobRefused saying what to do once `limit` seconds are up."""
+    delay = next(delays)
+    if waited + delay > limit:
+        raise JobRefused(
+            f"Botify refused the export job {refusals} time{'s' if refusals != 1 else ''} in {waited:.0f} s because "
+            f"other exports are running ({exc}). Wait for them to finish, or run fewer jobs at once "
+            "(--max-jobs 1), then run again: nothing was created.",
+            status=exc.status,
+            error_code=exc.error_code,
+            url=exc.url,
+        ) from None
+    return delay
+
+
+def refused_message(delay: float) -> str:
+    """What to say while waiting to post a refused job again."""
+    return f"Botify refused the job (other exports are running; nothing was created); posting it again in {delay:.0f} s"
+
+
+async def _post_job(
+    client: httpx.AsyncClient, payload: dict[str, Any], on_uncertain: Callable[[str], None] | None
+) -> Job:
     started = datetime.now(timezone.utc)
     what = "creating the export job"
     response: httpx.Response | None = None
@@ -472,6 +670,12 @@ async def create_export_job(
             "The connection broke twice while creating the export job. Check your network; run again to "
             "resume (botify-graph looks for the job before creating another)."
         )
+    if is_refusal(response):
+        code, message = _envelope(response)
+        raise JobRefused(
+            f"{response.status_code}, error_code {code}: {message or 'refused'}", status=response.status_code,
+            error_code=code, url=response.request.url.path if response.request else None,
+        )  # fmt: skip
     raise_for_api_error(response, what)
     try:
         return parse_job(response.json())

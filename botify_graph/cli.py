@@ -66,6 +66,42 @@ def _parser() -> argparse.ArgumentParser:
         "--poll-timeout", type=float, default=layout.POLL_TIMEOUT_S, help="seconds to wait for a job (default 3 h)"
     )
     run.add_argument("--retry-failed", action="store_true", help="start a new job where the last one FAILED")
+    how = run.add_mutually_exclusive_group()
+    how.add_argument(
+        "--complete",
+        action="store_true",
+        help="export every link at every depth in as many jobs as it takes (the plan is printed first)",
+    )
+    how.add_argument(
+        "--allow-cut",
+        action="store_true",
+        help="when depth 1 alone is over the limit, export it cut at the limit (the graph then lacks links)",
+    )
+    run.add_argument(
+        "--max-jobs",
+        type=int,
+        default=layout.MAX_JOBS,
+        help=f"export jobs running on Botify at once (default {layout.MAX_JOBS})",
+    )
+
+    plan = sub.add_parser(
+        "plan", help="what a normal and a complete export would take (jobs, rows, credits); creates no job"
+    )
+    plan.add_argument("--project-url", required=True, help="any Botify project URL, copied from the browser")
+    plan.add_argument(
+        "--analysis",
+        default="latest",
+        help="analysis slug (e.g. 20241108); default: the one in the URL, else the newest",
+    )
+    plan.add_argument("--max-edges", type=int, default=MAX_EXPORT_ROWS, help="export row limit (default 1000000)")
+    plan.add_argument("--complete", action="store_true", help="list every job of the complete export")
+    plan.add_argument(
+        "--max-jobs",
+        type=int,
+        default=layout.MAX_JOBS,
+        help=f"export jobs a complete run would keep running at once (default {layout.MAX_JOBS})",
+    )
+    api_options(plan)
 
     fake = sub.add_parser("fake-api", help="serve the fake Botify API on 127.0.0.1 until Ctrl-C")
     fake.add_argument("--port", type=int, default=0, help="port (default: a free one)")
@@ -194,8 +230,47 @@ def _cmd_run(args: argparse.Namespace) -> int:
         api_base=args.api_base,
         poll_timeout_s=args.poll_timeout,
         retry_failed=args.retry_failed,
+        max_jobs=args.max_jobs,
+        complete=args.complete,
+        allow_cut=args.allow_cut,
     )
     return asyncio.run(_export(params, token))
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
+    from .pipeline import ExportParams
+    from .token import load_token
+
+    token = load_token()
+    if not token:
+        raise ConfigError("No API token: set BOTIFY_API_TOKEN (or save one with the wizard) and run again.")
+    params = ExportParams(
+        project_url=args.project_url,
+        analysis=args.analysis,
+        max_edges=args.max_edges,
+        api_base=args.api_base,
+        max_jobs=args.max_jobs,
+    ).validated()
+    print(asyncio.run(_plan(params, token, every_job=args.complete)))
+    return 0
+
+
+async def _plan(params: ExportParams, token: str, *, every_job: bool) -> str:
+    from . import api
+    from .client import make_client
+    from .pipeline import wanted_analysis
+    from .render import partition as partition_view
+    from .urls import clean_url
+
+    ref = clean_url(params.project_url)
+    async with make_client(token, base_url=str(params.api_base)) as client:
+        analysis = await api.resolve_analysis(client, ref, wanted_analysis(ref, params.analysis))
+        plan = await api.export_plan(client, ref, analysis, params.max_edges)
+    text = partition_view.plan_text(
+        plan, max_jobs=params.max_jobs, many=layout.MANY_JOBS, show_parts=None if every_job else 12
+    )
+    return f"{ref} — {text}\n\nNothing was exported: no job created, no credit spent ({plan.requests} sizing queries)."
 
 
 def _cmd_fake(args: argparse.Namespace) -> int:
@@ -313,6 +388,7 @@ def _cmd_cosmograph(args: argparse.Namespace) -> int:
 COMMANDS = {
     "demo": _cmd_demo,
     "run": _cmd_run,
+    "plan": _cmd_plan,
     "fake-api": _cmd_fake,
     "app": _cmd_app,
     "reproduce": _cmd_reproduce,

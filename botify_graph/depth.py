@@ -19,6 +19,7 @@ class DepthChoice:
     cumulative: tuple[tuple[int, int], ...]  # (depth, internal links of pages at depth <= it)
     whole_graph: bool  # True when every link of the crawl fits (nothing deeper adds links)
     requests: int = 0  # API requests spent finding it
+    cut: bool = False  # depth 1 alone is over the limit and is exported cut at it (`allow_cut`)
 
     def table(self) -> list[dict[str, int | bool]]:
         """Rows for display: depth, edges at the depth, cumulative edges, fits, chosen."""
@@ -46,8 +47,14 @@ def cumulate(per_depth: Mapping[int, int]) -> list[tuple[int, int]]:
     return out
 
 
-def choose_depth(per_depth: Mapping[int, int], max_edges: int = 1_000_000, *, requests: int = 0) -> DepthChoice:
-    """Deepest depth with cumulative links <= max_edges; on a plateau, the shallowest depth with the same links."""
+def choose_depth(
+    per_depth: Mapping[int, int], max_edges: int = 1_000_000, *, requests: int = 0, allow_cut: bool = False
+) -> DepthChoice:
+    """Deepest depth with cumulative links <= max_edges; on a plateau, the shallowest depth with the same links.
+
+    When even depth 1 is over the limit: DepthTooLarge, or with `allow_cut` depth 1 cut at the limit
+    (`cut=True`: Botify stops the export at `max_edges` rows, so the graph lacks links).
+    """
     if max_edges < 1:
         raise BotifyError(f"max_edges must be at least 1, got {max_edges}.")
     cum = cumulate(per_depth)
@@ -58,11 +65,23 @@ def choose_depth(per_depth: Mapping[int, int], max_edges: int = 1_000_000, *, re
         )
     floor = min(1, cum[-1][0])  # depth 1 (the home page's links alone are not a link graph)
     floor_edges = dict(cum)[floor]
+    if floor_edges > max_edges and allow_cut:
+        return DepthChoice(
+            depth=floor,
+            edges=max_edges,
+            max_edges=max_edges,
+            per_depth=tuple(sorted((int(d), int(e or 0)) for d, e in per_depth.items())),
+            cumulative=tuple(cum),
+            whole_graph=False,
+            requests=requests,
+            cut=True,
+        )
     if floor_edges > max_edges:
         raise DepthTooLarge(
-            f"Even depth {floor} has {floor_edges:,} internal links, over the export limit of {max_edges:,} rows, "
-            "so no useful link graph fits. Raise the limit if your Botify plan allows larger exports, "
-            "or choose a smaller analysis.",
+            f"Even depth {floor} has {floor_edges:,} internal links, over the export limit of {max_edges:,} rows "
+            "a job, so no depth-limited graph fits. Export the complete graph in several jobs instead "
+            "(--complete; `botify-graph plan` shows the jobs and credits first), or export depth "
+            f"{floor} cut at the limit (--allow-cut: the graph then lacks links).",
             edges=floor_edges,
             max_edges=max_edges,
         )

@@ -43,7 +43,7 @@ from filelock import FileLock, Timeout
 
 from .errors import DownloadError, DownloadExpired
 
-__all__ = ["DownloadResult", "download_export", "normalise", "normalise_file", "sniff"]
+__all__ = ["DownloadResult", "download_export", "merge_exports", "normalise", "normalise_file", "sniff"]
 
 CHUNK_SIZE = 1 << 20
 # Pieces of decompressed data are kept under glibc's mmap threshold (128 KiB): each then reuses heap memory
@@ -664,6 +664,70 @@ async def download_export(
             if not ok:
                 _part_path(dest).unlink(missing_ok=True)
     return result
+
+
+async def merge_exports(
+    sources: Sequence[str | Path],
+    dest: str | Path,
+    *,
+    columns: Sequence[str],
+    commit: Callable[[Path, int], object] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> int:
+    """Concatenate normalised exports (as `download_export` writes them) into `dest` atomically; return the rows.
+
+    Each source must start with the header `columns`; the result has it once, then every source's rows in
+    the order given, streamed in chunks (memory stays flat whatever the size). `commit(part, rows)` moves the
+    finished part file onto `dest` (default `os.replace`) under the same lock as downloads into `dest`. On
+    failure `dest` is untouched and no part file remains.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    async with _dest_lock(dest):
+        job = functools.partial(_merge, [Path(s) for s in sources], dest, tuple(columns), commit, chunk_size)
+        return await asyncio.to_thread(job)
+
+
+def _merge(
+    sources: list[Path],
+    dest: Path,
+    columns: tuple[str, ...],
+    commit: Callable[[Path, int], object] | None,
+    chunk_size: int,
+) -> int:
+    header = _csv_line(columns)
+    part = _part_path(dest)
+    rows = 0
+    try:
+        with open(part, "wb") as out:
+            out.write(header)
+            for source in sources:
+                with open(source, "rb") as src:
+                    first = src.readline()
+                    if first != header:
+                        raise DownloadError(
+                            f"{source} does not start with the header {','.join(columns)} "
+                            f"({_shorten(first.decode('utf-8', 'replace').strip())!r}); export it again."
+                        )
+                    last = b"\n"
+                    while chunk := src.read(chunk_size):
+                        rows += chunk.count(b"\n")
+                        out.write(chunk)
+                        last = chunk[-1:]
+                    if last != b"\n":  # a normalised file ends with a newline; never glue two rows together
+                        out.write(b"\n")
+                        rows += 1
+            out.flush()
+            os.fsync(out.fileno())
+        if commit is None:
+            os.replace(part, dest)
+        else:
+            commit(part, rows)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    _fsync_dir(dest.parent)
+    return rows
 
 
 @contextlib.asynccontextmanager

@@ -10,8 +10,10 @@
     │   ├── PermissionDenied         403: the token is valid but cannot see this project
     │   ├── NotFound                 404: no such org, project, analysis or job
     │   ├── RateLimited              429 that outlived the retry budget
+    │   ├── JobRefused               a job POST refused because other jobs run (1058); no job was created
     │   └── MalformedResponse        a 2xx whose body is not what the contract says
     ├── DepthTooLarge                even depth 1 has more internal links than the export limit
+    ├── PartitionTooLarge            a complete export has a part no documented filter splits under the limit
     ├── JobCreationUncertain         a job POST was cut off and whether the job exists is unknown
     ├── ExportJobFailed              Botify reports the export job FAILED (carries job_id and reason)
     ├── ExportTimeout                a job outlived the poll timeout (carries job_id; rerun resumes it)
@@ -83,6 +85,10 @@ class RateLimited(ApiError):
     """The API kept answering 429 after the retry budget was spent."""
 
 
+class JobRefused(ApiError):
+    """Botify refused to create an export job because others are running (error 1058); none was created."""
+
+
 class MalformedResponse(ApiError):
     """The API answered 2xx with a body the contract does not allow."""
 
@@ -94,6 +100,10 @@ class DepthTooLarge(BotifyError):
         self.edges = edges
         self.max_edges = max_edges
         super().__init__(message)
+
+
+class PartitionTooLarge(BotifyError):
+    """A complete export would need a job over the row limit: no field splits that part of the crawl further."""
 
 
 class JobCreationUncertain(BotifyError):

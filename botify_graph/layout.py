@@ -18,6 +18,9 @@ Files inside the output folder:
     {org}/{project}/{project}_{analysis}_{kind}.{variant}.csv   an earlier export of the same analysis made
                                                              with other settings, kept under a name that
                                                              says how it differs (`variant_tag`)
+    {org}/{project}/.{project}_{analysis}_{kind}.{variant}.parts/{part}.csv
+                                                             the partitions of a complete export (one job
+                                                             each) until they are merged into the export
     {org}/{project}/{project}_{analysis}_summary.json / .md  the graph summary
     {org}/{project}/{project}_{analysis}_depth.svg           links per depth, the limit, the chosen depth
     {org}/{project}/{project}_{analysis}_graph.html          the offline interactive view
@@ -46,11 +49,14 @@ __all__ = [
     "DEFAULT_API_BASE",
     "DEFAULT_OUT_NAME",
     "HOME_VAR",
+    "JOB_REFUSED_WAIT_S",
     "KINDS",
+    "MANY_JOBS",
     "MAX_EXPORT_ROWS",
     "MAX_JOBS",
     "NOTEBOOK",
     "OUT_VAR",
+    "PARTITION_MARGIN",
     "POLL_TIMEOUT_S",
     "REGISTRY_NAME",
     "REPORTS",
@@ -68,6 +74,8 @@ __all__ = [
     "out_dir_of",
     "param_log_path",
     "parse_export_filename",
+    "partition_dir",
+    "partition_path",
     "project_dir",
     "project_home",
     "registry_path",
@@ -93,6 +101,9 @@ POLL_TIMEOUT_S = 3 * 3600.0  # seconds to wait for one export job; a rerun resum
 MAX_EXPORT_ROWS = 1_000_000  # Botify's default cap on one export (rows)
 KINDS = ("links", "meta")  # the two files of an export, in this order everywhere
 MAX_JOBS = 2  # export jobs one run keeps running on Botify at once (Botify documents no limit)
+PARTITION_MARGIN = 0.05  # a complete export packs each job to at most (1 - margin) x the row limit
+MANY_JOBS = 50  # a complete export plan with more jobs than this says so loudly (it still runs)
+JOB_REFUSED_WAIT_S = 3 * 3600.0  # how long to keep retrying a job POST that Botify refuses (another job runs)
 
 # -- names ---------------------------------------------------------------------------------------------------
 NOTEBOOK = Path("notebooks") / "link_graph.ipynb"  # relative to the project home
@@ -232,6 +243,25 @@ class ExportName:
     analysis: str
     kind: str
     variant: str  # "" for the latest export of the analysis
+
+
+def partition_dir(out: str | os.PathLike[str], ref: ProjectRef, analysis: str, kind: str, variant: str) -> Path:
+    """The hidden work folder of a complete export's partitions, beside the export it is merged into."""
+    if not variant:
+        raise ValueError("A partitioned export needs its variant tag.")
+    return project_dir(out, ref) / ("." + export_filename(ref, analysis, kind, variant)[: -len(".csv")] + ".parts")
+
+
+_PART = re.compile(r"^[a-z0-9][a-z0-9.-]{0,120}$")
+
+
+def partition_path(
+    out: str | os.PathLike[str], ref: ProjectRef, analysis: str, kind: str, variant: str, part: str
+) -> Path:
+    """Where one partition of a complete export is downloaded (`{partition_dir}/{part}.csv`)."""
+    if not _PART.match(part):
+        raise ValueError(f"Bad partition id {part!r}.")
+    return partition_dir(out, ref, analysis, kind, variant) / f"{part}.csv"
 
 
 def parse_export_filename(name: str, project: str) -> ExportName | None:

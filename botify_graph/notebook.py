@@ -129,6 +129,9 @@ def notebook_settings(
     api_base: Any = "",
     poll_timeout_s: Any = layout.POLL_TIMEOUT_S,
     retry_failed: Any = False,
+    complete: Any = False,
+    allow_cut: Any = False,
+    max_jobs: Any = layout.MAX_JOBS,
     mode: Any = "auto",
     candidates_file: Any = "",
     environ: Mapping[str, str] | None = None,
@@ -156,6 +159,9 @@ def notebook_settings(
         api_base=layout.api_base(_text(api_base, "api_base") or None, environ=environ),
         poll_timeout_s=_number(poll_timeout_s, "poll_timeout_s"),
         retry_failed=_flag(retry_failed, "retry_failed"),
+        complete=_flag(complete, "complete"),
+        allow_cut=_flag(allow_cut, "allow_cut"),
+        max_jobs=_whole(max_jobs, "max_jobs"),
     ).validated()
     state = layout.sidecar_path(home, environ=environ)
     candidates = _text(candidates_file, "candidates_file")

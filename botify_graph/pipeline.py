@@ -3,6 +3,9 @@
     clean_url → verify_token → resolve analysis → reuse what is on disk, or:
       field choice → sizing (find_optimal_depth) → links and meta concurrently:
       create (or resume) job → poll → download → registry
+    complete (`ExportParams.complete`): sizing (api.export_plan, the plan announced before any job) →
+      every partition of links and meta as its own job and registry record (at most `max_jobs` running),
+      a partition that comes back cut split again → the partitions merged into the usual two files
 
 Progress goes to a single `on_event` callback; each front end renders events its own way.
 The export registry makes it idempotent: a job is created once per (project, analysis, kind, settings);
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -24,14 +28,24 @@ from typing import Any, cast
 
 import httpx
 
-from . import api, layout, queries
+from . import api, layout, partition, queries
 from .client import make_client, resolve_api_url
-from .depth import DepthChoice
-from .download import DownloadResult, download_export
-from .errors import BotifyError, ConfigError, DownloadError, DownloadExpired, ExportJobFailed, NotFound
+from .depth import DepthChoice, cumulate
+from .download import DownloadResult, download_export, merge_exports
+from .errors import (
+    BotifyError,
+    ConfigError,
+    DownloadError,
+    DownloadExpired,
+    ExportJobFailed,
+    JobRefused,
+    NotFound,
+    PartitionTooLarge,
+)
 from .jobs import PollProgress, job_age, poll_job
 from .models import Analysis, Job
 from .registry import ExportRecord, ExportRegistry, registry_key
+from .render import partition as partition_view
 from .urls import ProjectRef, clean_url
 
 KINDS = layout.KINDS
@@ -55,6 +69,8 @@ class ExportParams:
     poll_timeout_s: float = layout.POLL_TIMEOUT_S
     retry_failed: bool = False
     max_jobs: int = layout.MAX_JOBS  # export jobs running on Botify at once for this run
+    complete: bool = False  # every link at every depth, in as many jobs as it takes (see `api.export_plan`)
+    allow_cut: bool = False  # depth 1 alone over the limit: export it cut at the limit instead of failing
 
     def validated(self) -> ExportParams:
         """Check values a person typed and resolve the folders; raise ConfigError with what to do."""
@@ -66,6 +82,11 @@ class ExportParams:
             raise ConfigError("poll_timeout_s must be positive.")
         if not isinstance(self.max_jobs, int) or isinstance(self.max_jobs, bool) or self.max_jobs < 1:
             raise ConfigError(f"max_jobs must be a whole number of at least 1, got {self.max_jobs!r}.")
+        if self.complete and self.allow_cut:
+            raise ConfigError(
+                "complete and allow_cut exclude each other: the complete graph is never cut. Choose one "
+                "(CLI: --complete or --allow-cut)."
+            )
         fields = None if self.fields is None else queries.normalize_fields(list(self.fields))
         return replace(
             self,
@@ -121,10 +142,16 @@ class ExportResult:
     links: KindResult
     meta: KindResult
     elapsed: float
+    plan: partition.ExportPlan | None = None  # a complete export: the plan it followed
 
     @property
     def reused(self) -> bool:
         return self.links.reused and self.meta.reused
+
+    @property
+    def cut(self) -> bool:
+        """True when the links file is depth 1 cut at the row limit (`allow_cut`): it lacks links."""
+        return self.depth is not None and self.depth.cut
 
 
 log = logging.getLogger("botify_graph.export")
@@ -164,9 +191,20 @@ class _Steps:
         return result
 
 
-def export_variant(kind: str, max_edges: int, fields: tuple[str, ...] = ()) -> str:
-    """The registry variant of one kind of export made with these settings (see `layout.variant_tag`)."""
-    return layout.variant_tag(kind, max_edges=max_edges, fields=fields if kind == "meta" else ())
+def export_variant(kind: str, max_edges: int, fields: tuple[str, ...] = (), mode: str = "") -> str:
+    """The registry variant of one kind of export made with these settings (see `layout.variant_tag`).
+
+    `mode`: "" (depth-limited), "cut" (depth 1 cut at the limit) or "complete" (every link, several jobs).
+    """
+    options = {"mode": mode} if mode else None
+    return layout.variant_tag(kind, max_edges=max_edges, fields=fields if kind == "meta" else (), options=options)
+
+
+def _modes(params: ExportParams) -> tuple[str, ...]:
+    """The export modes whose files `params` accepts as its own."""
+    if params.complete:
+        return ("complete",)
+    return ("", "depth", "cut") if params.allow_cut else ("", "depth")
 
 
 def existing_export(
@@ -180,13 +218,20 @@ def existing_export(
     found: dict[str, ExportRecord] = {}
     for kind in KINDS:
         for record in registry.downloads(ref.org, ref.project, analysis, kind):
-            if record.max_edges != params.max_edges:
+            if record.max_edges != params.max_edges or str(record.options.get("mode", "")) not in _modes(params):
                 continue
             if kind == "meta" and params.fields is not None and tuple(record.fields) != params.fields:
                 continue
             found[kind] = record
             break
     return found if len(found) == len(KINDS) else None
+
+
+def wanted_analysis(ref: ProjectRef, analysis: str | None) -> str:
+    """The analysis to resolve: "latest" (the default) defers to one named in the pasted URL."""
+    if analysis in (None, "", "latest") and ref.analysis:
+        return ref.analysis
+    return analysis or "latest"
 
 
 async def run_export(
@@ -206,9 +251,7 @@ async def run_export(
     """
     params = params.validated()
     ref = clean_url(params.project_url)
-    # "latest" (the default) defers to an analysis named in the pasted URL: .../org/project/20241101-2/...
-    analysis_wanted = ref.analysis if params.analysis in (None, "", "latest") and ref.analysis else params.analysis
-    analysis_wanted = analysis_wanted or "latest"
+    analysis_wanted = wanted_analysis(ref, params.analysis)
     slots = job_slots if job_slots is not None else asyncio.Semaphore(params.max_jobs)
     run = _Run(params, ref, analysis_wanted, _Steps(on_event, clock), sleep, clock, slots)
     if client is None:
@@ -252,13 +295,19 @@ class _Run:
         if reused is not None:
             return reused
         fields, period = await self.choose_fields(client, analysis)
+        if self.params.complete:
+            return await self.run_complete(client, analysis, username, fields, period, t0)
         choice: DepthChoice = await self.steps.run(
             "depth",
             f"Sizing the link graph (limit {self.params.max_edges:,} rows)",
-            api.find_optimal_depth(client, self.ref, analysis, self.params.max_edges),
-            lambda c: f"Depth {c.depth}: {c.edges:,} links" + (" (the whole graph)" if c.whole_graph else ""),
+            api.find_optimal_depth(client, self.ref, analysis, self.params.max_edges, allow_cut=self.params.allow_cut),
+            lambda c: (
+                f"Depth {c.depth}: {c.edges:,} links"
+                + (" (the whole graph)" if c.whole_graph else " (cut at the limit)" if c.cut else "")
+            ),
         )
-        links, meta = await self.export_kinds(client, analysis.slug, choice.depth, fields, period)
+        mode = "cut" if choice.cut else ""
+        links, meta = await self.export_kinds(client, analysis.slug, choice.depth, fields, period, mode)
         return ExportResult(
             project=self.ref,
             analysis=analysis,
@@ -289,6 +338,258 @@ class _Run:
             elapsed=self.clock() - t0,
         )
 
+    async def run_complete(
+        self,
+        client: httpx.AsyncClient,
+        analysis: Analysis,
+        username: str,
+        fields: tuple[str, ...],
+        period: list[str] | None,
+        t0: float,
+    ) -> ExportResult:
+        """Every link at every depth: the plan first (announced before any job), then each partition's job."""
+        p, ref, slug = self.params, self.ref, analysis.slug
+        cache: dict[str, dict[str, list[tuple[Any, int]]]] = {}
+        plan: partition.ExportPlan = await self.steps.run(
+            "plan",
+            f"Planning the complete graph (at most {p.max_edges:,} rows a job)",
+            api.export_plan(client, ref, slug, p.max_edges, margin=layout.PARTITION_MARGIN, cache=cache),
+            partition_view.plan_line,
+        )
+        self.steps.emit(
+            "info",
+            "plan",
+            partition_view.plan_text(plan, max_jobs=p.max_jobs, many=layout.MANY_JOBS),
+            parts={"links": plan.links.jobs, "meta": plan.meta.jobs},
+            jobs=plan.complete_jobs,
+            credits=plan.complete_credits,
+            summary=partition_view.plan_line(plan),
+        )
+        if not plan.feasible:
+            raise PartitionTooLarge(partition_view.too_big_text(plan))
+        depth = plan.max_depth
+        outcomes = await asyncio.gather(
+            self.complete_kind(client, slug, "links", plan.links, cache["links"], (), None, depth),
+            self.complete_kind(client, slug, "meta", plan.meta, cache["meta"], fields, period, depth),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        links, meta = cast("list[KindResult]", outcomes)
+        choice = DepthChoice(
+            depth=depth,
+            edges=plan.total_links,
+            max_edges=p.max_edges,
+            per_depth=plan.links_per_depth,
+            cumulative=tuple(cumulate(dict(plan.links_per_depth))),
+            whole_graph=True,
+            requests=plan.requests,
+        )
+        return ExportResult(
+            project=ref,
+            analysis=analysis,
+            username=username,
+            depth=choice,
+            fields=fields,
+            links=links,
+            meta=meta,
+            elapsed=self.clock() - t0,
+            plan=plan,
+        )
+
+    async def complete_kind(
+        self,
+        client: httpx.AsyncClient,
+        analysis: str,
+        kind: str,
+        plan: partition.PartitionPlan,
+        sizes: dict[str, list[tuple[Any, int]]],
+        fields: tuple[str, ...],
+        period: list[str] | None,
+        depth: int,
+    ) -> KindResult:
+        """Export every partition of one kind (splitting again any that comes back cut), then merge them."""
+        p, ref = self.params, self.ref
+        variant = export_variant(kind, p.max_edges, fields, "complete")
+        cut = {
+            r.part: r.rows or plan.cap
+            for r in self.registry.records(org=ref.org, project=ref.project, analysis=analysis, kind=kind)
+            if r.variant == variant and r.part and r.status == "SPLIT"
+        }
+        while True:
+            if cut:  # split what came back cut (in this run or an earlier one) before exporting the rest
+                plan = await self.steps.run(
+                    f"plan:{kind}",
+                    f"Splitting the {kind} jobs that came back cut",
+                    api.plan_partitions(client, ref, analysis, kind, cap=p.max_edges, sizes=sizes, cut=cut),
+                    lambda pl: f"{kind}: {pl.jobs} jobs",
+                )
+                if not plan.feasible:
+                    raise PartitionTooLarge(partition_view.parts_too_big_text(plan.too_big, p.max_edges))
+            results = await self.export_parts(client, analysis, kind, variant, plan, fields, period, depth)
+            newly = {part.id: r.rows for part, r in zip(plan.parts, results, strict=True) if r.rows >= plan.cap}
+            if not newly:
+                break
+            for part_id, rows in newly.items():
+                self.mark_split(analysis, kind, variant, part_id, rows)
+            cut.update(newly)
+        return await self.merge(analysis, kind, variant, plan, results, fields, depth)
+
+    async def export_parts(
+        self,
+        client: httpx.AsyncClient,
+        analysis: str,
+        kind: str,
+        variant: str,
+        plan: partition.PartitionPlan,
+        fields: tuple[str, ...],
+        period: list[str] | None,
+        depth: int,
+    ) -> list[KindResult]:
+        """Create (or resume), poll and download every partition of `plan`, at most `max_jobs` jobs at once."""
+        p, ref = self.params, self.ref
+        columns = queries.LINKS_COLUMNS if kind == "links" else queries.meta_columns(fields)
+
+        async def one(part: partition.Partition) -> KindResult:
+            if kind == "links":
+                payload = queries.links_partition_payload(
+                    ref.org, ref.project, analysis, part.conds, part.id, export_size=p.max_edges
+                )
+            else:
+                payload = queries.meta_partition_payload(
+                    ref.org, ref.project, analysis, part.conds, part.id, fields, period=period, export_size=p.max_edges
+                )
+            try:
+                return await self.export_part(kind, part, variant, client, analysis, fields, payload, columns, depth)
+            except OSError:
+                merged = self.registry.downloaded_file(
+                    self.registry.get(registry_key(ref.org, ref.project, analysis, kind, variant))
+                )
+                if merged is None:
+                    raise
+                # Another run merged every part meanwhile and removed the parts folder under this download.
+                self.steps.emit("info", f"download:{kind}#{part.id}", f"{kind}#{part.id}: merged by another run")
+                return KindResult(f"{kind}#{part.id}", merged, 0, None, True)
+
+        outcomes = await asyncio.gather(*(one(part) for part in plan.parts), return_exceptions=True)
+        for outcome in outcomes:  # every other partition has finished: a rerun resumes only the missing ones
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return cast("list[KindResult]", outcomes)
+
+    async def export_part(
+        self,
+        kind: str,
+        part: partition.Partition,
+        variant: str,
+        client: httpx.AsyncClient,
+        analysis: str,
+        fields: tuple[str, ...],
+        payload: dict[str, Any],
+        columns: tuple[str, ...],
+        depth: int,
+    ) -> KindResult:
+        """Create (or resume), poll and download one partition: its own job and registry record."""
+        p, ref = self.params, self.ref
+        return await _PartExport(
+            kind=f"{kind}#{part.id}",
+            variant=variant,
+            client=client,
+            registry=self.registry,
+            steps=self.steps,
+            params=p,
+            ref=ref,
+            analysis=analysis,
+            depth=depth,
+            fields=fields if kind == "meta" else (),
+            payload=payload,
+            columns=columns,
+            dest=layout.partition_path(p.out, ref, analysis, kind, variant, part.id),
+            sleep=self.sleep,
+            clock=self.clock,
+            slots=self.slots,
+            options={"mode": "complete", "estimate": part.estimate},
+            record_kind=kind,
+            part=part.id,
+        ).run()
+
+    def mark_split(self, analysis: str, kind: str, variant: str, part: str, rows: int) -> None:
+        """A partition came back cut at the limit: record it SPLIT (its rows are exported again by its parts)."""
+        key = registry_key(self.ref.org, self.ref.project, analysis, kind, variant, part)
+        record = self.registry.update(key, status="SPLIT", rows=rows)
+        path = self.registry.file_path(record)
+        if path is not None:
+            path.unlink(missing_ok=True)
+        self.steps.emit(
+            "info",
+            f"export:{kind}#{part}",
+            f"{kind}#{part}: came back cut at {rows:,} rows (the limit): it is split and exported again, "
+            "never kept short",
+            part=part,
+            rows=rows,
+        )
+
+    async def merge(
+        self,
+        analysis: str,
+        kind: str,
+        variant: str,
+        plan: partition.PartitionPlan,
+        results: list[KindResult],
+        fields: tuple[str, ...],
+        depth: int,
+    ) -> KindResult:
+        """Stream the partitions into the usual export file (its own registry record), then drop them."""
+        p, ref, registry = self.params, self.ref, self.registry
+        key = registry_key(ref.org, ref.project, analysis, kind, variant)
+        folder = layout.partition_dir(p.out, ref, analysis, kind, variant)
+        done = registry.downloaded_file(registry.get(key))
+        if done is not None:  # another run merged them meanwhile: what this one downloaded is not needed
+            record = cast(ExportRecord, registry.get(key))
+            shutil.rmtree(folder, ignore_errors=True)
+            return KindResult(kind, done, record.rows or 0, None, True)
+        dest = layout.export_path(p.out, ref, analysis, kind)
+        registry.put(
+            ExportRecord(
+                org=ref.org,
+                project=ref.project,
+                analysis=analysis,
+                kind=kind,
+                depth=depth,
+                max_edges=p.max_edges,
+                fields=fields if kind == "meta" else (),
+                status="DONE",
+                variant=variant,
+                options={"mode": "complete", "parts": [part.id for part in plan.parts]},
+            )
+        )
+        moved: list[Path] = []
+
+        def commit(part: Path, rows: int) -> None:
+            aside = registry.install(key, part, dest, rows=rows)
+            if aside is not None:
+                moved.append(aside)
+
+        columns = queries.LINKS_COLUMNS if kind == "links" else queries.meta_columns(fields)
+        rows: int = await self.steps.run(
+            f"merge:{kind}",
+            f"Merging the {len(results)} {kind} files into {dest.name}",
+            merge_exports([r.path for r in results], dest, columns=columns, commit=commit),
+            lambda n: f"{kind}: {n:,} rows → {dest}",
+        )
+        for aside in moved:
+            self.steps.emit(
+                "info",
+                f"merge:{kind}",
+                f"{kind}: the earlier export of {analysis} with other settings was kept as {aside}",
+                kept=str(aside),
+            )
+        for r in results:
+            r.path.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        return KindResult(kind, dest, rows, None, False)
+
     async def choose_fields(
         self, client: httpx.AsyncClient, analysis: Analysis
     ) -> tuple[tuple[str, ...], list[str] | None]:
@@ -314,19 +615,25 @@ class _Run:
         return fields, availability.period(analysis) if gsc else None
 
     async def export_kinds(
-        self, client: httpx.AsyncClient, analysis: str, depth: int, fields: tuple[str, ...], period: list[str] | None
+        self,
+        client: httpx.AsyncClient,
+        analysis: str,
+        depth: int,
+        fields: tuple[str, ...],
+        period: list[str] | None,
+        mode: str = "",
     ) -> tuple[KindResult, KindResult]:
         """Create (or resume), poll and download the links and the meta export at once."""
         p, ref = self.params, self.ref
         plans = {
             "links": (
-                export_variant("links", p.max_edges),
+                export_variant("links", p.max_edges, mode=mode),
                 (),
                 queries.links_export_payload(ref.org, ref.project, analysis, depth, p.max_edges),
                 queries.LINKS_COLUMNS,
             ),
             "meta": (
-                export_variant("meta", p.max_edges, fields),
+                export_variant("meta", p.max_edges, fields, mode),
                 fields,
                 queries.meta_export_payload(
                     ref.org, ref.project, analysis, depth, fields, period=period, export_size=p.max_edges
@@ -354,6 +661,7 @@ class _Run:
                 sleep=self.sleep,
                 clock=self.clock,
                 slots=self.slots,
+                options={"mode": mode} if mode else {},
             ).run()
 
         outcomes = await asyncio.gather(*(one(k) for k in KINDS), return_exceptions=True)
@@ -384,6 +692,7 @@ class _KindExport:
     sleep: Callable[[float], Awaitable[Any]]
     clock: Callable[[], float]
     slots: asyncio.Semaphore
+    options: dict[str, Any] = field(default_factory=dict)  # what the record's `options` say (e.g. the mode)
 
     @property
     def key(self) -> str:
@@ -400,6 +709,7 @@ class _KindExport:
             fields=self.fields,
             status="CREATING",
             variant=self.variant,
+            options=dict(self.options),
         )
 
     async def run(self) -> KindResult:
@@ -416,7 +726,7 @@ class _KindExport:
                 job = await self.steps.run(
                     f"export:{self.kind}",
                     f"Starting the {self.kind} export job",
-                    self._job(record),
+                    self._job_accepted(record),
                     lambda j: f"{self.kind}: job {j.job_id} {j.status.lower()}",
                 )
                 if job.status == "DONE":
@@ -471,13 +781,35 @@ class _KindExport:
             # Whatever stops the POST (a lost answer, a 5xx, a refusal, an interrupt), the record stays
             # CREATING: the job may exist, so the next run looks for it before posting again. Marking it
             # FAILED would demand --retry-failed for a job Botify never failed, and could pay for it twice.
-            job = await api.create_export_job(
-                self.client,
-                self.payload,
-                on_uncertain=lambda m: self.steps.emit("info", f"export:{self.kind}", m),
-            )
+            try:
+                job = await api.create_export_job(
+                    self.client,
+                    self.payload,
+                    on_uncertain=lambda m: self.steps.emit("info", f"export:{self.kind}", m),
+                    refused_wait_s=None,  # a refusal is waited out by `_job_accepted`, without the registry lock
+                )
+            except JobRefused:
+                self.registry.update(self.key, status="GONE")  # refused: Botify created no job
+                raise
             self._record_job(job)
             return job
+
+    async def _job_accepted(self, record: ExportRecord | None) -> Job:
+        """`_job`, posted again after a wait while Botify refuses it because other exports run (error 1058)."""
+        start = self.clock()
+        delays = api.refusal_schedule()
+        refusals = 0
+        while True:
+            try:
+                return await self._job(record)
+            except JobRefused as exc:
+                refusals += 1
+                delay = api.refusal_delay(
+                    exc, delays, waited=self.clock() - start, limit=layout.JOB_REFUSED_WAIT_S, refusals=refusals
+                )
+                self.steps.emit("info", f"export:{self.kind}", f"{self.kind}: {api.refused_message(delay)}")
+                await self.sleep(delay)
+                record = None
 
     def _record_job(self, job: Job) -> None:
         self.registry.update(
@@ -579,3 +911,22 @@ class _KindExport:
                     raise
                 self.steps.emit("info", f"download:{self.kind}", f"{self.kind}: download failed ({exc}); trying again")
         raise AssertionError("unreachable")
+
+
+@dataclass
+class _PartExport(_KindExport):
+    """One partition of a complete export: a `_KindExport` whose registry record carries the partition id.
+
+    `kind` labels its events (`links#d3.t1`: each partition reports on its own); `record_kind` is the
+    registry's kind ("links" or "meta") and `part` the partition id in its key.
+    """
+
+    record_kind: str = "links"
+    part: str = ""
+
+    @property
+    def key(self) -> str:
+        return registry_key(self.ref.org, self.ref.project, self.analysis, self.record_kind, self.variant, self.part)
+
+    def _fresh_record(self) -> ExportRecord:
+        return replace(super()._fresh_record(), kind=self.record_kind, part=self.part)

@@ -8,6 +8,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .layout import MAX_EXPORT_ROWS
+from .partition import Cond
 
 GSC_COLLECTION = "search_console"
 GSC_DAYS = 30
@@ -122,19 +123,19 @@ def _job(org: str, project: str, bql: dict[str, Any], export_size: int, name: st
     }
 
 
+def _links_bql(analysis: str, filters: dict[str, Any] | None) -> dict[str, Any]:
+    crawl = f"crawl.{analysis}"
+    query: dict[str, Any] = {"dimensions": [f"{crawl}.url", f"{crawl}.outlinks_internal.graph.url"], "metrics": []}
+    if filters is not None:
+        query["filters"] = filters
+    return {"collections": [crawl], "query": query}
+
+
 def links_export_payload(
     org: str, project: str, analysis: str, depth: int, export_size: int = MAX_EXPORT_ROWS
 ) -> dict[str, Any]:
     """POST /jobs body for the edge list: (page URL, internal outlink URL) of pages at depth <= `depth`."""
-    crawl = f"crawl.{analysis}"
-    bql = {
-        "collections": [crawl],
-        "query": {
-            "dimensions": [f"{crawl}.url", f"{crawl}.outlinks_internal.graph.url"],
-            "metrics": [],
-            "filters": {"field": f"{crawl}.depth", "predicate": "lte", "value": depth},
-        },
-    }
+    bql = _links_bql(analysis, {"field": f"crawl.{analysis}.depth", "predicate": "lte", "value": depth})
     return _job(org, project, bql, export_size, f"botify-graph links {analysis} depth<={depth}")
 
 
@@ -154,6 +155,14 @@ def meta_export_payload(
     GSC field is chosen; `period` is then required.
     """
     crawl = f"crawl.{analysis}"
+    bql = _meta_bql(analysis, fields, period, {"field": f"{crawl}.depth", "predicate": "lte", "value": depth + 1})
+    return _job(org, project, bql, export_size, f"botify-graph meta {analysis} depth<={depth + 1}")
+
+
+def _meta_bql(
+    analysis: str, fields: tuple[str, ...], period: list[str] | None, filters: dict[str, Any] | None
+) -> dict[str, Any]:
+    crawl = f"crawl.{analysis}"
     chosen = [META_BY_NAME[n] for n in normalize_fields(list(fields))]
     dims: list[Any] = [f"{crawl}.url"] + [field_id(analysis, f) for f in chosen if f.source == "crawl"]
     mets: list[Any] = [field_id(analysis, f) for f in chosen if f.source == "gsc"]
@@ -163,12 +172,116 @@ def meta_export_payload(
             raise ConfigError("Search Console fields need a period; pass period=[start, end].")
         bql["collections"].append(GSC_COLLECTION)
         bql["periods"] = [list(period)]
-    bql["query"] = {
-        "dimensions": dims,
-        "metrics": mets,
-        "filters": {"field": f"{crawl}.depth", "predicate": "lte", "value": depth + 1},
+    bql["query"] = {"dimensions": dims, "metrics": mets}
+    if filters is not None:
+        bql["query"]["filters"] = filters
+    return bql
+
+
+# -- complete exports: partitions of the crawl's pages (see `partition`) -------------------------------------
+
+#: The BQL field (after `crawl.<analysis>.`) of each field partitions are cut along (`partition.FIELDS`).
+PARTITION_FIELDS = {
+    "depth": "depth",
+    "pagetype": "segments.pagetype.value",
+    "outlinks": "outlinks_internal.nb.total",
+}
+
+
+def cond_filter(analysis: str, cond: Cond) -> dict[str, Any] | None:
+    """The BQL filter of one partition condition; None when it keeps every page.
+
+    Only documented predicates: eq (an `or` of them for several values, never `in`), lte, gte, between
+    (inclusive), exists, and `not exists` for the pages without a value.
+    """
+    field = f"crawl.{analysis}.{PARTITION_FIELDS[cond.field]}"
+    if cond.is_all:
+        return None
+    parts: list[dict[str, Any]] = [{"field": field, "predicate": "eq", "value": v} for v in cond.values]
+    if cond.ranged:
+        lo, hi = cond.lo, cond.hi
+        if lo is None and hi is None:
+            parts.append({"field": field, "predicate": "exists"})
+        elif lo is None:
+            parts.append({"field": field, "predicate": "lte", "value": hi})
+        elif hi is None:
+            parts.append({"field": field, "predicate": "gte", "value": lo})
+        elif lo == hi:
+            parts.append({"field": field, "predicate": "eq", "value": lo})
+        else:
+            parts.append({"field": field, "predicate": "between", "value": [lo, hi]})
+    if cond.nulls:
+        parts.append({"not": {"field": field, "predicate": "exists"}})
+    if not parts:
+        raise ValueError(f"The condition on {cond.field} matches no page.")
+    return parts[0] if len(parts) == 1 else {"or": parts}
+
+
+def partition_filter(analysis: str, conds: tuple[Cond, ...]) -> dict[str, Any] | None:
+    """The `and` of a partition's conditions (None: the partition is the whole crawl)."""
+    filters = [f for f in (cond_filter(analysis, c) for c in conds) if f is not None]
+    if not filters:
+        return None
+    return filters[0] if len(filters) == 1 else {"and": filters}
+
+
+def _size_metric(analysis: str, kind: str) -> Any:
+    crawl = f"crawl.{analysis}"
+    if kind == "links":
+        return {"function": "sum", "args": [f"{crawl}.outlinks_internal.nb.total"]}
+    if kind == "meta":
+        return {"field": f"{crawl}.count_urls_crawl"}
+    raise ValueError(f"Unknown export kind {kind!r}.")
+
+
+def depth_sizes_query(analysis: str) -> dict[str, Any]:
+    """One grouped query: internal outlinks and pages per click depth (sizes both kinds of a complete export)."""
+    crawl = f"crawl.{analysis}"
+    return {
+        "collections": [crawl],
+        "query": {
+            "dimensions": [f"{crawl}.depth"],
+            "metrics": [_size_metric(analysis, "links"), _size_metric(analysis, "meta")],
+            "sort": [{"type": "dimensions", "index": 0, "order": "asc"}],
+        },
     }
-    return _job(org, project, bql, export_size, f"botify-graph meta {analysis} depth<={depth + 1}")
+
+
+def sizing_query(analysis: str, field: str, conds: tuple[Cond, ...], kind: str) -> dict[str, Any]:
+    """One grouped query: the rows of a partition (links: outlinks summed; meta: pages) per value of `field`."""
+    crawl = f"crawl.{analysis}"
+    query: dict[str, Any] = {
+        "dimensions": [f"{crawl}.{PARTITION_FIELDS[field]}"],
+        "metrics": [_size_metric(analysis, kind)],
+    }
+    filters = partition_filter(analysis, conds)
+    if filters is not None:
+        query["filters"] = filters
+    return {"collections": [crawl], "query": query}
+
+
+def links_partition_payload(
+    org: str, project: str, analysis: str, conds: tuple[Cond, ...], part: str, export_size: int = MAX_EXPORT_ROWS
+) -> dict[str, Any]:
+    """POST /jobs body for one partition of a complete links export (its pages' internal links)."""
+    bql = _links_bql(analysis, partition_filter(analysis, conds))
+    return _job(org, project, bql, export_size, f"botify-graph links {analysis} complete {part or 'all'}")
+
+
+def meta_partition_payload(
+    org: str,
+    project: str,
+    analysis: str,
+    conds: tuple[Cond, ...],
+    part: str,
+    fields: tuple[str, ...],
+    *,
+    period: list[str] | None = None,
+    export_size: int = MAX_EXPORT_ROWS,
+) -> dict[str, Any]:
+    """POST /jobs body for one partition of a complete meta export (its pages' attributes)."""
+    bql = _meta_bql(analysis, fields, period, partition_filter(analysis, conds))
+    return _job(org, project, bql, export_size, f"botify-graph meta {analysis} complete {part or 'all'}")
 
 
 def payload_query(job_body: dict[str, Any]) -> dict[str, Any]:

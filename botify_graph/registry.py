@@ -38,7 +38,8 @@ __all__ = ["KINDS", "SCHEMA_VERSION", "STATUSES", "ExportRecord", "ExportRegistr
 SCHEMA_VERSION = 2
 #: CREATING: POST sent, no answer yet. DONE: the job is done but its file not downloaded yet.
 #: GONE: the recorded job no longer exists on Botify's side (a new one will be created).
-STATUSES = ("CREATING", "CREATED", "PROCESSING", "DONE", "FAILED", "DOWNLOADED", "GONE")
+#: SPLIT: a partition that came back cut at the row limit; its rows are exported again by smaller partitions.
+STATUSES = ("CREATING", "CREATED", "PROCESSING", "DONE", "FAILED", "DOWNLOADED", "GONE", "SPLIT")
 _KEY_FIELDS = ("org", "project", "analysis", "kind", "variant", "part")
 _WHAT = "export registry"
 

@@ -45,6 +45,12 @@ def notebook_parameters(params: ExportParams) -> dict[str, Any]:
         out["poll_timeout_s"] = params.poll_timeout_s
     if params.retry_failed:
         out["retry_failed"] = True
+    if params.complete:
+        out["complete"] = True
+    if params.allow_cut:
+        out["allow_cut"] = True
+    if params.max_jobs != layout.MAX_JOBS:
+        out["max_jobs"] = params.max_jobs
     return out
 
 

@@ -370,6 +370,8 @@ _STEP_SETTINGS = {
     "analysis": ("analysis", "slug"),
     "max_edges": ("depth", "max_edges"),
     "fields": ("fields", "fields"),
+    "complete": ("depth", "complete"),
+    "allow_cut": ("depth", "allow_cut"),
 }
 #: ExportParams fields only the export step's record names (where the files went, which API, how long to wait)
 _EXPORT_SETTINGS = ("out_dir", "api_base", "poll_timeout_s")

@@ -157,3 +157,78 @@ def test_two_processes_on_one_project_share_the_jobs(tmp_path: Path) -> None:
             for path in files(out).values():
                 assert str(path.resolve()) in stdout or str(path) in stdout
         assert_complete(fake, out)
+
+
+BIG = "https://app.botify.com/example-org/big.example/"
+
+
+def part_records(out: Path) -> list[dict[str, Any]]:
+    try:
+        doc = json.loads((out / REGISTRY_NAME).read_text())
+    except (FileNotFoundError, ValueError):
+        return []
+    return [rec for rec in doc["exports"].values() if rec.get("part")]
+
+
+def job_posts(fake: FakeBotify) -> int:
+    return len([r for r in fake.requests if r.method == "POST" and r.path.endswith("/jobs")])
+
+
+def test_sigkill_mid_complete_export_resumes_only_the_missing_partitions(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    argv = ("--complete", "--max-edges", "40000")
+    scenario = Scenario(polls_to_done=1, max_export_size=40_000)
+    with FakeBotify(scale=0.05, scenario=scenario) as fake:
+        complete = run_argv(fake.base_url, out, *argv, project_url=BIG)
+        proc = subprocess.Popen(
+            complete, env=env(fake, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        downloaded = lambda: sum(r["status"] == "DOWNLOADED" for r in part_records(out)) >= 2  # noqa: E731
+        wait_for("two partitions downloaded", downloaded, proc)
+        kill(proc)
+        before = {r["part"]: r["job_id"] for r in part_records(out) if r["job_id"] is not None}
+        created = len(fake.jobs)
+        assert job_posts(fake) == created  # one POST per job so far
+        assert 2 <= len(before) <= created
+
+        done = subprocess.run(complete, env=env(fake, tmp_path), capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        parts = part_records(out)
+        total = len(parts)
+        assert total > created, "the kill was meant to land before every partition had a job"
+        assert job_posts(fake) - created == total - created == len(fake.jobs) - created  # only the missing ones
+        assert {r["part"]: r["job_id"] for r in parts if r["part"] in before} == before  # resumed, not redone
+        crawl = fake.site("example-org", "big.example").crawl("20241108")
+        links = out / "example-org" / "big.example" / "big.example_20241108_links.csv"
+        with links.open(newline="") as f:
+            edges = [tuple(r) for r in csv.reader(f)][1:]
+        assert len(edges) == len(set(edges)) and set(edges) == {(crawl.url(s), crawl.url(t)) for s, t in crawl.edges()}
+        assert not list(out.rglob("*.part"))
+
+        posts = job_posts(fake)
+        again = subprocess.run(complete, env=env(fake, tmp_path), capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stderr
+        assert job_posts(fake) == posts and "nothing was re-exported" in again.stdout  # a rerun creates nothing
+
+
+def test_two_complete_runs_at_once_share_every_partition(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with FakeBotify(scale=0.05, scenario=Scenario(polls_to_done=1, max_export_size=40_000, job_seconds=1.0)) as fake:
+        complete = run_argv(fake.base_url, out, "--complete", "--max-edges", "40000", project_url=BIG)
+        procs = [
+            subprocess.Popen(
+                complete, env=env(fake, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(2)
+        ]
+        results = [p.communicate(timeout=300) for p in procs]
+        for p, (_, stderr) in zip(procs, results, strict=True):
+            assert p.returncode == 0, stderr
+        parts = part_records(out)
+        assert len(fake.jobs) == job_posts(fake) == len(parts)  # every partition created once, whoever ran it
+        crawl = fake.site("example-org", "big.example").crawl("20241108")
+        links = out / "example-org" / "big.example" / "big.example_20241108_links.csv"
+        with links.open(newline="") as f:
+            edges = [tuple(r) for r in csv.reader(f)][1:]
+        assert len(edges) == len(set(edges)) and set(edges) == {(crawl.url(s), crawl.url(t)) for s, t in crawl.edges()}
+        assert not [p for p in out.rglob("*") if ".parts" in p.name or p.suffix == ".part" or "earlier" in p.name]

@@ -41,7 +41,13 @@ def test_depth_one_over_the_limit_says_so() -> None:
         choose_depth({0: 400_000, 1: 700_000, 2: 10}, 1_000_000)
     assert info.value.edges == 1_100_000
     assert "Even depth 1 has 1,100,000 internal links" in str(info.value)
-    assert "Raise the limit" in str(info.value)
+    assert "--complete" in str(info.value) and "--allow-cut" in str(info.value)  # never a dead end
+
+
+def test_depth_one_over_the_limit_can_be_exported_cut() -> None:
+    choice = choose_depth({0: 400_000, 1: 700_000, 2: 10}, 1_000_000, allow_cut=True)
+    assert (choice.depth, choice.edges, choice.cut, choice.whole_graph) == (1, 1_000_000, True, False)
+    assert not choose_depth({0: 10, 1: 100}, 1_000, allow_cut=True).cut  # fits: nothing is cut
 
 
 def test_empty_and_linkless_analyses_are_refused() -> None:

@@ -933,3 +933,85 @@ def test_wait_returns_once_stopped() -> None:
     assert fake.wait(timeout=0.05) is False
     threading.Timer(0.1, fake.stop).start()
     assert fake.wait(timeout=5) is True
+
+
+# -- big sites: a small export cap, partition filters, one job at a time, an undercounting size ---------------
+
+
+def test_the_big_site_has_depth_one_over_a_small_cap() -> None:
+    spec = PROJECTS[(ORG, "big.example")]
+    site = Site(ORG, "big.example", spec, 0.05)
+    crawl = site.crawl(ANALYSIS)
+    assert crawl.cumulative_edges()[1] > 10_000 and sum(crawl.edges_per_depth()) > 200_000
+    # at scale 1.0 (not built here: 25 s): ~4.4M links, depth 0+1 over 200,000 and depth 3 over 1,000,000
+    ratio = 1 / 0.05
+    assert crawl.edges_per_depth()[3] * ratio > 1_000_000 and crawl.cumulative_edges()[1] * ratio > 200_000
+
+
+def test_exports_honour_partition_filters_and_stop_at_export_size(fake: FakeBotify) -> None:
+    big = f"/projects/{ORG}/big.example/query"
+    crawl = fake.site(ORG, "big.example").crawl(ANALYSIS)
+    where = {
+        "and": [
+            {"field": f"{CRAWL}.depth", "predicate": "between", "value": [2, 3]},
+            {
+                "or": [
+                    {"field": f"{CRAWL}.segments.pagetype.value", "predicate": "eq", "value": "product"},
+                    {"not": {"field": f"{CRAWL}.segments.pagetype.value", "predicate": "exists"}},
+                ]
+            },
+            {"field": f"{CRAWL}.outlinks_internal.nb.total", "predicate": "gte", "value": 30},
+        ]
+    }
+    pages = [
+        i
+        for i in range(crawl.n_pages)
+        if 2 <= crawl.depth(i) <= 3 and crawl.pagetype(i) == "product" and crawl.outlinks(i) >= 30
+    ]
+    with api(fake) as c:
+        sized = c.post(big, json=bql([], [{"function": "sum", "args": [f"{CRAWL}.outlinks_internal.nb.total"]}],
+                                     filters=where)).json()  # fmt: skip
+    expected = sum(crawl.outlinks(i) for i in pages)
+    assert sized["results"][0]["metrics"][0] == expected > 1_000
+    body = links_job(9, export_size=1_000, formatter_config={"print_header": False, "print_delimiter": False})
+    body["payload"]["project"] = "big.example"
+    body["payload"]["query"]["query"]["filters"] = where
+    _, data = export(fake, body)
+    rows = list(csv.reader(io.StringIO(csv_text(data))))
+    assert len(rows) == 1_000  # cut at export_size
+    assert {r[0] for r in rows} <= {crawl.url(i) for i in pages}
+
+
+def test_a_small_export_cap_refuses_bigger_jobs(fake: FakeBotify) -> None:
+    fake.scenario = QUIET.replace(max_export_size=500)
+    with api(fake) as c:
+        refused = c.post("/jobs", json=links_job(1, export_size=501))
+        ok = c.post("/jobs", json=links_job(1, export_size=500))
+        default = c.post("/jobs", json={**links_job(1), "payload": {**links_job(1)["payload"]}})
+    assert refused.status_code == 400 and refused.json()["error"]["error_code"] == 1020
+    assert ok.status_code == 201
+    assert default.status_code == 400  # asked for 1,000,000: over this cap
+    assert len(fake.jobs) == 1
+
+
+def test_a_second_running_job_is_refused_with_1058(fake: FakeBotify) -> None:
+    fake.scenario = QUIET.replace(max_running_jobs=1, job_seconds=0.6)
+    with api(fake) as c:
+        first = c.post("/jobs", json=links_job(1))
+        second = c.post("/jobs", json=meta_job(1))
+        assert first.status_code == 201
+        assert (second.status_code, second.json()["error"]["error_code"]) == (400, 1058)
+        assert len(fake.jobs) == 1  # the refused one was never created
+        time.sleep(0.65)
+        fake.wait_for_job_file(first.json()["job_id"])  # finished on Botify's side, polled or not
+        assert c.post("/jobs", json=meta_job(1)).status_code == 201
+
+
+def test_outlinks_undercount_makes_sizing_lower_than_the_export(fake: FakeBotify, crawl: Crawl) -> None:
+    total = bql([], [{"function": "sum", "args": [f"{CRAWL}.outlinks_internal.nb.total"]}])
+    honest = run_query(fake, total).json()["results"][0]["metrics"][0]
+    fake.scenario = QUIET.replace(outlinks_undercount=0.3)
+    low = run_query(fake, total).json()["results"][0]["metrics"][0]
+    assert honest == sum(crawl.edges_per_depth()) and low < honest * 0.75
+    _, data = export(fake, links_job(9, formatter_config={"print_header": False, "print_delimiter": False}))
+    assert len(csv_text(data).splitlines()) == honest  # the export still holds every link

@@ -146,3 +146,17 @@ def test_variant_tags_are_stable_readable_and_differ_with_the_settings() -> None
     assert a != layout.variant_tag("meta", max_edges=5, fields=("clicks", "pagetype"))
     assert a != layout.variant_tag("meta", max_edges=5, fields=("pagetype", "clicks"), options={"period": ["a", "b"]})
     assert layout.parse_export_filename(layout.export_filename(REF, "20241108", "meta", a), REF.project)
+
+
+def test_partitions_live_in_a_hidden_folder_beside_their_export(tmp_path: Path) -> None:
+    ref = ProjectRef("org", "proj")
+    folder = layout.partition_dir(tmp_path, ref, "20241108", "links", "complete-limit5")
+    assert folder == layout.project_dir(tmp_path, ref) / ".proj_20241108_links.complete-limit5.parts"
+    part = layout.partition_path(tmp_path, ref, "20241108", "links", "complete-limit5", "d3.t1")
+    assert part == folder / "d3.t1.csv"
+    assert layout.local_analyses(tmp_path, ref) == []  # never mistaken for an export
+    for bad in ("", "../x", "D3", "a/b"):
+        with pytest.raises(ValueError):
+            layout.partition_path(tmp_path, ref, "20241108", "links", "complete-limit5", bad)
+    with pytest.raises(ValueError):
+        layout.partition_dir(tmp_path, ref, "20241108", "links", "")

@@ -28,9 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 LINK_GRAPH = ROOT / NOTEBOOK
 FUNCTIONS = ROOT / "templates" / "botify_functions.ipynb"
 PROJECT = "https://app.botify.com/example-org/example.com/20241108/segmentation?filter=all#overview"
+BIG = "https://app.botify.com/example-org/big.example/"
 PARAMETERS = (
     "project_url", "analysis", "max_edges", "meta_fields", "output_dir", "api_base", "poll_timeout_s",
-    "retry_failed", "candidates_file", "mode",
+    "retry_failed", "complete", "allow_cut", "max_jobs", "candidates_file", "mode",
 )  # fmt: skip
 
 
@@ -71,6 +72,11 @@ def test_papermill_values_are_coerced_to_the_declared_types(tmp_path: Path) -> N
     assert p.fields == ("pagetype", "clicks")
     with pytest.raises(ConfigError, match="max_edges"):
         notebook_settings(project_url=PROJECT, max_edges="lots", home=tmp_path, environ={})
+    s = notebook_settings(project_url=PROJECT, complete="true", max_jobs="3", home=tmp_path, environ={})
+    assert (s.params.complete, s.params.allow_cut, s.params.max_jobs) == (True, False, 3)
+    assert notebook_settings(project_url=PROJECT, allow_cut=True, home=tmp_path, environ={}).params.allow_cut
+    with pytest.raises(ConfigError, match="exclude each other"):
+        notebook_settings(project_url=PROJECT, complete=True, allow_cut=True, home=tmp_path, environ={})
     with pytest.raises(ConfigError, match="Unknown meta field"):
         notebook_settings(project_url=PROJECT, meta_fields="colour", home=tmp_path, environ={})
 
@@ -273,6 +279,19 @@ def test_headless_run_writes_both_csvs_and_never_the_token(
     assert (folder / "example.com_20241108_summary.md").is_file() and "example.com_20241108_summary.md" in text
     assert len(fake.jobs) == 2
     assert secret not in out_nb.read_text()
+
+
+@pytest.mark.slow
+def test_headless_complete_run_exports_every_link(fake: Any, tmp_path: Path, venv_kernel: str) -> None:
+    nb = _execute(LINK_GRAPH, tmp_path / "out.ipynb", venv_kernel, project_url=BIG, api_base=fake.base_url,
+                  output_dir=str(tmp_path / "dl"), max_edges=4_000, complete=True, max_jobs=3)  # fmt: skip
+    crawl = fake.site("example-org", "big.example").crawl("20241108")
+    links = tmp_path / "dl" / "example-org" / "big.example" / "big.example_20241108_links.csv"
+    with links.open(newline="", encoding="utf-8") as f:
+        assert sum(1 for _ in f) - 1 == sum(crawl.edges_per_depth())
+    text = _stdout(nb)
+    assert "Complete graph (--complete)" in text and "At most 3 jobs run at once" in text
+    assert len(fake.jobs) > 2 and all(j.payload["export_size"] == 4_000 for j in fake.jobs.values())
 
 
 @pytest.mark.slow

@@ -50,6 +50,11 @@ def test_every_notebook_parameter_the_mapping_writes_exists_in_the_notebook() ->
     declared = {line.split(":", 1)[0].strip() for line in cell.source.splitlines() if ":" in line}
     full = ExportParams(PID, "20240101", 5, ("pagetype",), "/o", "http://x/v1", 60.0, True)
     assert set(notebook_parameters(full)) <= declared
+    complete = ExportParams(PID, max_edges=200_000, complete=True, max_jobs=3)
+    assert notebook_parameters(complete) == {"project_url": PID, "max_edges": 200_000, "complete": True, "max_jobs": 3}
+    assert set(notebook_parameters(complete)) <= declared
+    cut = notebook_parameters(ExportParams(PID, allow_cut=True))
+    assert cut["allow_cut"] is True and "complete" not in cut and set(cut) <= declared
 
 
 def test_papermill_command_quotes_and_keeps_types() -> None:

@@ -670,7 +670,9 @@ async def test_exported_analysis_opens_its_files_without_exporting(
     assert len(fake.jobs) == 2  # nothing exported again
 
 
-async def test_depth_too_large_fails_with_its_message(build: Callable[..., Wizard], fake: FakeBotify) -> None:
+async def test_depth_one_over_the_limit_offers_the_complete_graph_and_the_cut(
+    build: Callable[..., Wizard], fake: FakeBotify, tmp_path: Path
+) -> None:
     wiz = build()
     await connect(wiz, fake.token)
     await to_next(wiz, "connect")
@@ -680,13 +682,47 @@ async def test_depth_too_large_fails_with_its_message(build: Callable[..., Wizar
     await to_next(wiz, "analysis")
     depth: Any = wiz.steps["depth"]
     assert depth.state == StepState.SUCCESS
-    limit = fake.site("example-org", "huge-home.example").crawl("20241108").cumulative_edges()[1] - 1
+    crawl = fake.site("example-org", "huge-home.example").crawl("20241108")
+    limit = crawl.cumulative_edges()[1] - 1
     depth.max_edges.value = limit
     await click(wiz, depth.size)
-    assert depth.state == StepState.FAIL and "Even depth 1" in error_of(wiz, "depth")
-    depth.max_edges.value = 1_000_000
-    await click(wiz, depth.card.retry)
-    assert depth.state == StepState.SUCCESS
+    # not a dead end: the card shows what each way takes and offers both
+    assert depth.state == StepState.READY and not error_of(wiz, "depth")
+    assert "Depth 1 alone has" in depth.card.status.value
+    assert "Complete graph" in depth.options.value and "credits" in depth.options.value
+    assert depth.choices.layout.display != "none" and depth.cut.layout.display != "none"
+    assert depth.card.next.layout.display == "none"
+    await click(wiz, depth.cut)
+    answer = wiz.model.answer("depth")
+    assert depth.state == StepState.SUCCESS and answer.allow_cut and answer.edges == limit and not answer.complete
+    # the complete graph needs an explicit confirmation that names its jobs and credits
+    await click(wiz, depth.complete)
+    assert depth.card.confirm.asking and "Botify export job" in depth.card.confirm.text.value
+    assert "credits" in depth.card.confirm.text.value
+    assert wiz.model.answer("depth").allow_cut  # nothing changed until it is confirmed
+    await click(wiz, depth.card.confirm.no)
+    assert not depth.card.confirm.asking and wiz.model.answer("depth").allow_cut
+    await click(wiz, depth.complete)
+    await click(wiz, depth.card.confirm.yes)
+    answer = wiz.model.answer("depth")
+    assert answer.complete and not answer.allow_cut and answer.jobs > 2 and answer.edges == crawl.edges_upto(99)
+    await to_next(wiz, "depth")
+    assert "Complete graph" in depth.card.summary.value
+    await do_fields(wiz)
+    await to_next(wiz, "fields")
+    export: Any = wiz.steps["export"]
+    assert f"{answer.jobs:,} Botify export jobs" in export.plan.value
+    await click(wiz, export.go)
+    assert export.state == StepState.SUCCESS or focus(wiz) == "result", error_of(wiz, "export")
+    done = wiz.model.answer("export")
+    assert done.complete and done.links.rows == crawl.edges_upto(99) and len(fake.jobs) == answer.jobs
+    assert "parts downloaded" in export.rows["links"].status or export.rows["links"].status == "done"
+    with open(done.links.path, newline="") as f:
+        edges = {tuple(r) for r in list(csv.reader(f))[1:]}
+    assert edges == {(crawl.url(s), crawl.url(t)) for s, t in crawl.edges()}
+    # the papermill command that reproduces it says complete
+    values = ParamLog(tmp_path / "state.jsonl").latest_values(PID.replace("example.com", "huge-home.example"))
+    assert values["depth"]["complete"] is True
 
 
 async def test_failed_job_shows_message_and_retry_starts_a_new_job(build: Callable[..., Wizard], fake: FakeBotify,

@@ -398,11 +398,11 @@ class FakeApp:
     def _query(self, org: str, project: str, query: dict[str, list[str]], body: Any) -> Reply:
         site = self._project(org, project)
         sc = self.scenario
-        key = json.dumps([org, project, body], sort_keys=True)
+        key = json.dumps([org, project, body, sc.outlinks_undercount], sort_keys=True)
         with self.lock:
             rows = self._query_cache.get(key)
         if rows is None:
-            plan = compile_query(body, site)
+            plan = compile_query(body, site, outlinks_factor=1.0 - sc.outlinks_undercount)
             if plan.multi_pos is not None and plan.estimated_rows() > sc.query_multi_limit:
                 raise BqlError(1043, "Query too big: export multiple fields with POST /jobs instead.")
             rows = list(plan.rows())
@@ -446,16 +446,16 @@ class FakeApp:
         formatter = payload.get("formatter", "csv")
         if formatter != "csv":
             raise ApiProblem(400, 1034, f"Formatter {formatter!r} is not available (this fake writes 'csv').")
-        size = payload.get("export_size", MAX_EXPORT_SIZE)
+        size = payload.get("export_size", min(MAX_EXPORT_SIZE, sc.max_export_size))
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise ApiProblem(400, 1020, f"export_size must be a positive integer, got {size!r}.")
-        if size > MAX_EXPORT_SIZE:
+        if size > sc.max_export_size:
             raise ApiProblem(
-                400, 1020, f"export_size {size} exceeds the limit of {MAX_EXPORT_SIZE} rows for direct_download."
+                400, 1020, f"export_size {size} exceeds the limit of {sc.max_export_size} rows for direct_download."
             )
         fconf = normalise_formatter_config(payload.get("formatter_config"), sc.formatter_defaults)
         econf = normalise_extra_config(payload.get("extra_config"))
-        plan = compile_query(payload.get("query"), site)
+        plan = compile_query(payload.get("query"), site, outlinks_factor=1.0 - sc.outlinks_undercount)
         name = payload.get("export_job_name")
         normalised = {
             "username": org, "project": project, "query": payload["query"], "export_size": size,
@@ -469,6 +469,10 @@ class FakeApp:
         day = datetime.now(timezone.utc).date().isoformat()
         query_text = json.dumps(payload["query"], sort_keys=True)
         with self.lock:
+            if sc.max_running_jobs is not None:
+                running = sum(1 for j in self.jobs.values() if j.org == org and self._running(j))
+                if running >= sc.max_running_jobs:
+                    raise ApiProblem(400, 1058, "An advanced export is already running")
             job_id = self._next_id
             self._next_id += 1
             will_fail = False
@@ -511,6 +515,15 @@ class FakeApp:
         finally:
             job.ready_t = time.monotonic()
             job.ready.set()
+
+    def _running(self, job: FakeJob) -> bool:
+        """Whether a job still runs on the server's side: until its file is written (or it fails) and its
+        minimum duration has passed, whether or not anyone polls it."""
+        if job.status in ("DONE", "FAILED"):
+            return False
+        if time.monotonic() - job.created_t < self.scenario.seconds_for(job.kind):
+            return True
+        return not job.will_fail and not job.ready.is_set()
 
     def _advance(self, job: FakeJob) -> None:
         if job.status in ("DONE", "FAILED"):

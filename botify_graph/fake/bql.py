@@ -106,8 +106,10 @@ _NUMERIC = ("integer", "float")
 _PERIOD_FIELD = re.compile(r"^search_console\.period_(\d+)\.(.+)$")
 
 
-def _crawl_getter(crawl: Crawl, slug: str) -> Callable[[int], Any]:
+def _crawl_getter(crawl: Crawl, slug: str, outlinks_factor: float = 1.0) -> Callable[[int], Any]:
     c = crawl
+    if slug == "outlinks_internal.nb.total" and outlinks_factor != 1.0:
+        return lambda i: int(c.outlinks(i) * outlinks_factor)
     getters: dict[str, Callable[[int], Any]] = {
         "url": c.urls.__getitem__,
         "depth": c.depth,
@@ -380,6 +382,7 @@ class _Ctx:
     has_gsc: bool
     period_days: list[int]
     others: tuple[str, ...] = ()  # requested collections that hold no queryable field here
+    outlinks_factor: float = 1.0  # what `outlinks_internal.nb.total` reports, as a fraction of the real count
 
 
 def project_collections(site: Site) -> list[dict[str, Any]]:
@@ -405,8 +408,11 @@ def _bad(message: str, code: int = 1022) -> BqlError:
     return BqlError(code, message)
 
 
-def compile_query(body: Any, site: Site, *, allow_multi: bool = True) -> Plan:
-    """Validate a BQL body (`{"collections", "periods"?, "query"}`) and bind it to the site's data."""
+def compile_query(body: Any, site: Site, *, allow_multi: bool = True, outlinks_factor: float = 1.0) -> Plan:
+    """Validate a BQL body (`{"collections", "periods"?, "query"}`) and bind it to the site's data.
+
+    `outlinks_factor` < 1 makes `outlinks_internal.nb.total` under-report each page's links (rounded down).
+    """
     if not isinstance(body, dict):
         raise _bad("The request body must be a JSON object.", 1020)
     collections = body.get("collections")
@@ -451,7 +457,7 @@ def compile_query(body: Any, site: Site, *, allow_multi: bool = True) -> Plan:
             period_days.append(_period_days(p, site))
 
     others = tuple(c for c in collections if c not in crawls and c != "search_console")
-    ctx = _Ctx(site, crawl, crawls[0] if crawls else None, has_gsc, period_days, others)
+    ctx = _Ctx(site, crawl, crawls[0] if crawls else None, has_gsc, period_days, others, outlinks_factor)
     dims = [_dimension(item, ctx) for item in query["dimensions"]]
     metrics = [_metric(item, ctx) for item in query["metrics"]]
     if crawl is None:
@@ -502,7 +508,7 @@ def _field(text: Any, ctx: _Ctx) -> Bound:
         if ctx.crawl is None:
             raise BqlError(1029, f"Field {text!r} does not exist in the requested collections.")
         collection = ctx.crawl_collection or ctx.crawl.collection
-        return Bound(text, CRAWL_FIELDS[text], collection, None, _crawl_getter(ctx.crawl, text))
+        return Bound(text, CRAWL_FIELDS[text], collection, None, _crawl_getter(ctx.crawl, text, ctx.outlinks_factor))
     for other in ctx.others:
         if text.startswith(other + "."):
             raise BqlError(1044, f"Query can not be executed: {other!r} cannot be queried in this fake.")
@@ -511,7 +517,7 @@ def _field(text: Any, ctx: _Ctx) -> Bound:
         slug = text[len(cc) + 1 :]
         fdef = CRAWL_FIELDS.get(slug)
         if fdef is not None:
-            return Bound(text, fdef, cc, None, _crawl_getter(ctx.crawl, slug))
+            return Bound(text, fdef, cc, None, _crawl_getter(ctx.crawl, slug, ctx.outlinks_factor))
     raise BqlError(1029, f"Field {text!r} does not exist in the requested collections.")
 
 

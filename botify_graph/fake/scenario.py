@@ -61,6 +61,17 @@ class Scenario:
                             "message": ...}}`, results null), "results" (`results = {"error_code", "message"}`)
                             or "failure_reason" (a top-level string).
       nb_lines              add `results.nb_lines` (data rows, without sep=/header lines) to DONE jobs.
+      max_export_size       the export_size limit of one job: a POST asking for more answers 400 (1020).
+                            Every export stops at its own export_size rows (the file is cut there).
+      max_running_jobs      None: no limit. Else a POST /jobs while this many export jobs of the organisation
+                            still run answers 400 with error_code 1058 ("An advanced export is already
+                            running") and creates nothing. A job runs from its POST until its file is written
+                            and its job_seconds have passed, whether or not anyone polls it.
+
+    Sizing
+      outlinks_undercount   `outlinks_internal.nb.total` reports this fraction fewer links than the page has
+                            (rounded down), in queries, filters and exports alike: sums sized from it come
+                            out lower than the rows an export holds (nothing documents that they agree).
 
     Export files
       formatter_defaults    defaults for formatter_config keys the client left out: "docs" (print_header
@@ -107,6 +118,10 @@ class Scenario:
     fail_match: str | None = None
     failure_location: str = "error"
     nb_lines: bool = False
+    max_export_size: int = 1_000_000
+    max_running_jobs: int | None = None
+
+    outlinks_undercount: float = 0.0
 
     formatter_defaults: str = "docs"
     force_docs_formatter: bool = False
@@ -132,6 +147,12 @@ class Scenario:
             raise ValueError("latency_ms must be (low, high) with 0 <= low <= high")
         if self.rate_limit_qps is not None and self.rate_limit_qps <= 0:
             raise ValueError("rate_limit_qps must be positive or None")
+        if self.max_export_size < 1:
+            raise ValueError("max_export_size must be at least 1")
+        if self.max_running_jobs is not None and self.max_running_jobs < 1:
+            raise ValueError("max_running_jobs must be at least 1 or None")
+        if not 0 <= self.outlinks_undercount < 1:
+            raise ValueError("outlinks_undercount must be in [0, 1)")
 
     def seconds_for(self, kind: str) -> float:
         """How long a job of `kind` ("links" or "meta") stays PROCESSING at least."""
@@ -185,4 +206,10 @@ SCENARIOS: dict[str, Scenario] = {
     # every paginated endpoint returns at most 2 items per page
     "small-pages": Scenario(max_page_size=2),
     "nb-lines": Scenario(nb_lines=True),
+    # big sites: exports of at most 200,000 rows (big.example's depth 1 alone is over that at scale 1)
+    "small-exports": Scenario(max_export_size=200_000),
+    # a second export job while one runs is refused (error 1058); jobs take 5 s
+    "one-job-at-a-time": Scenario(max_running_jobs=1, job_seconds=5.0),
+    # the outlinks count used for sizing says 30% fewer links than the exports hold
+    "undercount": Scenario(outlinks_undercount=0.3),
 }

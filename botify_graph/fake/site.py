@@ -27,6 +27,10 @@ Projects (`PROJECTS`), all in organisation `example-org` (the demo user's):
 - `no-gsc.example`: a smaller site without a `search_console` collection.
 - `huge-home.example`: a flat site whose home page plus depth 1 already exceed 1,000,000 links at scale 1.0
   (and ~25k at scale 0.02: pass a `max_edges` below `crawl.cumulative_edges()[1]` to test the depth-1 overflow).
+- `big.example`: a big e-commerce-like site for complete exports: ~150k pages and ~4.4M links at scale 1.0
+  (depth 0+1 alone ~239k links: over a 200,000-row export cap; depth 3 alone ~1.8M: over the 1,000,000 one;
+  depth-1 pages are all categories, so page type cannot split them). At scale 0.05: ~7.5k pages, ~220k links,
+  depth 0+1 ~11k.
 
 Every project has the same five analyses (`ANALYSES`): 20241115 (crawling), 20241108, 20241101-2, 20241101
 (success, slightly different sizes) and 20241025 (failed). Only success analyses have pages.
@@ -147,10 +151,16 @@ HUGE_HOME = SiteSpec(
     depth_sizes=(1, 3000, 20000, 4000),
     degree=(3001, 420, 30, 0),
 )
+BIG = SiteSpec(
+    host="https://www.big.example",
+    depth_sizes=(1, 600, 8000, 60000, 60000, 20000, 2000),
+    degree=(601, 400, 60, 30, 25, 20, 0),
+)
 PROJECTS: dict[tuple[str, str], SiteSpec] = {
     (DEMO_ORG, "example.com"): EXAMPLE_COM,
     (DEMO_ORG, "no-gsc.example"): NO_GSC,
     (DEMO_ORG, "huge-home.example"): HUGE_HOME,
+    (DEMO_ORG, "big.example"): BIG,
 }
 
 

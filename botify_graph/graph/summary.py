@@ -198,7 +198,14 @@ def summarize_encoded(
         summary.depth_limit = depth.max_edges
         summary.depth_expected_edges = depth.edges
         summary.depth_table = [dict(r) for r in depth.table()]
-        if depth.edges != summary.edges:
+        if depth.cut:
+            over = dict(depth.cumulative).get(depth.depth, depth.edges)
+            summary.notes.append(
+                f"This graph is CUT: depth {depth.depth} alone has {over:,} internal links, over the export limit "
+                f"of {depth.max_edges:,} rows, and Botify stopped the export there, so links are missing. "
+                "Export the complete graph in several jobs with --complete (`botify-graph plan` shows what it takes)."
+            )
+        elif depth.edges != summary.edges:
             summary.notes.append(
                 f"The depth query expected {depth.edges:,} links at depth <= {depth.depth}; "
                 f"the file has {summary.edges:,} rows."

@@ -123,13 +123,20 @@ def summary_text(result: ExportResult, *, pages: int | None = None) -> str:
         d = result.depth
         lines.append(
             f"  chosen depth  {d.depth}  ({d.edges:,} links, limit {d.max_edges:,}"
-            + ("; the whole graph fits" if d.whole_graph else "")
+            + ("; the whole graph fits" if d.whole_graph and result.plan is None else "")
+            + (f"; the complete graph in {result.plan.complete_jobs} jobs" if result.plan is not None else "")
             + f"; {plural(d.requests, 'sizing request')})"
         )
+        if d.cut:
+            lines.append(
+                f"  CUT           depth {d.depth} alone is over the limit: the links file stops at "
+                f"{d.max_edges:,} rows and lacks links (--complete exports them all)"
+            )
         lines.append("  links per depth:")
         lines.append("    depth        links   cumulative")
         for row in d.table():
-            mark = f"  {L.CHOSEN}" if row["chosen"] else (f"  {L.OVER_LIMIT}" if not row["fits"] else "")
+            over = not row["fits"] and result.plan is None  # a complete export has no depth limit
+            mark = f"  {L.CHOSEN}" if row["chosen"] else (f"  {L.OVER_LIMIT}" if over else "")
             lines.append(f"    {row['depth']:>5} {row['edges']:>12,} {row['cumulative']:>12,}{mark}")
     lines.append(f"  meta fields   {', '.join(result.fields) or '(url only)'}")
     if pages is not None:

@@ -76,7 +76,13 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 def log_values(step: str, answer: Any) -> dict[str, Any]:
     """What the parameter log records for one submission (the depth table and files are left out)."""
     if isinstance(answer, DepthAnswer):
-        return {"max_edges": answer.max_edges, "depth": answer.depth, "edges": answer.edges}
+        return {
+            "max_edges": answer.max_edges,
+            "depth": answer.depth,
+            "edges": answer.edges,
+            "complete": answer.complete,
+            "allow_cut": answer.allow_cut,
+        }
     if isinstance(answer, ExportAnswer):
         return answer.params_json()
     if isinstance(answer, AnalysisAnswer):
@@ -505,7 +511,15 @@ class Wizard:
         if project is None:
             raise ConfigError("Choose a project first (step 2).")
         self.submit("analysis", AnalysisAnswer(slug=slug, name=name, exported=True))
-        depth = DepthAnswer(max_edges=links.max_edges, depth=links.depth, edges=links.rows or 0, reused=True)
+        mode = links.options.get("mode")
+        depth = DepthAnswer(
+            max_edges=links.max_edges,
+            depth=links.depth,
+            edges=links.rows or 0,
+            reused=True,
+            complete=mode == "complete",
+            allow_cut=mode == "cut",
+        )
         self.submit("depth", depth)
         fields = FieldsAnswer(fields=tuple(meta.fields), available=tuple(meta.fields))
         self.submit("fields", fields)
@@ -522,6 +536,8 @@ class Wizard:
             links=files["links"],
             meta=files["meta"],
             depth=links.depth,
+            complete=depth.complete,
+            allow_cut=depth.allow_cut,
         )
         self.save_only("export", export)
         self.steps["depth"].fill(depth)

@@ -53,6 +53,7 @@ class ExportStep(Step):
         self.go = button("▶ Start export", primary=True)
         self.go.on_click(self.wiz.handler(self, self.on_start))
         self.rows = {kind: ProgressRow(kind) for kind in KIND_NAMES}
+        self.parts: dict[str, tuple[int, set[str]]] = {}  # complete export: kind -> (jobs, parts downloaded)
         self.generation = 0  # events of a cancelled run must not draw over a newer one
         self.progress = w.VBox([r.box for r in self.rows.values()], layout=w.Layout(display="none", width="100%"))
         self.card.set_content([self.plan, self.go, self.progress])
@@ -87,6 +88,16 @@ class ExportStep(Step):
         if project is not None:
             where = layout.project_dir(where, ProjectRef(project.org, project.project))
         depth_txt = f"up to depth {depth.depth} (~{depth.edges:,} rows)" if depth is not None else ""
+        if depth is not None and depth.complete:
+            self.plan.value = note(
+                f"The complete graph of analysis <b>{esc(params.get('analysis', '?'))}</b>: {depth.jobs:,} Botify "
+                f"export jobs (at most {layout.MAX_JOBS} at once), one per part of the crawl, merged into the usual "
+                f"two files in <code>{esc(where)}</code>. You can close the page: the parts already downloaded are "
+                "kept and the export resumes with the others when the wizard is opened again."
+            )
+            return
+        if depth is not None and depth.allow_cut:
+            depth_txt = f"of depth {depth.depth}, cut at {depth.max_edges:,} rows (the graph lacks links)"
         self.plan.value = note(
             f"Two Botify export jobs start at once for analysis <b>{esc(params.get('analysis', '?'))}</b>: "
             f"the links {esc(depth_txt)} and one row per page with "
@@ -109,6 +120,8 @@ class ExportStep(Step):
             api_base=self.wiz.api_base,
             poll_timeout_s=float(self.wiz.poll_timeout_s),
             started=utc_now(),
+            complete=bool(params.get("complete", False)),
+            allow_cut=bool(params.get("allow_cut", False)),
         )
         self.wiz.submit("export", answer)  # saved ACTIVE before the task runs: a new kernel resumes it
         self.launch(answer, resumed=False)
@@ -118,6 +131,7 @@ class ExportStep(Step):
         self.generation += 1
         for row in self.rows.values():
             row.reset()
+        self.parts = {}
         show(self.progress, True)
         key = (str(Path(answer.out_dir).absolute()), answer.project_url, answer.analysis)
         previous = RUNNING_EXPORTS.get(key)
@@ -212,6 +226,21 @@ class ExportStep(Step):
 
     def on_event(self, event: Event) -> None:
         """Render one pipeline event: a status line for whole-run steps, a progress row per job."""
+        if event.step == "plan" and event.kind == "info":  # a complete export: its jobs, before any starts
+            self.parts = {kind: (int(n), set()) for kind, n in dict(event.data.get("parts", {})).items()}
+            self.card.set_status(note("→ " + esc(str(event.data.get("summary", "")))))
+            return
+        if "#" in event.step:
+            self.on_part_event(event)
+            return
+        if event.step.startswith("merge:") and event.step[len("merge:") :] in self.rows:
+            merged = self.rows[event.step[len("merge:") :]]
+            merged.status = "merging the parts" if event.kind == "step_started" else merged.status
+            if event.kind == "step_succeeded":
+                merged.status, merged.bar.value, merged.bar.bar_style = "done", 100, "success"
+                merged.note = event.message.split(": ", 1)[-1]
+            merged.render()
+            return
         if ":" not in event.step:
             mark = {"step_started": "→", "step_succeeded": "✓", "step_failed": "✗"}.get(event.kind, "·")
             self.card.set_status(note(f"{mark} {esc(event.message)}"))
@@ -254,6 +283,27 @@ class ExportStep(Step):
             elif event.kind in ("step_succeeded", "info"):
                 row.status, row.bar.value, row.bar.bar_style = "done", 100, "success"
                 row.note = event.message.split(": ", 1)[-1]
+        row.render()
+
+    def on_part_event(self, event: Event) -> None:
+        """One partition of a complete export: its kind's row counts the parts downloaded."""
+        phase, label = event.step.split(":", 1)
+        kind, part = label.split("#", 1)
+        row = self.rows.get(kind)
+        if row is None:
+            return
+        jobs, done = self.parts.get(kind, (0, set()))
+        if phase == "download" and event.kind in ("step_succeeded", "info") and "cut" not in event.message:
+            done.add(part)
+        self.parts[kind] = (jobs, done)
+        if event.kind == "step_failed":
+            row.status, row.note, row.bar.bar_style = "failed", f"{part}: {event.message}", "danger"
+        else:
+            total = max(jobs, len(done), 1)
+            row.status = f"{len(done)}/{jobs or '?'} parts downloaded"
+            row.bar.value = 5 + int(90 * len(done) / total)
+            if event.kind in ("job_status", "info"):
+                row.note = f"{part}: {event.message.split(': ', 1)[-1]}"
         row.render()
 
     def job_id(self, kind: str) -> Any:

@@ -183,7 +183,7 @@ class AnalysisAnswer(JsonAnswer):
 
 @dataclass(frozen=True)
 class DepthAnswer(JsonAnswer):
-    """Step 4: the row limit and the depth it allows."""
+    """Step 4: the row limit and what to export: the depth it allows, the complete graph, or depth 1 cut."""
 
     max_edges: int
     depth: int
@@ -192,6 +192,14 @@ class DepthAnswer(JsonAnswer):
     per_depth: tuple[tuple[int, int], ...] = ()
     cumulative: tuple[tuple[int, int], ...] = ()
     reused: bool = False  # taken from an earlier export's registry record
+    complete: bool = False  # every link at every depth, in `jobs` jobs (confirmed on the card)
+    allow_cut: bool = False  # depth 1 alone is over the limit: exported cut at it
+    jobs: int = 0  # export jobs the choice takes (0: not sized)
+    credits: float = 0.0  # Botify export credits it takes, about
+
+    def check(self) -> None:
+        if self.complete and self.allow_cut:
+            raise ValueError("complete and cut")
 
     def choice(self) -> DepthChoice | None:
         """The DepthChoice this answer was made from (for the chart and the summary), if its table was kept."""
@@ -204,9 +212,15 @@ class DepthAnswer(JsonAnswer):
             per_depth=self.per_depth,
             cumulative=self.cumulative,
             whole_graph=self.whole_graph,
+            cut=self.allow_cut,
         )
 
     def summary(self) -> str:
+        if self.complete:
+            jobs = f" in {self.jobs:,} jobs" if self.jobs else ""
+            return f"Complete graph: {self.edges:,} links{jobs} (at most {self.max_edges:,} rows a job)"
+        if self.allow_cut:
+            return f"Depth {self.depth} cut at {self.max_edges:,} links (the graph lacks links)"
         text = f"Depth {self.depth}: {self.edges:,} links (limit {self.max_edges:,})"
         if self.whole_graph:
             text += ", the whole graph"
@@ -259,6 +273,8 @@ class ExportAnswer(JsonAnswer):
     poll_timeout_s: float
     started: str = ""
     retry_failed: bool = False
+    complete: bool = False
+    allow_cut: bool = False
     links: FileAnswer | None = None
     meta: FileAnswer | None = None
     depth: int | None = None
@@ -285,13 +301,15 @@ class ExportAnswer(JsonAnswer):
             api_base=self.api_base,
             poll_timeout_s=self.poll_timeout_s,
             retry_failed=self.retry_failed,
+            complete=self.complete,
+            allow_cut=self.allow_cut,
         )
 
     def params_json(self) -> dict[str, Any]:
         """The parameters only (what the parameter log records)."""
         data = self.to_json()
         keys = ("project_url", "analysis", "max_edges", "fields", "out_dir", "api_base", "poll_timeout_s")
-        return {k: data[k] for k in (*keys, "retry_failed")}
+        return {k: data[k] for k in (*keys, "retry_failed", "complete", "allow_cut")}
 
     @property
     def done(self) -> bool:
@@ -398,6 +416,8 @@ class PipelineModel:
             out["analysis"] = a.slug
         if (d := self.answers.get("depth")) is not None:
             out["max_edges"] = d.max_edges
+            out["complete"] = d.complete
+            out["allow_cut"] = d.allow_cut
         if (f := self.answers.get("fields")) is not None:
             out["fields"] = f.fields
         return out
@@ -435,7 +455,7 @@ def exported_analyses(registry: ExportRegistry, org: str, project: str) -> dict[
     """Analyses whose links AND meta files are downloaded and present: slug -> {kind: record}."""
     by_analysis: dict[str, dict[str, ExportRecord]] = {}
     for record in registry.records(org=org, project=project):
-        if registry.downloaded_file(record) is not None:
+        if not record.part and registry.downloaded_file(record) is not None:  # a partition is not an export
             by_analysis.setdefault(record.analysis, {})[record.kind] = record
     return {slug: kinds for slug, kinds in by_analysis.items() if all(k in kinds for k in KINDS)}
 

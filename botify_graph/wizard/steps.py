@@ -12,9 +12,11 @@ from typing import Any
 
 import ipywidgets as w
 
-from .. import api
+from .. import api, layout
 from ..errors import ConfigError, InvalidProjectURL
+from ..partition import ExportPlan
 from ..queries import MAX_EXPORT_ROWS, META_BY_NAME, META_FIELDS
+from ..render import partition as partition_view
 from ..token import ENV_VAR, save_token, token_path
 from ..urls import APP_ROOT, EXAMPLE, clean_url
 from .base import Step
@@ -341,29 +343,46 @@ class DepthStep(Step):
         self.size = button("Size the graph", primary=True)
         self.size.on_click(self.wiz.handler(self, self.on_size))
         self.chart = w.VBox()
+        self.plan: ExportPlan | None = None
+        self.options = w.HTML()
+        self.complete = button(
+            partition_view.OPTION_LABELS["complete"] + "…", tooltip="Every link at every depth, in several jobs"
+        )
+        self.complete.on_click(self.wiz.handler(self, self.on_complete))
+        self.cut = button(partition_view.OPTION_LABELS["cut"], tooltip="Depth 1 only, stopped at the row limit")
+        self.cut.on_click(self.wiz.handler(self, self.on_cut))
+        self.choices = w.HBox([self.complete, self.cut], layout=w.Layout(display="none"))
         self.card.set_content(
             [
                 w.HTML(
                     note(
                         f"The deepest click depth whose internal links fit the limit is exported. Botify exports at "
-                        f"most {MAX_EXPORT_ROWS:,} rows per job; lower the limit for a smaller graph."
+                        f"most {MAX_EXPORT_ROWS:,} rows per job; lower the limit for a smaller graph, or export the "
+                        "complete graph in several jobs (its jobs and credits are shown first)."
                     )
                 ),
                 w.HBox([self.max_edges, self.size], layout=w.Layout(align_items="center")),
                 self.chart,
+                self.options,
+                self.choices,
             ]
         )
 
     def controls(self) -> list[w.DOMWidget]:
-        return [self.max_edges, self.size]
+        return [self.max_edges, self.size, self.complete, self.cut]
 
     def clear(self) -> None:
         super().clear()
         self.chart.children = ()
+        self.options.value = ""
+        self.plan = None
+        show(self.choices, False)
 
     def fill(self, answer: DepthAnswer) -> None:
         self.max_edges.value = answer.max_edges
         self.show_chart(answer)
+        if answer.complete or answer.allow_cut:
+            self.options.value = note(esc(answer.summary()) + ". Click <b>Size the graph</b> to see the plan again.")
 
     def enter(self, *, reverted: bool = False) -> None:
         if reverted:  # going back to change the limit: wait for it
@@ -384,9 +403,24 @@ class DepthStep(Step):
     async def compute(self, limit: int) -> None:
         ref, slug = self.ref(), self.slug()
         self.chart.children = ()
+        self.options.value = ""
+        show(self.choices, False)
         self.set(StepState.ACTIVE, note(f"Counting internal links per depth in {esc(slug)}…"))
         async with self.wiz.client() as client:
-            choice = await api.find_optimal_depth(client, ref, slug, limit)
+            plan = await api.export_plan(client, ref, slug, limit)
+        self.plan = plan
+        self.show_options(plan)
+        if plan.depth is None:  # depth 1 alone is over the limit: the complete graph or depth 1 cut, never a dead end
+            self.show_chart(self.cut_answer(plan))
+            self.set(
+                StepState.READY,
+                note(
+                    f"Depth 1 alone has {plan.depth1_links:,} links, over the limit of {limit:,} rows a job: choose "
+                    "the <b>complete graph</b> (every link, in several jobs) or <b>depth 1 cut at the limit</b>."
+                ),
+            )
+            return
+        choice = plan.depth
         answer = DepthAnswer(
             max_edges=limit,
             depth=choice.depth,
@@ -394,6 +428,8 @@ class DepthStep(Step):
             whole_graph=choice.whole_graph,
             per_depth=choice.per_depth,
             cumulative=choice.cumulative,
+            jobs=2,
+            credits=plan.normal_credits,
         )
         self.wiz.submit("depth", answer)
         self.show_chart(answer)
@@ -402,6 +438,68 @@ class DepthStep(Step):
             StepState.SUCCESS,
             ok_html(f"Depth <b>{answer.depth}</b>: {answer.edges:,} links, under the limit of {limit:,}{esc(extra)}."),
         )
+
+    def show_options(self, plan: ExportPlan) -> None:
+        """What each way of exporting takes, and the buttons that choose the complete graph or the cut."""
+        self.options.value = partition_view.plan_html(plan, max_jobs=layout.MAX_JOBS, many=layout.MANY_JOBS)
+        self.complete.disabled = not plan.feasible
+        show(self.cut, plan.depth1_over)
+        show(self.choices, True)
+
+    def table_of(self, plan: ExportPlan) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+        """(per depth, cumulative) link counts of a plan, as a DepthAnswer keeps them."""
+        cumulative = tuple((int(r["depth"]), int(r["cumulative"])) for r in plan.table())
+        return plan.links_per_depth, cumulative
+
+    def cut_answer(self, plan: ExportPlan) -> DepthAnswer:
+        per_depth, cumulative = self.table_of(plan)
+        return DepthAnswer(
+            max_edges=plan.max_edges,
+            depth=1,
+            edges=plan.cut_rows[0],
+            per_depth=per_depth,
+            cumulative=cumulative,
+            allow_cut=True,
+            jobs=2,
+            credits=plan.cut_credits,
+        )
+
+    def on_complete(self) -> None:
+        """Ask, with the plan's jobs and credits, before the complete graph becomes the answer."""
+        plan = self.plan
+        if plan is None:
+            raise ConfigError("Click Size the graph first: the plan shows the jobs and credits it takes.")
+        self.card.confirm.ask(
+            partition_view.confirm_text(plan, max_jobs=layout.MAX_JOBS),
+            self.wiz.handler(self, lambda: self.choose_complete(plan)),
+            yes="Export the complete graph",
+        )
+
+    def choose_complete(self, plan: ExportPlan) -> None:
+        per_depth, cumulative = self.table_of(plan)
+        answer = DepthAnswer(
+            max_edges=plan.max_edges,
+            depth=plan.max_depth,
+            edges=plan.total_links,
+            whole_graph=True,
+            per_depth=per_depth,
+            cumulative=cumulative,
+            complete=True,
+            jobs=plan.complete_jobs,
+            credits=plan.complete_credits,
+        )
+        self.wiz.submit("depth", answer)
+        self.show_chart(answer)
+        self.set(StepState.SUCCESS, ok_html(esc(answer.summary()) + f", about {answer.credits:,.0f} credits."))
+
+    def on_cut(self) -> None:
+        plan = self.plan
+        if plan is None or not plan.depth1_over:
+            raise ConfigError("Depth 1 fits the limit: nothing needs to be cut.")
+        answer = self.cut_answer(plan)
+        self.wiz.submit("depth", answer)
+        self.show_chart(answer)
+        self.set(StepState.SUCCESS, ok_html(esc(answer.summary()) + "."))
 
     def show_chart(self, answer: DepthAnswer) -> None:
         """The depth chart and the numbers as a table."""
