@@ -5,10 +5,11 @@ Policy, all inside a transport wrapper so every call site stays a plain `await c
 - at most `rate` requests in any one-second window to the API origin (Botify allows 5 per second),
   counted from when each answer arrived so that requests cannot bunch up on their way to the server;
 - 429: wait `Retry-After` when the server sends it, else back off exponentially; any method, since
-  a 429 means the request was refused, not processed;
-- 5xx and broken connections: bounded retries with backoff for idempotent methods (and read-only
-  POSTs such as BQL queries, marked with the request extension `idempotent`) only. A job POST
-  that breaks is never repeated here: `api.create_export_job` decides what to do with it.
+  a 429 means the request was refused, not processed (a download host's 429 is handled the same way);
+- 5xx and broken connections: bounded retries with backoff (or the `Retry-After` a 503 may carry) for
+  idempotent methods (and read-only POSTs such as BQL queries, marked with the request extension
+  `idempotent`) only. A job POST that breaks is never repeated here: `api.create_export_job` decides
+  what to do with it.
 """
 
 from __future__ import annotations
@@ -181,9 +182,12 @@ class RetryTransport(httpx.AsyncBaseTransport):
                 throttled += 1
                 continue
             if response.status_code in RETRY_STATUSES and idempotent and failures < self.max_retries:
+                wait = retry_after_seconds(response.headers.get("Retry-After"))  # a 503 may say how long
                 await response.aclose()
                 self.stats["retried_5xx"] += 1
-                await self._sleep(backoff(failures, base=self.backoff_base, cap=self.backoff_cap))
+                if wait is None:
+                    wait = backoff(failures, base=self.backoff_base, cap=self.backoff_cap)
+                await self._sleep(min(wait, 120.0))
                 failures += 1
                 continue
             return response

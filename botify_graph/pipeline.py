@@ -1,6 +1,6 @@
 """`run_export`: the one orchestration shared by the CLI, papermill and the wizard.
 
-    clean_url → verify_token → resolve analysis → reuse what is on disk, or:
+    clean_url → check_token → resolve analysis → reuse what is on disk, or:
       field choice → sizing (find_optimal_depth) → links and meta concurrently:
       create (or resume) job → poll → download → registry
 
@@ -27,7 +27,7 @@ from . import api, layout, queries
 from .client import make_client, resolve_api_url
 from .depth import DepthChoice
 from .download import DownloadResult, download_export
-from .errors import BotifyError, ConfigError, DownloadError, DownloadExpired, ExportJobFailed, NotFound
+from .errors import AuthError, BotifyError, ConfigError, DownloadError, DownloadExpired, ExportJobFailed, NotFound
 from .jobs import PollProgress, poll_job
 from .models import Analysis, Job
 from .registry import ExportRecord, ExportRegistry, registry_key
@@ -114,7 +114,7 @@ class ExportResult:
 
     project: ProjectRef
     analysis: Analysis
-    username: str
+    username: str | None  # None when the (undocumented) profile endpoint could not name the user
     depth: DepthChoice | None  # None when both files already existed
     fields: tuple[str, ...]
     links: KindResult
@@ -238,9 +238,10 @@ class _Run:
 
     async def run(self, client: httpx.AsyncClient) -> ExportResult:
         t0 = self.clock()
-        username = await self.steps.run(
-            "connect", "Checking the API token", api.verify_token(client), lambda u: f"Connected as {u}"
+        check: api.TokenCheck = await self.steps.run(
+            "connect", "Checking the API token", api.check_token(client, self.ref), lambda c: c.describe()
         )
+        username = check.username
         analysis: Analysis = await self.steps.run(
             "analysis",
             f"Finding analysis {self.analysis_wanted!r} of {self.ref}",
@@ -269,7 +270,7 @@ class _Run:
             elapsed=self.clock() - t0,
         )
 
-    def reuse(self, analysis: Analysis, username: str, t0: float) -> ExportResult | None:
+    def reuse(self, analysis: Analysis, username: str | None, t0: float) -> ExportResult | None:
         """Same input, same files: if both files of these settings exist, show them and export nothing."""
         found = existing_export(self.registry, self.ref, analysis.slug, self.params)
         if found is None:
@@ -429,6 +430,8 @@ class _KindExport:
                         lambda j: f"{self.kind}: job {j.job_id} done",
                     )
                     break
+                except AuthError as exc:
+                    raise self._job_kept(exc, job) from None
                 except NotFound:
                     if not resumed:
                         raise
@@ -436,13 +439,26 @@ class _KindExport:
                     self.steps.emit("info", f"export:{self.kind}", f"{self.kind}: job {job.job_id} no longer exists")
                     self.registry.update(self.key, status="GONE")
                     record = None
-        result: DownloadResult = await self.steps.run(
-            f"download:{self.kind}",
-            f"Downloading the {self.kind} file",
-            self._download(job),
-            lambda r: f"{self.kind}: {r.rows:,} rows → {r.path}",
-        )
+        try:
+            result: DownloadResult = await self.steps.run(
+                f"download:{self.kind}",
+                f"Downloading the {self.kind} file",
+                self._download(job),
+                lambda r: f"{self.kind}: {r.rows:,} rows → {r.path}",
+            )
+        except AuthError as exc:  # asking the job for a fresh link
+            raise self._job_kept(exc, job) from None
         return KindResult(self.kind, result.path, result.rows, job.job_id, False)
+
+    def _job_kept(self, exc: AuthError, job: Job) -> AuthError:
+        """A token revoked (regenerated in Botify) while following a job: the job is recorded, say so."""
+        return AuthError(
+            f"{exc} The {self.kind} export job {job.job_id} is kept: run the same export again with the new "
+            "token and it resumes that job (no new job, no credit spent twice).",
+            status=exc.status,
+            error_code=exc.error_code,
+            url=exc.url,
+        )
 
     async def _job(self, record: ExportRecord | None) -> Job:
         """The job to follow: the recorded one if it can still deliver, else a new one (created once)."""
@@ -557,7 +573,13 @@ class _KindExport:
             try:
                 url = resolve_api_url(self.client, job.download_url)  # absolute on a CDN; relative tolerated
                 return await download_export(
-                    self.client, url, self.dest, columns=self.columns, on_progress=progress, commit=commit
+                    self.client,
+                    url,
+                    self.dest,
+                    columns=self.columns,
+                    on_progress=progress,
+                    commit=commit,
+                    sleep=self.sleep,
                 )
             except DownloadExpired as exc:
                 if attempt == 2:
