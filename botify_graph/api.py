@@ -199,6 +199,8 @@ def _profile_problem(exc: BotifyError) -> str:
         return f"the profile endpoint answered something unexpected ({_short(str(exc), 120)})"
     if status in (404, 405):
         return f"the profile endpoint is not available ({status})"
+    if status == 429 or status >= 500:
+        return f"the profile endpoint kept failing ({status})"
     return f"the profile endpoint refused ({status})"
 
 
@@ -206,10 +208,10 @@ async def check_token(client: httpx.AsyncClient, project: ProjectRef | None = No
     """Check the token: the profile endpoint when it answers, else the project's analyses list.
 
     The profile endpoint is undocumented: a 404/405, a refusal, a 429 or 5xx that outlived the retries, or an
-    unexpected answer there never stops anything (a broken connection does: it is the network's). With a `project`, its analyses list (documented) is asked instead, and a 401
-    there is the AuthError that says the token is wrong. Without one, a 401 from the profile endpoint is
-    taken at its word (AuthError); anything else gives a TokenCheck "unchecked", which the first call
-    about a project settles.
+    unexpected answer there never stops anything (a broken connection does: it is the network's). With a
+    `project`, its analyses list (documented) is asked instead, and a 401 there is the AuthError that says
+    the token is wrong. Without one, a 401 from the profile endpoint is taken at its word (AuthError);
+    anything else gives a TokenCheck "unchecked", which the first call about a project settles.
     """
     try:
         return TokenCheck(await verify_token(client), "profile")

@@ -19,12 +19,15 @@ import collections
 import email.utils
 import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .errors import ConfigError
 from .layout import DEFAULT_API_BASE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .trace import Trace
 
 DEFAULT_BASE_URL = DEFAULT_API_BASE  # decided in layout; kept under this name for `make_client` users
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -213,8 +216,13 @@ def make_client(
     timeout: float = 60.0,
     sleep: Sleep = asyncio.sleep,
     backoff_base: float = 0.5,
+    trace: Trace | None = None,
 ) -> httpx.AsyncClient:
-    """Build the AsyncClient every cell function takes first. Use it with `async with`."""
+    """Build the AsyncClient every cell function takes first. Use it with `async with`.
+
+    With `trace` (see `botify_graph.trace.open_trace`), every request and answer, retries included, is
+    written to it without the token (which is registered with the trace as a secret).
+    """
     if not token or not str(token).strip():
         raise ConfigError(
             "No Botify API token. Set BOTIFY_API_TOKEN, or paste it in the wizard's Connect step "
@@ -224,8 +232,14 @@ def make_client(
         raise ConfigError(f"API base URL {base_url!r} must start with http:// or https://.")
     api_url = httpx.URL(base_url.rstrip("/") + "/")
     limiter = RateLimiter(rate, sleep=sleep)
+    inner = transport or httpx.AsyncHTTPTransport()
+    if trace is not None:
+        from .trace import TraceTransport
+
+        trace.add_secret(str(token))
+        inner = TraceTransport(inner, trace, api_url=api_url)
     wrapped = RetryTransport(
-        transport or httpx.AsyncHTTPTransport(),
+        inner,
         api_url=api_url,
         limiter=limiter,
         max_retries=max_retries,

@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
@@ -32,6 +32,9 @@ from .jobs import PollProgress, poll_job
 from .models import Analysis, Job
 from .registry import ExportRecord, ExportRegistry, registry_key
 from .urls import ProjectRef, clean_url
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .trace import Trace
 
 KINDS = layout.KINDS
 
@@ -139,15 +142,18 @@ def _log_event(event: Event) -> None:
 
 
 class _Steps:
-    """Emit started/succeeded/failed events around a block, with timings."""
+    """Emit started/succeeded/failed events around a block, with timings (and into the trace, if any)."""
 
-    def __init__(self, sink: EventSink | None, clock: Callable[[], float]) -> None:
+    def __init__(self, sink: EventSink | None, clock: Callable[[], float], trace: Trace | None = None) -> None:
         self.sink = sink
         self.clock = clock
+        self.trace = trace
 
     def emit(self, kind: str, step: str, message: str, elapsed: float | None = None, **data: Any) -> None:
         event = Event(kind, step, message, elapsed, data)
         _log_event(event)
+        if self.trace is not None and kind != "download_progress":
+            self.trace.event(kind, step, message, elapsed=elapsed, **data)
         if self.sink is not None:
             self.sink(event)
 
@@ -197,11 +203,14 @@ async def run_export(
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
     job_slots: asyncio.Semaphore | None = None,
+    trace: Trace | None = None,
 ) -> ExportResult:
     """Export the links and meta CSVs of one analysis, resuming or reusing whatever already exists.
 
     `job_slots` caps the export jobs running on Botify at once (from a job's POST until it is DONE); pass one
     semaphore to several runs to cap them together (a batch). Default: `params.max_jobs` for this run.
+    `trace` (`trace.open_trace`) records every request of the client this function builds, and the export's
+    steps; a `client` passed in records into whatever trace it was made with (its steps go to `trace`).
     """
     params = params.validated()
     ref = clean_url(params.project_url)
@@ -209,13 +218,13 @@ async def run_export(
     analysis_wanted = ref.analysis if params.analysis in (None, "", "latest") and ref.analysis else params.analysis
     analysis_wanted = analysis_wanted or "latest"
     slots = job_slots if job_slots is not None else asyncio.Semaphore(params.max_jobs)
-    run = _Run(params, ref, analysis_wanted, _Steps(on_event, clock), sleep, clock, slots)
+    run = _Run(params, ref, analysis_wanted, _Steps(on_event, clock, trace), sleep, clock, slots)
     if client is None:
         if token is None:
             from .token import load_token
 
             token = load_token()
-        async with make_client(token, base_url=str(params.api_base)) as own:
+        async with make_client(token, base_url=str(params.api_base), trace=trace) as own:
             return await run.run(own)
     return await run.run(client)
 
