@@ -285,7 +285,9 @@ async def test_5xx_that_never_ends_is_a_clear_error(tmp_path: Path) -> None:
     sleeps = Sleeps()
     with FakeBotify(scale=0.02, scenario=fast(error_first_n=ALWAYS, error_status=502, error_body="html")) as fake:
         async with client_for(fake, sleep=sleeps) as client:
-            with pytest.raises(ApiError, match=r"server error while checking the API token.* \(502 .*Try again") as info:
+            with pytest.raises(
+                ApiError, match=r"server error while checking the API token.* \(502 .*Try again"
+            ) as info:
                 await export(fake, tmp_path, client=client)
         assert len(fake.requests) == 10  # 1 + 4 retries on the profile endpoint, then on the analyses list
     assert info.value.status == 502 and "<" not in str(info.value)  # the HTML page is reduced to its text
