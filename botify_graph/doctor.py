@@ -27,6 +27,7 @@ import httpx
 from . import api, layout, queries
 from .depth import DepthChoice
 from .errors import BotifyError, MalformedResponse
+from .fsutil import write_problem
 from .models import JOB_STATUSES, Analysis, parse_collections, parse_page
 from .urls import ProjectRef
 
@@ -743,15 +744,8 @@ def _output(folder: Path) -> Output:
         free: int | None = shutil.disk_usage(probe).free
     except OSError:
         free = None
-    if not probe.is_dir():
-        return Output(str(folder), False, free, f"{probe} is not a folder")
-    test = probe / f".botify-graph-doctor-{os.getpid()}-{os.urandom(4).hex()}"
-    try:  # a file created and removed at once: the only sure test (permissions, read-only disks, ACLs)
-        os.close(os.open(test, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except OSError as exc:
-        return Output(str(folder), False, free, exc.strerror or str(exc))
-    test.unlink(missing_ok=True)
-    return Output(str(folder), True, free)
+    problem = write_problem(folder)
+    return Output(str(folder), problem is None, free, problem or "")
 
 
 async def observe(

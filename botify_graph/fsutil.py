@@ -36,6 +36,7 @@ __all__ = [
     "read_json",
     "storage_error",
     "utc_now_iso",
+    "write_problem",
 ]
 
 #: errno values that mean "this folder cannot take the file": no space, a quota, a file too big, read-only
@@ -103,6 +104,28 @@ def storage_error(exc: OSError, path: str | os.PathLike[str], *, what: str, then
         folder=str(folder),
         errno=exc.errno,
     )
+
+
+def write_problem(folder: str | os.PathLike[str]) -> str | None:
+    """Why files cannot be created in `folder` (or the nearest folder above it that exists), or None.
+
+    A file is created and removed at once: the only sure test (root, ACLs and read-only disks all fool
+    `os.access`)."""
+    probe = Path(folder).absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is not a folder"
+    test = probe / f".botify-graph-probe-{os.getpid()}-{os.urandom(4).hex()}"
+    try:
+        os.close(os.open(test, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    try:
+        test.unlink()
+    except OSError:
+        pass
+    return None
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, mode: int | None = None) -> None:

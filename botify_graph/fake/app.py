@@ -256,8 +256,8 @@ class FakeApp:
             total = self._total
         if (sc.error_first_n and seen <= sc.error_first_n) or (sc.error_every_n and total % sc.error_every_n == 0):
             return self._server_error(sc)
-        if handler is None:
-            raise ApiProblem(404, 1000, "Not found.")
+        if handler is None or (handler == "_profile" and sc.profile == "missing"):
+            raise ApiProblem(404, 1000, "Not found.")  # an unknown route: 404 before any token check
         if not self._authorized(headers):
             return _envelope(401, 1001, "Not Authorized", [("WWW-Authenticate", "Token")])
         limited = self._rate_limit(endpoint, sc)
@@ -341,8 +341,6 @@ class FakeApp:
 
     def _profile(self, query: Any, body: Any) -> Reply:
         how = self.scenario.profile
-        if how == "missing":
-            raise ApiProblem(404, 1000, "Not found.")
         if how == "not-allowed":
             return _envelope(405, 1000, 'Method "GET" not allowed.', [("Allow", "OPTIONS")])
         if how == "refused":

@@ -43,7 +43,8 @@ class Scenario:
 
     The token and the undocumented profile endpoint
       profile               how GET /authentication/profile answers: "ok" (`{"data": {"username": ...}}`),
-                            "missing" (404, as an unknown route), "not-allowed" (405), "refused" (403, code
+                            "missing" (404 before any token check, as an unknown route), "not-allowed" (405),
+                            "refused" (403, code
                             1002) or "no-username" (200 without `data.username`).
       echo_token            every API answer echoes the Authorization header it received, in the header
                             `X-Echo-Authorization` and (JSON objects) under the key `echo`, with the bare token,
