@@ -370,7 +370,36 @@ class _Run:
             if isinstance(outcome, BaseException):
                 raise outcome
         links, meta = cast("list[KindResult]", outcomes)
-        return links, meta
+        if links.reused and meta.reused:
+            return links, meta
+        return self.keep_pair(analysis, {k: plans[k][0] for k in KINDS}, links, meta)
+
+    def keep_pair(
+        self, analysis: str, variants: dict[str, str], links: KindResult, meta: KindResult
+    ) -> tuple[KindResult, KindResult]:
+        """The plain file names always hold one export's links and meta.
+
+        Another run of the same analysis with other settings, at the same time, may install one kind between
+        this run's two: this run, which finished last, then takes the plain name of that kind back (the other
+        run's file goes to its variant's name, as `ExportRegistry.install` does). Under the registry's lock.
+        """
+        registry, kept = self.registry, []
+        with registry.locked():
+            for result in (links, meta):
+                key = registry_key(self.ref.org, self.ref.project, analysis, result.kind, variants[result.kind])
+                current = registry.downloaded_file(registry.get(key))
+                plain = layout.export_path(self.params.out, self.ref, analysis, result.kind).absolute()
+                if current is not None and current != plain:
+                    aside = registry.install(key, current, plain)
+                    self.steps.emit(
+                        "info",
+                        f"download:{result.kind}",
+                        f"{result.kind}: another run installed {aside.name if aside else 'a file'} meanwhile; "
+                        f"{plain.name} holds this export again, beside its links and meta",
+                    )
+                    result = replace(result, path=plain)
+                kept.append(result)
+        return kept[0], kept[1]
 
 
 @dataclass

@@ -42,6 +42,7 @@ from botify_graph.errors import (
 from botify_graph.fake import ALWAYS, FakeBotify, Scenario
 from botify_graph.layout import REGISTRY_NAME
 from botify_graph.pipeline import Event, ExportParams, ExportResult, run_export
+from botify_graph.registry import ExportRegistry
 
 URL = "https://app.botify.com/example-org/example.com/"
 MAX_EDGES = 20_000
@@ -103,7 +104,9 @@ async def export(
     **params: Any,
 ) -> ExportResult:
     """run_export with instant polls; a fast client unless one is given."""
-    p = ExportParams(project_url=URL, out_dir=out, api_base=fake.base_url, max_edges=MAX_EDGES, **params)
+    p = ExportParams(
+        **{"project_url": URL, "out_dir": out, "api_base": fake.base_url, "max_edges": MAX_EDGES, **params}
+    )
     if client is not None:
         return await run_export(p, client=client, sleep=no_wait, on_event=on_event)
     async with client_for(fake) as own:
@@ -622,6 +625,70 @@ async def test_token_revoked_mid_poll_keeps_the_jobs_and_the_new_token_resumes_t
             result = await export(fake, tmp_path, client=client)
         assert_complete(result, tmp_path)
         assert one_job_per_kind(fake) == ids and len(job_posts(fake)) == 2  # the same jobs, no second POST
+
+
+# --- two runs with other settings at once -------------------------------------------------------------------
+
+
+class Gated(httpx.AsyncBaseTransport):
+    """The real transport, except that polling a job waits for its gate: gates[(run, kind)].
+
+    (Polls, not downloads: a download waits for the lock of its destination file, and holding one there
+    would hold the other run's download of the same kind behind it.)
+    """
+
+    def __init__(self, run: str, fake: FakeBotify, gates: dict[tuple[str, str], asyncio.Event]) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.run, self.fake, self.gates = run, fake, gates
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        job_id = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+        if request.method == "GET" and "/jobs/" in request.url.path and job_id.isdigit():
+            await self.gates[(self.run, self.fake.jobs[int(job_id)].kind)].wait()
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_interleaved_runs_with_other_settings_leave_one_exports_pair_under_the_plain_names(
+    tmp_path: Path,
+) -> None:
+    # Run A (limit 20,000) and run B (limit 8,000) of the same analysis; their files are installed in the order
+    # A meta, B meta, B links, A links. Without care the plain names would end up holding A's links beside B's
+    # meta (a pair that describes two different graphs). A finishes last: it holds both. Each export's job is
+    # polled (and so downloaded) only once the one before it in that order is installed.
+    limits = {"A": 20_000, "B": 8_000}
+    order = [("A", "meta"), ("B", "meta"), ("B", "links"), ("A", "links")]
+    gates = {step: asyncio.Event() for step in order}
+    reg = ExportRegistry(tmp_path / REGISTRY_NAME)
+
+    def installed(run: str, kind: str) -> bool:
+        return any(r.kind == kind and r.max_edges == limits[run] and r.status == "DOWNLOADED" for r in reg.records())
+
+    async def conduct() -> None:
+        for run, kind in order:
+            gates[(run, kind)].set()
+            while not installed(run, kind):
+                await asyncio.sleep(0.01)
+
+    with FakeBotify(scale=0.02, scenario=fast()) as fake:
+
+        async def one(run: str) -> ExportResult:
+            async with client_for(fake, transport=Gated(run, fake, gates)) as client:
+                return await export(fake, tmp_path, client=client, max_edges=limits[run])
+
+        a, b, _ = await asyncio.gather(one("A"), one("B"), conduct())
+    records = {(r.kind, r.max_edges): r for r in reg.records()}
+    assert len(records) == 4 and {r.status for r in records.values()} == {"DOWNLOADED"}
+    plain = {kind: tmp_path / "example-org" / "example.com" / f"example.com_20241108_{kind}.csv" for kind in KINDS}
+    for (kind, limit), rec in records.items():
+        path = reg.file_path(rec)
+        assert path is not None and len(read_csv(path)) - 1 == rec.rows
+        assert (path == plain[kind]) is (limit == limits["A"])  # A's pair under the plain names, B's aside
+    assert a.links.path == plain["links"] and a.meta.path == plain["meta"]
+    assert len(read_csv(plain["links"])) - 1 == a.links.rows and len(read_csv(plain["meta"])) - 1 == a.meta.rows
+    assert b.links.rows < a.links.rows and not list(tmp_path.rglob("*.part"))
 
 
 # --- the disk -----------------------------------------------------------------------------------------------
