@@ -24,10 +24,11 @@ __version__ = "0.1.0"
 _EXPORTS = {
     # urls
     "clean_url": "urls", "ProjectRef": "urls", "project_dir": "layout", "export_filename": "layout",
-    # client
-    "make_client": "client", "DEFAULT_BASE_URL": "client",
+    # client, trace, doctor
+    "make_client": "client", "DEFAULT_BASE_URL": "client", "open_trace": "trace", "Trace": "trace",
+    "run_doctor": "doctor", "DoctorReport": "doctor",
     # api
-    "verify_token": "api", "fetch_analyses_light": "api", "resolve_analysis": "api",
+    "verify_token": "api", "check_token": "api", "TokenCheck": "api", "fetch_analyses_light": "api", "resolve_analysis": "api",
     "fetch_collections": "api", "available_meta_fields": "api", "query": "api", "edges_per_depth": "api",
     "find_optimal_depth": "api", "create_export_job": "api", "find_existing_job": "api", "get_job": "api",
     # jobs, download
@@ -67,7 +68,9 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import (
+        TokenCheck,
         available_meta_fields,
+        check_token,
         create_export_job,
         edges_per_depth,
         fetch_analyses_light,
@@ -80,6 +83,8 @@ if TYPE_CHECKING:  # pragma: no cover
         verify_token,
     )
     from .client import DEFAULT_BASE_URL, make_client
+    from .doctor import DoctorReport, run_doctor
+    from .trace import Trace, open_trace
     from .depth import DepthChoice, choose_depth
     from .download import download_export
     from .jobs import poll_job, poll_schedule
