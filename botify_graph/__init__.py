@@ -28,7 +28,8 @@ _EXPORTS = {
     "make_client": "client", "DEFAULT_BASE_URL": "client", "open_trace": "trace", "Trace": "trace",
     "run_doctor": "doctor", "DoctorReport": "doctor",
     # api
-    "verify_token": "api", "check_token": "api", "TokenCheck": "api", "fetch_analyses_light": "api", "resolve_analysis": "api",
+    "verify_token": "api", "check_token": "api", "TokenCheck": "api", "fetch_analyses_light": "api",
+    "resolve_analysis": "api",
     "fetch_collections": "api", "available_meta_fields": "api", "query": "api", "edges_per_depth": "api",
     "find_optimal_depth": "api", "create_export_job": "api", "find_existing_job": "api", "get_job": "api",
     # jobs, download
