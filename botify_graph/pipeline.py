@@ -130,6 +130,9 @@ class ExportResult:
 
 
 log = logging.getLogger("botify_graph.export")
+# A library installs no handler, but without one Python's last resort prints WARNINGs (a failed step) to
+# stderr: a second line under the CLI's one-line error. Records still reach any handler the user configures.
+logging.getLogger("botify_graph").addHandler(logging.NullHandler())
 _LEVELS = {"step_failed": logging.WARNING, "job_status": logging.DEBUG, "download_progress": logging.DEBUG}
 
 
