@@ -19,20 +19,22 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
+
 # The library logs under "botify_graph" and installs no handler of its own (the application decides where
 # records go); the NullHandler keeps Python's last-resort handler from printing warnings to stderr.
 logging.getLogger("botify_graph").addHandler(logging.NullHandler())
-
-__version__ = "0.1.0"
 
 # fmt: off
 _EXPORTS = {
     # urls
     "clean_url": "urls", "ProjectRef": "urls", "project_dir": "layout", "export_filename": "layout",
-    # client
-    "make_client": "client", "DEFAULT_BASE_URL": "client",
+    # client, trace, doctor
+    "make_client": "client", "DEFAULT_BASE_URL": "client", "open_trace": "trace", "Trace": "trace",
+    "run_doctor": "doctor", "DoctorReport": "doctor",
     # api
-    "verify_token": "api", "fetch_analyses_light": "api", "resolve_analysis": "api",
+    "verify_token": "api", "check_token": "api", "TokenCheck": "api", "fetch_analyses_light": "api",
+    "resolve_analysis": "api",
     "fetch_collections": "api", "available_meta_fields": "api", "query": "api", "edges_per_depth": "api",
     "find_optimal_depth": "api", "create_export_job": "api", "find_existing_job": "api", "get_job": "api",
     "export_plan": "api", "ExportPlan": "partition",
@@ -73,7 +75,9 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import (
+        TokenCheck,
         available_meta_fields,
+        check_token,
         create_export_job,
         edges_per_depth,
         export_plan,
@@ -87,6 +91,8 @@ if TYPE_CHECKING:  # pragma: no cover
         verify_token,
     )
     from .client import DEFAULT_BASE_URL, make_client
+    from .doctor import DoctorReport, run_doctor
+    from .trace import Trace, open_trace
     from .depth import DepthChoice, choose_depth
     from .partition import ExportPlan
     from .download import download_export

@@ -148,14 +148,95 @@ async def request_json(
         ) from None
 
 
-async def verify_token(client: httpx.AsyncClient) -> str:
-    """Check the token against the profile endpoint and return the username."""
-    body = await request_json(client, "GET", "authentication/profile", "checking the API token")
+PROFILE = "authentication/profile"  # undocumented (not in Botify's Swagger), used by working clients
+
+
+def profile_username(body: Any) -> str:
+    """`data.username` of a profile answer; MalformedResponse when it has none."""
     data = body.get("data") if isinstance(body, dict) else None
     username = data.get("username") if isinstance(data, dict) else None
     if not isinstance(username, str) or not username:
         raise MalformedResponse("The profile endpoint answered without data.username; the API may have changed.")
     return username
+
+
+async def verify_token(client: httpx.AsyncClient) -> str:
+    """Ask the profile endpoint whose token this is and return the username; raise if it cannot say.
+
+    The endpoint is undocumented, so nothing that must work relies on it: `check_token` falls back to a
+    documented call and never lets it stop a run.
+    """
+    return profile_username(await request_json(client, "GET", PROFILE, "checking the API token"))
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """How the token was checked and whose it is.
+
+    `checked_by`: "profile" (the profile endpoint named the user), "analyses" (the profile endpoint could
+    not say; the project's analyses list, a documented call, accepted the token) or "unchecked" (the profile
+    endpoint could not say and there was no project to ask: the first call about a project checks it).
+    `username` is None unless the profile endpoint named it; `problem` says why it did not.
+    """
+
+    username: str | None
+    checked_by: str
+    problem: str = ""
+
+    @property
+    def user(self) -> str:
+        """The username, or "unknown" when the profile endpoint could not name it."""
+        return self.username or "unknown"
+
+    def describe(self) -> str:
+        """One line for people: who is connected and how that is known."""
+        if self.checked_by == "profile":
+            return f"Connected as {self.username}"
+        if self.checked_by == "analyses":
+            return f"Token accepted by the analyses list (user unknown: {self.problem})"
+        return f"Token not checked yet (user unknown: {self.problem}); the project's analyses list checks it"
+
+
+def _profile_problem(exc: BotifyError) -> str:
+    status = getattr(exc, "status", None)
+    if isinstance(exc, MalformedResponse) or status is None:
+        return f"the profile endpoint answered something unexpected ({_short(str(exc), 120)})"
+    if status in (404, 405):
+        return f"the profile endpoint is not available ({status})"
+    if status == 429 or status >= 500:
+        return f"the profile endpoint kept failing ({status})"
+    return f"the profile endpoint refused ({status})"
+
+
+async def check_token(client: httpx.AsyncClient, project: ProjectRef | None = None) -> TokenCheck:
+    """Check the token: the profile endpoint when it answers, else the project's analyses list.
+
+    The profile endpoint is undocumented: a 404/405, a refusal, a 429 or 5xx that outlived the retries, or an
+    unexpected answer there never stops anything (a broken connection does: it is the network's). With a
+    `project`, its analyses list (documented) is asked instead, and a 401 there is the AuthError that says
+    the token is wrong. Without one, a 401 from the profile endpoint is taken at its word (AuthError);
+    anything else gives a TokenCheck "unchecked", which the first call about a project settles.
+    """
+    try:
+        return TokenCheck(await verify_token(client), "profile")
+    except AuthError:
+        if project is None:
+            raise
+        problem = "the profile endpoint refused the token (401)"
+    except TransportError:
+        raise  # the network, not the endpoint: every other call would fail the same way
+    except BotifyError as exc:
+        problem = _profile_problem(exc)
+    if project is None:
+        return TokenCheck(None, "unchecked", problem)
+    await request_json(
+        client,
+        "GET",
+        f"analyses/{project.org}/{project.project}/light",
+        f"checking the API token with the analyses of {project}",
+        params={"page": 1, "size": 1, "only_success": "true"},
+    )
+    return TokenCheck(None, "analyses", problem)
 
 
 async def _paginate(

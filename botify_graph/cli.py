@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from . import __version__, layout
+from . import layout
+from ._version import __version__
 from .errors import BotifyError
 
 if TYPE_CHECKING:
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from .graph.summary import GraphSummary
     from .pipeline import ExportParams
     from .render.progress import TextReporter
+    from .trace import Trace
 from .queries import META_BY_NAME
 
 MAX_EXPORT_ROWS = layout.MAX_EXPORT_ROWS
@@ -28,6 +31,30 @@ def api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--api-base", default=None, help=f"API base URL (default: $BOTIFY_API_BASE, else {layout.DEFAULT_API_BASE})"
     )
+    parser.add_argument(
+        "--trace",
+        default=None,
+        metavar="FILE",
+        help="append a JSON Lines record of every API request and answer to FILE, without the token, to attach "
+        "to a bug report",
+    )
+
+
+@contextlib.contextmanager
+def traced(args: argparse.Namespace) -> Iterator[Trace | None]:
+    """The trace a command's --trace asks for (None without one); says on stderr where it went.
+
+    Commands that talk to the API open it around their work and hand it to `make_client(..., trace=)` or
+    `run_export(..., trace=)`.
+    """
+    from .trace import open_trace
+
+    with open_trace(getattr(args, "trace", None), command=args.command) as trace:
+        try:
+            yield trace
+        finally:
+            if trace is not None:
+                print(f"# trace of the API requests written to {trace.path}", file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,6 +129,18 @@ def _parser() -> argparse.ArgumentParser:
         help=f"export jobs a complete run would keep running at once (default {layout.MAX_JOBS})",
     )
     api_options(plan)
+
+    doc = sub.add_parser(
+        "doctor", help="check that an export would work (token, project, fields, sizing) without spending a credit"
+    )
+    doc.add_argument("--project-url", required=True, help="any Botify project URL, copied from the browser")
+    doc.add_argument(
+        "--analysis", default="latest", help="analysis slug (default: the one in the URL, else the newest)"
+    )
+    doc.add_argument("--max-edges", type=int, default=MAX_EXPORT_ROWS, help="export row limit (default 1000000)")
+    doc.add_argument("--out", default=None, help="output folder to check for room (default: as `run`)")
+    api_options(doc)
+    doc.add_argument("--json", action="store_true", help="print the findings as JSON")
 
     fake = sub.add_parser("fake-api", help="serve the fake Botify API on 127.0.0.1 until Ctrl-C")
     fake.add_argument("--port", type=int, default=0, help="port (default: a free one)")
@@ -181,14 +220,14 @@ def _reporter() -> TextReporter:
     return TextReporter(sys.stdout)
 
 
-async def _export(params: ExportParams, token: str) -> int:
+async def _export(params: ExportParams, token: str, trace: Trace | None = None) -> int:
     from .pipeline import run_export
     from .render.progress import brief_text, summary_text
     from .reports import export_reports
 
     reporter = _reporter()
     try:
-        result = await run_export(params, token=token, on_event=reporter)
+        result = await run_export(params, token=token, on_event=reporter, trace=trace)
     finally:
         reporter.close()
     summary, written = await asyncio.to_thread(export_reports, result)
@@ -234,7 +273,42 @@ def _cmd_run(args: argparse.Namespace) -> int:
         complete=args.complete,
         allow_cut=args.allow_cut,
     )
-    return asyncio.run(_export(params, token))
+    with traced(args) as trace:
+        return asyncio.run(_export(params, token, trace))
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from .client import make_client
+    from .doctor import run_doctor
+    from .errors import ConfigError
+    from .pipeline import ExportParams
+    from .token import load_token
+    from .urls import clean_url
+
+    token = load_token()
+    if not token:
+        raise ConfigError("No API token: set BOTIFY_API_TOKEN (or save one with the wizard) and run again.")
+    params = ExportParams(
+        project_url=args.project_url, analysis=args.analysis, max_edges=args.max_edges, out_dir=args.out,
+        api_base=args.api_base,
+    ).validated()  # fmt: skip
+    ref = clean_url(params.project_url)
+
+    async def check(trace: Trace | None) -> int:
+        async with make_client(token, base_url=str(params.api_base), trace=trace) as client:
+            report = await run_doctor(
+                client, ref, analysis=params.analysis, max_edges=params.max_edges, out_dir=params.out_dir
+            )
+        if args.json:
+            import json
+
+            print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        else:
+            print(report.to_text())
+        return 0 if report.ok else 1
+
+    with traced(args) as trace:
+        return asyncio.run(check(trace))
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -389,6 +463,7 @@ COMMANDS = {
     "demo": _cmd_demo,
     "run": _cmd_run,
     "plan": _cmd_plan,
+    "doctor": _cmd_doctor,
     "fake-api": _cmd_fake,
     "app": _cmd_app,
     "reproduce": _cmd_reproduce,

@@ -5,10 +5,11 @@ Policy, all inside a transport wrapper so every call site stays a plain `await c
 - at most `rate` requests in any one-second window to the API origin (Botify allows 5 per second),
   counted from when each answer arrived so that requests cannot bunch up on their way to the server;
 - 429: wait `Retry-After` when the server sends it, else back off exponentially; any method, since
-  a 429 means the request was refused, not processed;
-- 5xx and broken connections: bounded retries with backoff for idempotent methods (and read-only
-  POSTs such as BQL queries, marked with the request extension `idempotent`) only. A job POST
-  that breaks is never repeated here: `api.create_export_job` decides what to do with it.
+  a 429 means the request was refused, not processed (a download host's 429 is handled the same way);
+- 5xx and broken connections: bounded retries with backoff (or the `Retry-After` a 503 may carry) for
+  idempotent methods (and read-only POSTs such as BQL queries, marked with the request extension
+  `idempotent`) only. A job POST that breaks is never repeated here: `api.create_export_job` decides
+  what to do with it.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ import collections
 import email.utils
 import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .errors import ConfigError
 from .layout import DEFAULT_API_BASE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .trace import Trace
 
 DEFAULT_BASE_URL = DEFAULT_API_BASE  # decided in layout; kept under this name for `make_client` users
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -181,9 +185,12 @@ class RetryTransport(httpx.AsyncBaseTransport):
                 throttled += 1
                 continue
             if response.status_code in RETRY_STATUSES and idempotent and failures < self.max_retries:
+                wait = retry_after_seconds(response.headers.get("Retry-After"))  # a 503 may say how long
                 await response.aclose()
                 self.stats["retried_5xx"] += 1
-                await self._sleep(backoff(failures, base=self.backoff_base, cap=self.backoff_cap))
+                if wait is None:
+                    wait = backoff(failures, base=self.backoff_base, cap=self.backoff_cap)
+                await self._sleep(min(wait, 120.0))
                 failures += 1
                 continue
             return response
@@ -209,8 +216,13 @@ def make_client(
     timeout: float = 60.0,
     sleep: Sleep = asyncio.sleep,
     backoff_base: float = 0.5,
+    trace: Trace | None = None,
 ) -> httpx.AsyncClient:
-    """Build the AsyncClient every cell function takes first. Use it with `async with`."""
+    """Build the AsyncClient every cell function takes first. Use it with `async with`.
+
+    With `trace` (see `botify_graph.trace.open_trace`), every request and answer, retries included, is
+    written to it without the token (which is registered with the trace as a secret).
+    """
     if not token or not str(token).strip():
         raise ConfigError(
             "No Botify API token. Set BOTIFY_API_TOKEN, or paste it in the wizard's Connect step "
@@ -220,8 +232,14 @@ def make_client(
         raise ConfigError(f"API base URL {base_url!r} must start with http:// or https://.")
     api_url = httpx.URL(base_url.rstrip("/") + "/")
     limiter = RateLimiter(rate, sleep=sleep)
+    inner = transport or httpx.AsyncHTTPTransport()
+    if trace is not None:
+        from .trace import TraceTransport
+
+        trace.add_secret(str(token))
+        inner = TraceTransport(inner, trace, api_url=api_url)
     wrapped = RetryTransport(
-        transport or httpx.AsyncHTTPTransport(),
+        inner,
         api_url=api_url,
         limiter=limiter,
         max_retries=max_retries,

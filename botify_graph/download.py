@@ -31,7 +31,7 @@ import sys
 import threading
 import zipfile
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -41,7 +41,10 @@ from urllib.parse import urlsplit
 import httpx
 from filelock import FileLock, Timeout
 
+from .client import backoff
 from .errors import DownloadError, DownloadExpired
+from .fsutil import storage_error
+from .layout import DOWNLOAD_RESUMES
 
 __all__ = ["DownloadResult", "download_export", "merge_exports", "normalise", "normalise_file", "sniff"]
 
@@ -575,50 +578,137 @@ async def _raw_body(response: httpx.Response) -> AsyncIterator[bytes]:
         yield chunk
 
 
+@dataclass
+class _Transfer:
+    """What one download has learnt so far: bytes in the raw part file, the whole size, how to resume."""
+
+    got: int = 0
+    total: int | None = None  # the size of the whole file, when the server said it
+    validator: str | None = None  # ETag (or Last-Modified) of the file, sent as If-Range when resuming
+    ranges: bool = False  # the server said Accept-Ranges: bytes
+    attempts: int = 0
+    high: int = 0  # the most bytes the part file ever held: a try that does not raise it made no progress
+
+
+def _content_range(value: str | None) -> tuple[int, int | None] | None:
+    """(first byte, whole size or None) of a `Content-Range: bytes A-B/SIZE` header; None if unusable."""
+    match = re.fullmatch(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", value or "")
+    if match is None:
+        return None
+    return int(match.group(1)), None if match.group(3) == "*" else int(match.group(3))
+
+
+def _resume_headers(state: _Transfer) -> dict[str, str]:
+    """The Range (and If-Range) headers to continue where the part file ends, or none to start afresh."""
+    if not (state.got and state.ranges):
+        return {}
+    headers = {"Range": f"bytes={state.got}-"}
+    if state.validator:
+        headers["If-Range"] = state.validator
+    return headers
+
+
+def _refused(status: int, url: str) -> DownloadError:
+    if status in EXPIRED_STATUSES:
+        return DownloadExpired(
+            f"The download link answered HTTP {status}: it has expired ({_public_url(url)}). "
+            "Poll the export job again for a fresh link; the pipeline does that automatically."
+        )
+    if status == 429:
+        return DownloadError(
+            f"The download server kept answering HTTP 429 (too many requests) for {_public_url(url)}, even after "
+            "waiting as it asked. Run the export again in a few minutes: the job is kept, nothing is exported twice."
+        )
+    return DownloadError(
+        f"The download server answered HTTP {status} for {_public_url(url)}, even after retries. "
+        "Try again later; if it persists, run the export again (the job is kept)."
+    )
+
+
 async def _fetch(
     client: httpx.AsyncClient,
     url: str,
     raw_path: Path,
     on_progress: Callable[[int, int | None], None] | None,
     progress_step: int,
+    *,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    resumes: int = DOWNLOAD_RESUMES,
 ) -> int:
-    """Stream the body of `url` into `raw_path`; return the number of bytes received."""
-    got = reported = 0
-    total: int | None = None
-    try:
-        async with client.stream("GET", url, follow_redirects=True) as response:
-            status = response.status_code
-            if status in EXPIRED_STATUSES:
-                raise DownloadExpired(
-                    f"The download link answered HTTP {status}: it has expired ({_public_url(url)}). "
-                    "Poll the export job again for a fresh link; the pipeline does that automatically."
-                )
-            if not response.is_success:
-                raise DownloadError(
-                    f"The download server answered HTTP {status} for {_public_url(url)}. "
-                    "Try again later; if it persists, run the export again."
-                )
-            total = _content_length(response)
-            with open(raw_path, "wb") as f:
-                async for chunk in _raw_body(response):  # written as it arrives, whatever its size
-                    f.write(chunk)
-                    got += len(chunk)
-                    if on_progress is not None and got - reported >= progress_step:
-                        on_progress(got, total)
-                        reported = got
-            if on_progress is not None and got > reported:
-                on_progress(got, total)
-    except httpx.TransportError as exc:
-        of = f" of {total}" if total is not None else ""
+    """Stream the body of `url` into `raw_path`; return the number of bytes received.
+
+    A transfer that breaks or ends short is continued with `Range: bytes=N-` (and `If-Range`) when the
+    server said `Accept-Ranges: bytes`, else started again from the first byte; up to `resumes` times with
+    a growing pause, and only while the tries keep adding bytes. A 206 that does not start where the file
+    ends, or a 200 to a Range request, starts the file afresh. The final size is checked against the one
+    the server announced. 429 and 5xx are waited out by the client's transport (Retry-After, backoff).
+    """
+    state = _Transfer()
+    reported = 0
+    with open(raw_path, "wb") as f:
+        while True:
+            best = state.high
+            problem: str | None = None
+            try:
+                async with client.stream("GET", url, headers=_resume_headers(state), follow_redirects=True) as response:
+                    if not _start(response, state, f):
+                        raise _refused(response.status_code, url)
+                    async for chunk in _raw_body(response):  # written as it arrives, whatever its size
+                        f.write(chunk)
+                        state.got += len(chunk)
+                        state.high = max(state.high, state.got)
+                        if on_progress is not None and state.got - reported >= progress_step:
+                            on_progress(state.got, state.total)
+                            reported = state.got
+            except httpx.TransportError as exc:
+                of = f" of {state.total}" if state.total is not None else ""
+                problem = f"The download connection broke after {state.got}{of} bytes ({type(exc).__name__}: {exc})"
+            if problem is None and state.total is not None and state.got < state.total:
+                problem = f"The download is truncated: got {state.got} of {state.total} bytes"
+            if problem is None:
+                break
+            state.attempts += 1
+            if state.attempts > resumes or (state.attempts > 1 and state.high <= best):
+                tries = f", {state.attempts} tries in a row" if state.attempts > 1 else ""
+                raise DownloadError(f"{problem}{tries}. Run the export again to fetch it anew.")
+            await sleep(backoff(state.attempts - 1))
+        f.flush()
+    if on_progress is not None and state.got > reported:
+        on_progress(state.got, state.total)
+    if state.total is not None and state.got != state.total:
         raise DownloadError(
-            f"The download connection broke after {got}{of} bytes ({type(exc).__name__}: {exc}). "
+            f"The download has {state.got} bytes where the server announced {state.total}. "
             "Run the export again to fetch it anew."
-        ) from exc
-    if total is not None and got < total:
-        raise DownloadError(
-            f"The download is truncated: got {got} of {total} bytes. Run the export again to fetch it anew."
         )
-    return got
+    return state.got
+
+
+def _start(response: httpx.Response, state: _Transfer, f: BinaryIO) -> bool:
+    """Decide where the body of `response` goes in the part file; False if it is a refusal (4xx/5xx)."""
+    status = response.status_code
+    if status == 206 and state.got:
+        span = _content_range(response.headers.get("content-range"))
+        if span is not None and span[0] == state.got and span[1] in (None, state.total):
+            return True  # appended where the part file ends
+        # a range we did not ask for: start afresh without ranges
+        state.ranges = False
+        f.seek(0)
+        f.truncate()
+        state.got = 0
+        raise httpx.ReadError(f"the server answered another range ({response.headers.get('content-range')})")
+    if not response.is_success:
+        return False
+    if state.got:  # a whole file where a range was asked for (or no ranges at all): start afresh
+        f.seek(0)
+        f.truncate()
+        state.got = 0
+    state.total = _content_length(response)
+    if status == 206:  # a range nobody asked for: its total is the file's size
+        span = _content_range(response.headers.get("content-range"))
+        state.total = span[1] if span is not None else None
+    state.ranges = response.headers.get("accept-ranges", "").strip().lower() == "bytes"
+    state.validator = response.headers.get("etag") or response.headers.get("last-modified")
+    return True
 
 
 async def download_export(
@@ -630,8 +720,14 @@ async def download_export(
     on_progress: Callable[[int, int | None], None] | None = None,
     chunk_size: int = CHUNK_SIZE,
     commit: Callable[[Path, DownloadResult], object] | None = None,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    resumes: int = DOWNLOAD_RESUMES,
 ) -> DownloadResult:
     """Download an export from `url` and write it, normalised, to `dest` atomically.
+
+    A transfer that breaks is resumed where it stopped when the server takes ranges, else started again,
+    up to `resumes` times (pausing with `sleep`); see `_fetch`. A full disk or a read-only folder is a
+    StorageError naming the folder.
 
     `commit(part, result)` moves the finished part file onto `result.path` (default `os.replace`); it runs under the
     lock that serialises downloads into `dest`, so a caller can move an earlier file aside and record the new
@@ -643,14 +739,40 @@ async def download_export(
     corrupt or not the expected CSV. On any failure, `dest` keeps its old content and no part file remains.
     """
     dest = Path(dest)
+    try:
+        return await _download(client, url, dest, tuple(columns), on_progress, chunk_size, commit, sleep, resumes)
+    except OSError as exc:
+        error = storage_error(
+            exc,
+            dest,
+            what=f"the export {dest.name}",
+            then="Nothing incomplete was kept; the export job is kept, so running again downloads it without "
+            "a new job.",
+        )
+        if error is None:
+            raise
+        raise error from None
+
+
+async def _download(
+    client: httpx.AsyncClient,
+    url: str,
+    dest: Path,
+    columns: tuple[str, ...],
+    on_progress: Callable[[int, int | None], None] | None,
+    chunk_size: int,
+    commit: Callable[[Path, DownloadResult], object] | None,
+    sleep: Callable[[float], Awaitable[object]],
+    resumes: int,
+) -> DownloadResult:
     dest.parent.mkdir(parents=True, exist_ok=True)
     raw = dest.with_name(dest.name + ".download.part")
     async with _dest_lock(dest):
         ok = False
         try:
-            await _fetch(client, url, raw, on_progress, chunk_size)
+            await _fetch(client, url, raw, on_progress, chunk_size, sleep=sleep, resumes=resumes)
             stop = threading.Event()
-            job = functools.partial(_normalise_file, raw, dest, tuple(columns), chunk_size, stop.is_set, commit)
+            job = functools.partial(_normalise_file, raw, dest, columns, chunk_size, stop.is_set, commit)
             future = asyncio.get_running_loop().run_in_executor(None, job)
             try:
                 result = await asyncio.shield(future)

@@ -17,8 +17,9 @@
     ├── JobCreationUncertain         a job POST was cut off and whether the job exists is unknown
     ├── ExportJobFailed              Botify reports the export job FAILED (carries job_id and reason)
     ├── ExportTimeout                a job outlived the poll timeout (carries job_id; rerun resumes it)
-    └── DownloadError                a download was truncated, corrupt or not a CSV
-        └── DownloadExpired          the download link answered 403/404/410 (poll the job again)
+    ├── DownloadError                a download was truncated, corrupt or not a CSV
+    │   └── DownloadExpired          the download link answered 403/404/410 (poll the job again)
+    └── StorageError                 a file could not be written: a full disk, a read-only folder (names it)
 
 Messages say what happened and what to do next. No message, repr or attribute ever carries the
 API token: errors are built from statuses, codes and server messages, never from request headers.
@@ -141,3 +142,15 @@ class DownloadError(BotifyError):
 
 class DownloadExpired(DownloadError):
     """The download link no longer works; polling the job again yields a fresh one."""
+
+
+class StorageError(BotifyError):
+    """A file could not be written (no space left, a quota, a read-only or forbidden folder).
+
+    `folder` is where it was to be written, `errno` the system's error number (or None).
+    """
+
+    def __init__(self, message: str, *, folder: str, errno: int | None = None) -> None:
+        self.folder = folder
+        self.errno = errno
+        super().__init__(message)

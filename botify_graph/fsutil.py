@@ -9,6 +9,7 @@ A file that cannot be parsed is copied aside and reported, never silently reset.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from .errors import StateFileError
+from .errors import StateFileError, StorageError
 
 __all__ = [
     "atomic_write_json",
@@ -33,8 +34,14 @@ __all__ = [
     "corrupt_file_error",
     "file_lock",
     "read_json",
+    "storage_error",
     "utc_now_iso",
+    "write_problem",
 ]
+
+#: errno values that mean "this folder cannot take the file": no space, a quota, a file too big, read-only
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+DENIED_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
 _locks: dict[tuple[int, str], FileLock] = {}
 _locks_guard = threading.Lock()
@@ -73,14 +80,73 @@ def _replace(src: str, dst: Path) -> None:
             time.sleep(0.05 * (attempt + 1))
 
 
+def storage_error(exc: OSError, path: str | os.PathLike[str], *, what: str, then: str = "") -> StorageError | None:
+    """The StorageError that names the folder of `path` when `exc` says it cannot take the file (no space,
+    a quota, read-only or forbidden); None for any other OSError. `then` says what happens next."""
+    if exc.errno not in FULL_ERRNOS | DENIED_ERRNOS:
+        return None
+    folder = Path(path).parent
+    then = f" {then}" if then else ""
+    if exc.errno in FULL_ERRNOS:
+        try:
+            free = f" ({shutil.disk_usage(folder).free / 1e6:,.1f} MB free)"
+        except OSError:
+            free = ""
+        return StorageError(
+            f"No space left on the disk of {folder} while writing {what}{free}. Free some space there or choose "
+            f"another output folder, then run again.{then}",
+            folder=str(folder),
+            errno=exc.errno,
+        )
+    return StorageError(
+        f"{folder} cannot be written to ({exc.strerror or exc}) while writing {what}. Make it writable or choose "
+        f"another folder, then run again.{then}",
+        folder=str(folder),
+        errno=exc.errno,
+    )
+
+
+def write_problem(folder: str | os.PathLike[str]) -> str | None:
+    """Why files cannot be created in `folder` (or the nearest folder above it that exists), or None.
+
+    A file is created and removed at once: the only sure test (root, ACLs and read-only disks all fool
+    `os.access`)."""
+    probe = Path(folder).absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is not a folder"
+    test = probe / f".botify-graph-probe-{os.getpid()}-{os.urandom(4).hex()}"
+    try:
+        os.close(os.open(test, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    try:
+        test.unlink()
+    except OSError:
+        pass
+    return None
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str, *, mode: int | None = None) -> None:
     """Replace `path` with `text` (UTF-8) atomically; on failure the old file is intact and no temp is left.
 
     `mode` is the permission the file is created with (the umask still applies); by default a new file gets
     0o666 minus the umask and an existing file keeps its permissions. The temporary file already has the
     final mode when it is created, so a file written with mode 0o600 is never readable by others.
+    A full disk or a read-only folder is a StorageError that names the folder.
     """
-    target = Path(path)
+    try:
+        _atomic_write_text(Path(path), text, mode)
+    except OSError as exc:
+        name = Path(path).name
+        error = storage_error(exc, path, what=name, then=f"{name} was left as it was.")
+        if error is None:
+            raise
+        raise error from None
+
+
+def _atomic_write_text(target: Path, text: str, mode: int | None) -> None:
     folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
     keep_mode: int | None = None
@@ -149,17 +215,22 @@ def file_lock(path: str | os.PathLike[str], timeout: float = 30) -> Iterator[Non
     """
     target = Path(path)
     lock_path = target.with_name(target.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
     lock = _shared_lock(lock_path)
     try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=timeout)
-    except Timeout:
+    except Timeout:  # (a TimeoutError, so an OSError: before the clause below)
         raise StateFileError(
             target,
             f"another process has held the lock {lock_path.name} for more than {timeout:g} s. "
             "Wait for the other notebook, app or batch run using this file to finish and try again; "
             f"if no other botify-graph process is running, delete {lock_path}.",
         ) from None
+    except OSError as exc:
+        error = storage_error(exc, lock_path, what=f"the lock file {lock_path.name} (that guards {target.name})")
+        if error is None:
+            raise
+        raise error from None
     try:
         yield
     finally:

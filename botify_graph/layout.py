@@ -9,7 +9,8 @@ Folders (each: the argument, else its environment variable, else the default):
                    else $BOTIFY_GRAPH_OUT (relative: to the project home), else <project home>/downloads
     API base       argument, else $BOTIFY_API_BASE, else https://api.botify.com/v1
     sidecar        $BOTIFY_GRAPH_STATE (relative: to the project home), else notebooks/link_graph.state.json
-                   under the project home; its parameter log is the same name with .jsonl
+                   under the project home; its parameter log is the same name with .jsonl, rotated at
+                   PARAM_LOG_ROTATE_BYTES into `….{n}.jsonl` (n = 1, 2, ...: oldest first), every file kept
 
 Files inside the output folder:
 
@@ -25,12 +26,15 @@ Files inside the output folder:
     {org}/{project}/{project}_{analysis}_depth.svg           links per depth, the limit, the chosen depth
     {org}/{project}/{project}_{analysis}_graph.html          the offline interactive view
     {org}/{project}/{project}_{old}_vs_{new}_compare.json / .md   what changed between two crawls
+    traces/{what}-{UTC time}.jsonl                           a trace of API requests the wizard was asked to
+                                                             record (the CLI's --trace FILE goes where it says)
 
 Nothing here touches the network; only `project_home` and `repo_root` look at the disk (for the notebook).
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -48,6 +52,7 @@ __all__ = [
     "CONFIG_DIR_VAR",
     "DEFAULT_API_BASE",
     "DEFAULT_OUT_NAME",
+    "DOWNLOAD_RESUMES",
     "HOME_VAR",
     "JOB_REFUSED_WAIT_S",
     "KINDS",
@@ -56,6 +61,7 @@ __all__ = [
     "MAX_JOBS",
     "NOTEBOOK",
     "OUT_VAR",
+    "PARAM_LOG_ROTATE_BYTES",
     "PARTITION_MARGIN",
     "POLL_TIMEOUT_S",
     "REGISTRY_NAME",
@@ -63,6 +69,8 @@ __all__ = [
     "STATE_NAME",
     "STATE_VAR",
     "TOKEN_VAR",
+    "TRACE_BODY_BYTES",
+    "TRACE_DIR",
     "ExportName",
     "api_base",
     "compare_paths",
@@ -72,7 +80,9 @@ __all__ = [
     "local_analyses",
     "out_dir",
     "out_dir_of",
+    "param_log_parts",
     "param_log_path",
+    "param_log_rotated",
     "parse_export_filename",
     "partition_dir",
     "partition_path",
@@ -83,6 +93,7 @@ __all__ = [
     "report_path",
     "report_stem",
     "sidecar_path",
+    "trace_path",
     "variant_tag",
 ]
 
@@ -104,11 +115,15 @@ MAX_JOBS = 2  # export jobs one run keeps running on Botify at once (Botify docu
 PARTITION_MARGIN = 0.05  # a complete export packs each job to at most (1 - margin) x the row limit
 MANY_JOBS = 50  # a complete export plan with more jobs than this says so loudly (it still runs)
 JOB_REFUSED_WAIT_S = 3 * 3600.0  # how long to keep retrying a job POST that Botify refuses (another job runs)
+DOWNLOAD_RESUMES = 5  # a broken or refused download is resumed (or restarted) this many times in one try
+PARAM_LOG_ROTATE_BYTES = 1 << 20  # the parameter log moves to a numbered file beyond this size (~3,000 answers)
+TRACE_BODY_BYTES = 2048  # request and response bodies in a trace are cut to this many bytes
 
 # -- names ---------------------------------------------------------------------------------------------------
 NOTEBOOK = Path("notebooks") / "link_graph.ipynb"  # relative to the project home
 STATE_NAME = "link_graph.state.json"  # the wizard's sidecar, beside the notebook
 REGISTRY_NAME = "export_registry.json"
+TRACE_DIR = "traces"  # inside the output folder: traces the wizard records
 #: report file suffixes, after `{project}_{analysis}`
 REPORTS = {
     "summary_json": "_summary.json",
@@ -187,6 +202,31 @@ def sidecar_path(home: Path | None = None, *, environ: Mapping[str, str] | None 
 def param_log_path(sidecar: str | os.PathLike[str]) -> Path:
     """The parameter log that goes with a sidecar: the sidecar's name with `.jsonl`."""
     return Path(sidecar).with_suffix(".jsonl")
+
+
+def param_log_rotated(log: str | os.PathLike[str], n: int) -> Path:
+    """The `n`th rotated part of a parameter log (1 is the oldest): `link_graph.state.jsonl` → `….0001.jsonl`."""
+    path = Path(log)
+    if n < 1:
+        raise ValueError(f"Rotated parameter logs are numbered from 1, got {n}.")
+    return path.with_name(f"{path.stem}.{n:04d}{path.suffix}")
+
+
+def param_log_parts(log: str | os.PathLike[str]) -> list[tuple[int, Path]]:
+    """The rotated parts of a parameter log that exist, as (number, path), oldest first."""
+    path = Path(log)
+    found = []
+    for candidate in path.parent.glob(f"{glob.escape(path.stem)}.*{glob.escape(path.suffix)}"):
+        middle = candidate.name[len(path.stem) + 1 : len(candidate.name) - len(path.suffix)]
+        if middle.isdigit() and int(middle) >= 1 and candidate == param_log_rotated(path, int(middle)):
+            found.append((int(middle), candidate))
+    return sorted(found)
+
+
+def trace_path(out: str | os.PathLike[str], what: str, when: str) -> Path:
+    """Where a trace the wizard records goes: `{out}/traces/{what}-{when}.jsonl` (`when`: a UTC time stamp)."""
+    safe = _safe(f"{what}-{when}")
+    return Path(out) / TRACE_DIR / f"{safe}.jsonl"
 
 
 def registry_path(out: str | os.PathLike[str]) -> Path:

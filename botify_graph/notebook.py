@@ -109,6 +109,7 @@ class NotebookSettings:
     sidecar: Path
     param_log: Path
     candidates_file: Path | None = None  # a file of projects (see wizard.parse_candidates)
+    trace_file: Path | None = None  # where to record a trace of every API request (see botify_graph.trace)
 
     @property
     def headless(self) -> bool:
@@ -134,6 +135,7 @@ def notebook_settings(
     max_jobs: Any = layout.MAX_JOBS,
     mode: Any = "auto",
     candidates_file: Any = "",
+    trace_file: Any = "",
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
 ) -> NotebookSettings:
@@ -172,6 +174,8 @@ def notebook_settings(
         raise ConfigError(
             f"Parameter candidates_file: {candidates_path} is not a file. Give the path of a projects file."
         )
+    trace = _text(trace_file, "trace_file")
+    trace_path = (Path(trace).expanduser() if Path(trace).is_absolute() else home / trace) if trace else None
     return NotebookSettings(
         mode=chosen,
         params=params,
@@ -179,6 +183,7 @@ def notebook_settings(
         sidecar=state,
         param_log=layout.param_log_path(state),
         candidates_file=candidates_path,
+        trace_file=trace_path,
     )
 
 
@@ -197,6 +202,7 @@ async def run_headless(
     from .pipeline import run_export
     from .render.progress import TextReporter, summary_text
     from .token import load_token, token_path
+    from .trace import open_trace
 
     out = stream or sys.stdout
     reporter = TextReporter(out, tty=False)
@@ -211,7 +217,10 @@ async def run_headless(
         p = settings.params
         which = p.analysis if p.analysis not in ("", "latest") else "named in the URL, else the newest"
         print(f"botify-graph: exporting {p.project_url} (analysis {which}) into {p.out_dir}", file=out)
-        result = await run_export(p, token=token, on_event=reporter)
+        with open_trace(settings.trace_file, front_end="papermill") as trace:
+            if trace is not None:
+                print(f"botify-graph: recording a trace of the API requests in {trace.path}", file=out)
+            result = await run_export(p, token=token, on_event=reporter, trace=trace)
     except BotifyError as exc:
         reporter.close()
         raise _short(exc) from None
@@ -239,6 +248,7 @@ def show_wizard(settings: NotebookSettings, *, display: bool = True) -> Wizard:
         api_base=p.api_base,
         poll_timeout_s=p.poll_timeout_s,
         candidates_path=settings.candidates_file,
+        trace_file=settings.trace_file,
     )
     if display:
         from IPython.display import display as show

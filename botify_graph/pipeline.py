@@ -1,6 +1,6 @@
 """`run_export`: the one orchestration shared by the CLI, papermill and the wizard.
 
-    clean_url → verify_token → resolve analysis → reuse what is on disk, or:
+    clean_url → check_token → resolve analysis → reuse what is on disk, or:
       field choice → sizing (find_optimal_depth) → links and meta concurrently:
       create (or resume) job → poll → download → registry
     complete (`ExportParams.complete`): sizing (api.export_plan, the plan announced before any job) →
@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
@@ -33,6 +33,7 @@ from .client import make_client, resolve_api_url
 from .depth import DepthChoice, cumulate
 from .download import DownloadResult, download_export, merge_exports
 from .errors import (
+    AuthError,
     BotifyError,
     ConfigError,
     DownloadError,
@@ -47,6 +48,9 @@ from .models import Analysis, Job
 from .registry import ExportRecord, ExportRegistry, registry_key
 from .render import partition as partition_view
 from .urls import ProjectRef, clean_url
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .trace import Trace
 
 KINDS = layout.KINDS
 
@@ -136,7 +140,7 @@ class ExportResult:
 
     project: ProjectRef
     analysis: Analysis
-    username: str
+    username: str | None  # None when the (undocumented) profile endpoint could not name the user
     depth: DepthChoice | None  # None when both files already existed
     fields: tuple[str, ...]
     links: KindResult
@@ -155,6 +159,9 @@ class ExportResult:
 
 
 log = logging.getLogger("botify_graph.export")
+# A library installs no handler, but without one Python's last resort prints WARNINGs (a failed step) to
+# stderr: a second line under the CLI's one-line error. Records still reach any handler the user configures.
+logging.getLogger("botify_graph").addHandler(logging.NullHandler())
 _LEVELS = {"step_failed": logging.WARNING, "job_status": logging.DEBUG, "download_progress": logging.DEBUG}
 
 
@@ -167,15 +174,18 @@ def _log_event(event: Event) -> None:
 
 
 class _Steps:
-    """Emit started/succeeded/failed events around a block, with timings."""
+    """Emit started/succeeded/failed events around a block, with timings (and into the trace, if any)."""
 
-    def __init__(self, sink: EventSink | None, clock: Callable[[], float]) -> None:
+    def __init__(self, sink: EventSink | None, clock: Callable[[], float], trace: Trace | None = None) -> None:
         self.sink = sink
         self.clock = clock
+        self.trace = trace
 
     def emit(self, kind: str, step: str, message: str, elapsed: float | None = None, **data: Any) -> None:
         event = Event(kind, step, message, elapsed, data)
         _log_event(event)
+        if self.trace is not None and kind != "download_progress":
+            self.trace.event(kind, step, message, elapsed=elapsed, **data)
         if self.sink is not None:
             self.sink(event)
 
@@ -243,23 +253,26 @@ async def run_export(
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
     job_slots: asyncio.Semaphore | None = None,
+    trace: Trace | None = None,
 ) -> ExportResult:
     """Export the links and meta CSVs of one analysis, resuming or reusing whatever already exists.
 
     `job_slots` caps the export jobs running on Botify at once (from a job's POST until it is DONE); pass one
     semaphore to several runs to cap them together (a batch). Default: `params.max_jobs` for this run.
+    `trace` (`trace.open_trace`) records every request of the client this function builds, and the export's
+    steps; a `client` passed in records into whatever trace it was made with (its steps go to `trace`).
     """
     params = params.validated()
     ref = clean_url(params.project_url)
     analysis_wanted = wanted_analysis(ref, params.analysis)
     slots = job_slots if job_slots is not None else asyncio.Semaphore(params.max_jobs)
-    run = _Run(params, ref, analysis_wanted, _Steps(on_event, clock), sleep, clock, slots)
+    run = _Run(params, ref, analysis_wanted, _Steps(on_event, clock, trace), sleep, clock, slots)
     if client is None:
         if token is None:
             from .token import load_token
 
             token = load_token()
-        async with make_client(token, base_url=str(params.api_base)) as own:
+        async with make_client(token, base_url=str(params.api_base), trace=trace) as own:
             return await run.run(own)
     return await run.run(client)
 
@@ -282,9 +295,10 @@ class _Run:
 
     async def run(self, client: httpx.AsyncClient) -> ExportResult:
         t0 = self.clock()
-        username = await self.steps.run(
-            "connect", "Checking the API token", api.verify_token(client), lambda u: f"Connected as {u}"
+        check: api.TokenCheck = await self.steps.run(
+            "connect", "Checking the API token", api.check_token(client, self.ref), lambda c: c.describe()
         )
+        username = check.username
         analysis: Analysis = await self.steps.run(
             "analysis",
             f"Finding analysis {self.analysis_wanted!r} of {self.ref}",
@@ -319,7 +333,7 @@ class _Run:
             elapsed=self.clock() - t0,
         )
 
-    def reuse(self, analysis: Analysis, username: str, t0: float) -> ExportResult | None:
+    def reuse(self, analysis: Analysis, username: str | None, t0: float) -> ExportResult | None:
         """Same input, same files: if both files of these settings exist, show them and export nothing."""
         found = existing_export(self.registry, self.ref, analysis.slug, self.params)
         if found is None:
@@ -342,7 +356,7 @@ class _Run:
         self,
         client: httpx.AsyncClient,
         analysis: Analysis,
-        username: str,
+        username: str | None,
         fields: tuple[str, ...],
         period: list[str] | None,
         t0: float,
@@ -669,7 +683,36 @@ class _Run:
             if isinstance(outcome, BaseException):
                 raise outcome
         links, meta = cast("list[KindResult]", outcomes)
-        return links, meta
+        if links.reused and meta.reused:
+            return links, meta
+        return self.keep_pair(analysis, {k: plans[k][0] for k in KINDS}, links, meta)
+
+    def keep_pair(
+        self, analysis: str, variants: dict[str, str], links: KindResult, meta: KindResult
+    ) -> tuple[KindResult, KindResult]:
+        """The plain file names always hold one export's links and meta.
+
+        Another run of the same analysis with other settings, at the same time, may install one kind between
+        this run's two: this run, which finished last, then takes the plain name of that kind back (the other
+        run's file goes to its variant's name, as `ExportRegistry.install` does). Under the registry's lock.
+        """
+        registry, kept = self.registry, []
+        with registry.locked():
+            for result in (links, meta):
+                key = registry_key(self.ref.org, self.ref.project, analysis, result.kind, variants[result.kind])
+                current = registry.downloaded_file(registry.get(key))
+                plain = layout.export_path(self.params.out, self.ref, analysis, result.kind).absolute()
+                if current is not None and current != plain:
+                    aside = registry.install(key, current, plain)
+                    self.steps.emit(
+                        "info",
+                        f"download:{result.kind}",
+                        f"{result.kind}: another run installed {aside.name if aside else 'a file'} meanwhile; "
+                        f"{plain.name} holds this export again, beside its links and meta",
+                    )
+                    result = replace(result, path=plain)
+                kept.append(result)
+        return kept[0], kept[1]
 
 
 @dataclass
@@ -740,6 +783,8 @@ class _KindExport:
                         lambda j: f"{self.kind}: job {j.job_id} done",
                     )
                     break
+                except AuthError as exc:
+                    raise self._job_kept(exc, job) from None
                 except NotFound:
                     if not resumed:
                         raise
@@ -747,13 +792,26 @@ class _KindExport:
                     self.steps.emit("info", f"export:{self.kind}", f"{self.kind}: job {job.job_id} no longer exists")
                     self.registry.update(self.key, status="GONE")
                     record = None
-        result: DownloadResult = await self.steps.run(
-            f"download:{self.kind}",
-            f"Downloading the {self.kind} file",
-            self._download(job),
-            lambda r: f"{self.kind}: {r.rows:,} rows → {r.path}",
-        )
+        try:
+            result: DownloadResult = await self.steps.run(
+                f"download:{self.kind}",
+                f"Downloading the {self.kind} file",
+                self._download(job),
+                lambda r: f"{self.kind}: {r.rows:,} rows → {r.path}",
+            )
+        except AuthError as exc:  # asking the job for a fresh link
+            raise self._job_kept(exc, job) from None
         return KindResult(self.kind, result.path, result.rows, job.job_id, False)
+
+    def _job_kept(self, exc: AuthError, job: Job) -> AuthError:
+        """A token revoked (regenerated in Botify) while following a job: the job is recorded, say so."""
+        return AuthError(
+            f"{exc} The {self.kind} export job {job.job_id} is kept: run the same export again with the new "
+            "token and it resumes that job (no new job, no credit spent twice).",
+            status=exc.status,
+            error_code=exc.error_code,
+            url=exc.url,
+        )
 
     async def _job(self, record: ExportRecord | None) -> Job:
         """The job to follow: the recorded one if it can still deliver, else a new one (created once)."""
@@ -895,7 +953,13 @@ class _KindExport:
             try:
                 url = resolve_api_url(self.client, job.download_url)  # absolute on a CDN; relative tolerated
                 return await download_export(
-                    self.client, url, self.dest, columns=self.columns, on_progress=progress, commit=commit
+                    self.client,
+                    url,
+                    self.dest,
+                    columns=self.columns,
+                    on_progress=progress,
+                    commit=commit,
+                    sleep=self.sleep,
                 )
             except DownloadExpired as exc:
                 if attempt == 2:

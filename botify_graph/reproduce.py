@@ -87,15 +87,18 @@ class Reproduction:
 
 
 def write_params_file(path: Path, parameters: Mapping[str, Any]) -> Path:
-    """Write papermill parameters as YAML (.yaml/.yml) or JSON (anything else) for `papermill -f`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write papermill parameters as YAML (.yaml/.yml) or JSON (anything else) for `papermill -f`.
+
+    Written atomically; a read-only or full folder is a StorageError that names it."""
+    from .fsutil import atomic_write_text
+
     if path.suffix.lower() in {".yaml", ".yml"}:
         import yaml
 
         text = yaml.safe_dump(dict(parameters), sort_keys=False, allow_unicode=True)
     else:
         text = json.dumps(dict(parameters), indent=2, ensure_ascii=False) + "\n"
-    path.write_text(text, encoding="utf-8")
+    atomic_write_text(path, text)
     return path
 
 

@@ -11,7 +11,9 @@ newer-version file is an error naming the file (a corrupt one is copied aside fi
 
 The parameter log gets one JSON line per step submission; it is the audit trail and can be turned back
 into export settings (`export_settings`) and so into papermill parameters (`notebook.notebook_parameters`)
-to rerun headless.
+to rerun headless. Past `layout.PARAM_LOG_ROTATE_BYTES` it moves to a numbered file beside it
+(`link_graph.state.0001.jsonl`, `…0002…`: oldest first) and a new one starts; nothing is ever deleted, and
+`ParamLog.read` reads the numbered files, then the current one, as one history.
 Neither file may hold the API token: `save_step` and `ParamLog.append` refuse anything that looks like it.
 """
 
@@ -25,8 +27,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from . import layout
 from .errors import ConfigError, StateFileError
-from .fsutil import atomic_write_json, corrupt_file_error, file_lock, read_json, utc_now_iso
+from .fsutil import _fsync_dir, atomic_write_json, corrupt_file_error, file_lock, read_json, storage_error, utc_now_iso
 from .token import ENV_VAR, load_token
 
 __all__ = [
@@ -257,12 +260,19 @@ class Sidecar:
 
 
 class ParamLog:
-    """Append-only JSONL log of step submissions: {"ts", "pipeline", "step", "values"} per line."""
+    """Append-only JSONL log of step submissions: {"ts", "pipeline", "step", "values"} per line.
+
+    An append that would take the file past `rotate_bytes` first moves it to the next numbered file
+    (`layout.param_log_rotated`); reading goes through every numbered file, oldest first, then this one.
+    """
 
     what = "parameter log"
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, rotate_bytes: int = layout.PARAM_LOG_ROTATE_BYTES) -> None:
+        if rotate_bytes < 1:
+            raise ConfigError(f"The parameter log's rotation size must be positive, got {rotate_bytes}.")
         self.path = Path(path)
+        self.rotate_bytes = rotate_bytes
 
     def __repr__(self) -> str:
         return f"ParamLog({str(self.path)!r})"
@@ -278,22 +288,45 @@ class ParamLog:
             line = json.dumps(entry, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"The step values cannot be logged as JSON ({exc}); nothing was written.") from None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with file_lock(self.path), open(self.path, "ab+") as handle:
-            self._heal_torn_tail(handle)
-            handle.write(line.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
+        data = line.encode("utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with file_lock(self.path):
+                with open(self.path, "ab+") as handle:
+                    end = self._heal_torn_tail(handle)
+                if end and end + len(data) > self.rotate_bytes:
+                    self._rotate()
+                with open(self.path, "ab") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+        except OSError as exc:
+            error = storage_error(exc, self.path, what=f"the {self.what} {self.path.name}", then="Nothing was logged.")
+            if error is None:
+                raise
+            raise error from None
+
+    def parts(self) -> list[Path]:
+        """The files of the log, oldest first: the rotated ones, then the current one (whether or not it exists)."""
+        return [path for _, path in layout.param_log_parts(self.path)] + [self.path]
+
+    def _rotate(self) -> None:
+        """Move the full log to the next numbered file (under the lock); the next append starts a new one."""
+        numbers = [n for n, _ in layout.param_log_parts(self.path)]
+        os.replace(self.path, layout.param_log_rotated(self.path, max(numbers, default=0) + 1))
+        _fsync_dir(self.path.parent)
 
     @staticmethod
-    def _heal_torn_tail(handle: BinaryIO) -> None:
-        """If a crash left an unterminated last line, end it (valid JSON) or cut it off (a torn fragment)."""
+    def _heal_torn_tail(handle: BinaryIO) -> int:
+        """If a crash left an unterminated last line, end it (valid JSON) or cut it off (a torn fragment).
+
+        Returns the size of the file afterwards."""
         end = handle.seek(0, os.SEEK_END)
         if end == 0:
-            return
+            return 0
         handle.seek(end - 1)
         if handle.read(1) == b"\n":
-            return
+            return end
         start = end
         chunk = 4096
         while start > 0:
@@ -316,19 +349,33 @@ class ParamLog:
         else:
             handle.seek(0, os.SEEK_END)
             handle.write(b"\n")
-        handle.seek(0, os.SEEK_END)
+        return handle.seek(0, os.SEEK_END)
 
     def read(self, pid: str | None = None) -> list[dict[str, Any]]:
-        """Return the logged submissions, oldest first, optionally only those of pipeline `pid`.
+        """Return the logged submissions, oldest first (rotated files included), optionally only those of `pid`.
 
-        A torn last line (a crash mid-append) is skipped; a bad line anywhere else is a StateFileError.
+        A torn last line of the current file (a crash mid-append) is skipped; a bad line anywhere else is a
+        StateFileError naming its file. Reading takes no lock (a read-only folder is fine): a rotation that
+        happens meanwhile is noticed and the read done again.
         """
+        entries: list[dict[str, Any]] = []
+        for _ in range(5):
+            before = layout.param_log_parts(self.path)
+            entries = []
+            for path in [p for _, p in before]:
+                entries += self._read_file(path, pid, torn_tail_ok=False)
+            entries += self._read_file(self.path, pid, torn_tail_ok=True)
+            if layout.param_log_parts(self.path) == before:
+                break
+        return entries
+
+    def _read_file(self, path: Path, pid: str | None, *, torn_tail_ok: bool) -> list[dict[str, Any]]:
         try:
-            raw = self.path.read_bytes()
+            raw = path.read_bytes()
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise StateFileError(self.path, f"the {self.what} cannot be read ({exc.strerror or exc}).") from None
+            raise StateFileError(path, f"the {self.what} cannot be read ({exc.strerror or exc}).") from None
         lines = raw.split(b"\n")
         last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
         entries: list[dict[str, Any]] = []
@@ -345,10 +392,10 @@ class ParamLog:
                 ):
                     raise ValueError("not a log entry")
             except ValueError:
-                if i == last:
+                if i == last and torn_tail_ok:
                     continue
                 raise StateFileError(
-                    self.path,
+                    path,
                     f"line {i + 1} of the {self.what} is not a valid entry. Fix or delete that line "
                     "(each line is one JSON object with ts, pipeline, step and values); nothing was changed.",
                 ) from None

@@ -47,3 +47,130 @@ def race(script: str, *args: str, workers: int = 2, go: Path, timeout: float = 6
     for proc in procs:
         _, err = proc.communicate(timeout=timeout)
         assert proc.returncode == 0, err
+
+
+class SmallDisk:
+    """A folder that holds only so many bytes, or none at all: the full disk and the read-only folder.
+
+    Where this process may mount (root on Linux, as in CI) it is a real tmpfs mounted on `folder`, so writes
+    fail with the kernel's own ENOSPC / EROFS, even for root. Elsewhere the same failures are injected at
+    the `open` / `os.open` / `os.fdopen` calls for paths under `folder` (`mode` says which one is in use).
+    Use it as a context manager; `resize`, `leave_free` and `read_only` change it while it is in use.
+    """
+
+    def __init__(self, folder: Path, size: int, monkeypatch: object) -> None:
+        self.folder = folder
+        self.size = size
+        self.monkeypatch = monkeypatch
+        self.mode = ""
+        self._ro = False
+        self._left = size
+
+    def __enter__(self) -> SmallDisk:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if sys.platform == "linux" and self._mount("-t", "tmpfs", "-o", f"size={self.size}", "tmpfs"):
+            self.mode = "tmpfs"
+        else:
+            self.mode = "injected"
+            self._inject()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.mode == "tmpfs":
+            subprocess.run(["umount", "-l", str(self.folder)], check=False, capture_output=True)
+
+    def _mount(self, *args: str) -> bool:
+        try:
+            done = subprocess.run(["mount", *args, str(self.folder)], capture_output=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return done.returncode == 0
+
+    def resize(self, size: int) -> None:
+        """Make room for `size` bytes in all (and writable again)."""
+        self.size, self._ro = size, False
+        if self.mode == "tmpfs":
+            assert self._mount("-o", f"remount,rw,size={size}")
+        else:
+            self._left = size - self._used()
+
+    def leave_free(self, free: int) -> None:
+        """Shrink the disk to what it holds now plus `free` bytes."""
+        if self.mode == "tmpfs":
+            import shutil
+
+            used = shutil.disk_usage(self.folder).used
+            assert self._mount("-o", f"remount,size={max(used + free, 4096)}")
+        else:
+            self._left = free
+
+    def read_only(self) -> None:
+        """Nothing can be written or created in the folder any more (what it holds stays readable)."""
+        self._ro = True
+        if self.mode == "tmpfs":
+            assert self._mount("-o", "remount,ro")
+
+    def _used(self) -> int:
+        return sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())
+
+    # -- the fallback: failures injected for paths under the folder --------------------------------------
+
+    def _inside(self, path: object) -> bool:
+        try:
+            return Path(os.fspath(path)).absolute().is_relative_to(self.folder.absolute())  # type: ignore[arg-type]
+        except TypeError:
+            return False
+
+    def _inject(self) -> None:
+        import builtins
+        import errno
+
+        disk = self
+        real_open, real_os_open, real_fdopen = builtins.open, os.open, os.fdopen
+        fds: set[int] = set()
+
+        class Limited:
+            def __init__(self, handle: object) -> None:
+                self._handle = handle
+
+            def write(self, data: bytes) -> int:
+                if len(data) > disk._left:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                disk._left -= len(data)
+                return self._handle.write(data)  # type: ignore[attr-defined, no-any-return]
+
+            def __enter__(self) -> Limited:
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                self._handle.close()  # type: ignore[attr-defined]
+
+            def __getattr__(self, name: str) -> object:
+                return getattr(self._handle, name)
+
+        def writing(mode: str) -> bool:
+            return any(c in mode for c in "wax+")
+
+        def fake_open(file: object, mode: str = "r", *args: object, **kwargs: object) -> object:
+            if isinstance(file, int) or not disk._inside(file) or not writing(mode):
+                return real_open(file, mode, *args, **kwargs)  # type: ignore[call-overload]
+            if disk._ro:
+                raise OSError(errno.EROFS, "Read-only file system", str(file))
+            return Limited(real_open(file, mode, *args, **kwargs))  # type: ignore[call-overload]
+
+        def fake_os_open(path: object, flags: int, *args: object, **kwargs: object) -> int:
+            wants = flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
+            if wants and disk._inside(path) and disk._ro:
+                raise OSError(errno.EROFS, "Read-only file system", str(path))
+            fd = real_os_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+            if wants and disk._inside(path):
+                fds.add(fd)
+            return fd
+
+        def fake_fdopen(fd: int, mode: str = "r", *args: object, **kwargs: object) -> object:
+            handle = real_fdopen(fd, mode, *args, **kwargs)  # type: ignore[call-overload]
+            return Limited(handle) if fd in fds and writing(mode) else handle
+
+        self.monkeypatch.setattr(builtins, "open", fake_open)  # type: ignore[attr-defined]
+        self.monkeypatch.setattr(os, "open", fake_os_open)  # type: ignore[attr-defined]
+        self.monkeypatch.setattr(os, "fdopen", fake_fdopen)  # type: ignore[attr-defined]

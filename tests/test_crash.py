@@ -100,14 +100,23 @@ def job_ids(fake: FakeBotify) -> dict[str, list[int]]:
 
 def test_sigkill_mid_poll_resumes_the_same_jobs(tmp_path: Path) -> None:
     out = tmp_path / "out"
+    trace = tmp_path / "trace.jsonl"
     with FakeBotify(scale=0.02, scenario=Scenario(polls_to_done=ALWAYS)) as fake:
         proc = subprocess.Popen(
-            cli(fake, out), env=env(fake, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            cli(fake, out, "--trace", str(trace)),
+            env=env(fake, tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         wait_for("both jobs polled", lambda: statuses(out) == {"links": "PROCESSING", "meta": "PROCESSING"}, proc)
         kill(proc)
         before = job_ids(fake)
         assert all(len(v) == 1 for v in before.values())
+        # the trace of the killed run is readable to its last line, and already holds the polls
+        records = [json.loads(line) for line in trace.read_text().splitlines()]
+        polls = [r for r in records if r["type"] == "http" and "/jobs/" in r["url"] and r["method"] == "GET"]
+        assert records[0]["type"] == "start" and len(polls) >= 2 and fake.token not in trace.read_text()
 
         fake.scenario = Scenario(polls_to_done=1)
         done = run(fake, out, tmp_path)
@@ -232,3 +241,47 @@ def test_two_complete_runs_at_once_share_every_partition(tmp_path: Path) -> None
             edges = [tuple(r) for r in csv.reader(f)][1:]
         assert len(edges) == len(set(edges)) and set(edges) == {(crawl.url(s), crawl.url(t)) for s, t in crawl.edges()}
         assert not [p for p in out.rglob("*") if ".parts" in p.name or p.suffix == ".part" or "earlier" in p.name]
+
+
+def test_two_processes_with_different_settings_keep_their_own_files_and_records(tmp_path: Path) -> None:
+    # Two runs of the same analysis at once, one with a row limit of 200,000 and one of 50,000: each makes its
+    # own two jobs, and whichever installs last holds the plain file names; the other's files are moved to
+    # names that say their settings. Every file stays whole and every record points at its own file.
+    out = tmp_path / "out"
+    limits = ("200000", "50000")
+    with FakeBotify(scale=0.3, scenario=Scenario(polls_to_done=1, job_seconds=3.0)) as fake:
+        procs = [
+            subprocess.Popen(
+                cli(fake, out, "--max-edges", limit),
+                env=env(fake, tmp_path),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for limit in limits
+        ]
+        results = [p.communicate(timeout=240) for p in procs]
+        for p, (_, stderr) in zip(procs, results, strict=True):
+            assert p.returncode == 0, stderr
+        assert {kind: len(v) for kind, v in job_ids(fake).items()} == {"links": 2, "meta": 2}
+        crawl = fake.site("example-org", "example.com").crawl("20241108")
+        doc = json.loads((out / REGISTRY_NAME).read_text())["exports"]
+        assert len(doc) == 4 and {rec["status"] for rec in doc.values()} == {"DOWNLOADED"}
+        assert {rec["max_edges"] for rec in doc.values()} == {int(limit) for limit in limits}
+        files_of = {out / rec["file"] for rec in doc.values()}
+        assert len(files_of) == 4  # four records, four files
+        for rec in doc.values():
+            path = out / rec["file"]
+            with path.open(newline="") as f:
+                rows = list(csv.reader(f))
+            assert rec["rows"] == len(rows) - 1, rec
+            if rec["kind"] == "links":  # exactly the links of its own depth, so nothing of the other run
+                assert rows[0] == ["source", "target"] and len(rows) - 1 == crawl.edges_upto(rec["depth"])
+                assert len(rows) - 1 <= rec["max_edges"]
+        plain = set(files(out).values())
+        assert plain <= files_of  # the plain names belong to one of the runs ...
+        by_limit = {rec["max_edges"] for rec in doc.values() if out / rec["file"] in plain}
+        assert len(by_limit) == 1  # ... to the same run for both kinds
+        csvs = {p for p in out.rglob("*.csv")}
+        assert csvs == files_of  # nothing else: no stray or half-written file
+        assert not list(out.rglob("*.part"))

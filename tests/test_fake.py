@@ -1015,3 +1015,124 @@ def test_outlinks_undercount_makes_sizing_lower_than_the_export(fake: FakeBotify
     assert honest == sum(crawl.edges_per_depth()) and low < honest * 0.75
     _, data = export(fake, links_job(9, formatter_config={"print_header": False, "print_delimiter": False}))
     assert len(csv_text(data).splitlines()) == honest  # the export still holds every link
+
+
+# -- the switches the doctor, the trace and the untried faults need ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("profile", "status", "has_username"),
+    [("ok", 200, True), ("missing", 404, False), ("not-allowed", 405, False), ("refused", 403, False),
+     ("no-username", 200, False)],
+)  # fmt: skip
+def test_profile_switch(fake: FakeBotify, profile: str, status: int, has_username: bool) -> None:
+    fake.scenario = QUIET.replace(profile=profile)
+    with api(fake) as c:
+        r = c.get("/authentication/profile")
+        assert c.get(f"/analyses/{ORG}/{PROJECT}/light").status_code == 200  # the documented call still works
+    assert r.status_code == status
+    assert ("username" in r.json().get("data", {})) is has_username
+    with api(fake, "wrong") as c:  # the token is checked first, except where there is no such route
+        assert c.get("/authentication/profile").status_code == (404 if profile == "missing" else 401)
+
+
+def test_echo_token_puts_the_token_in_headers_and_bodies(fake: FakeBotify) -> None:
+    fake.scenario = QUIET.replace(echo_token=True)
+    with api(fake) as c:
+        r = c.get(f"/analyses/{ORG}/{PROJECT}/light")
+        listed = c.get(f"/projects/{ORG}/{PROJECT}/collections")
+    assert r.headers["x-echo-authorization"] == f"Token {DEMO_TOKEN}"
+    assert r.json()["echo"]["padded"] == f"  {DEMO_TOKEN}\n" and r.json()["results"]  # the answer is still there
+    assert isinstance(listed.json(), list)  # a bare list has no room for it
+
+
+def test_revoke_token_after_polls(fake: FakeBotify) -> None:
+    fake.scenario = QUIET.replace(polls_to_done=10, revoke_token_after_polls=2)
+    with api(fake) as c:
+        created = c.post("/jobs", json=links_job(1)).json()
+        url = fake.origin + created["job_url"]
+        assert [c.get(url).status_code for _ in range(3)] == [200, 200, 401]
+        assert c.get("/authentication/profile").status_code == 401
+    assert fake.token_revoked
+    with api(fake, fake.new_token) as c:
+        assert c.get(url).json()["job_id"] == created["job_id"]  # the same job, with the new token
+
+
+def test_envelope_switches(fake: FakeBotify) -> None:
+    light = f"/analyses/{ORG}/{PROJECT}/light"
+    fake.scenario = QUIET.replace(light_shape="list")
+    with api(fake) as c:
+        assert isinstance(c.get(light).json(), list)
+    fake.scenario = QUIET.replace(light_shape="no-next", max_page_size=2)
+    with api(fake) as c:
+        body = c.get(light).json()
+    assert "next" not in body and body["count"] > len(body["results"]) == 2
+    fake.scenario = QUIET.replace(odd_analysis_status="done")
+    with api(fake) as c:
+        statuses = [a["status"] for a in c.get(light).json()["results"]]
+    assert statuses[0] == "done" and set(statuses[1:]) == {"success"}
+    fake.scenario = QUIET.replace(collections_shape="object")
+    with api(fake) as c:
+        assert isinstance(c.get(f"/projects/{ORG}/{PROJECT}/collections").json()["collections"], list)
+
+
+def test_hidden_and_absent_fields(fake: FakeBotify) -> None:
+    fake.scenario = QUIET.replace(hide_fields=("sitemaps.present",), absent_fields=("canonical.to.equal",))
+    with api(fake) as c:
+        body = c.get(f"/projects/{ORG}/{PROJECT}/collections/{CRAWL}").json()
+        listed = {f["aliases"][0] for ds in body["datasets"] for f in ds["fields"]}
+        hidden = c.post(QUERY, json=bql([f"{CRAWL}.sitemaps.present"], []), params={"size": 1})
+        absent = c.post(QUERY, json=bql([f"{CRAWL}.canonical.to.equal"], []), params={"size": 1})
+        job = c.post("/jobs", json=links_job(1) | {"payload": {**links_job(1)["payload"], "query": bql(
+            [f"{CRAWL}.url", f"{CRAWL}.canonical.to.equal"], [])}})  # fmt: skip
+    assert "sitemaps.present" not in listed and "canonical.to.equal" not in listed and "depth" in listed
+    assert hidden.status_code == 200
+    assert absent.status_code == 400 and absent.json()["error"]["error_code"] == 1029
+    assert job.status_code == 400 and not fake.jobs
+
+
+def download_url(fake: FakeBotify) -> str:
+    with api(fake) as c:
+        created = c.post("/jobs", json=links_job(2)).json()
+        url: str = finish(fake, c, created)["results"]["download_url"]
+    return url
+
+
+@pytest.mark.parametrize("retry_after", [False, True])
+def test_cdn_429_then_503(fake: FakeBotify, retry_after: bool) -> None:
+    fake.scenario = QUIET.replace(cdn_429=1, cdn_503=2, cdn_retry_after=retry_after)
+    url = download_url(fake)
+    answers = [HTTP.get(url) for _ in range(4)]
+    assert [r.status_code for r in answers] == [429, 503, 503, 200]
+    assert all(("retry-after" in r.headers) is retry_after for r in answers[:3])
+    assert answers[0].headers["content-type"] == "application/xml"
+
+
+def test_cdn_ranges(fake: FakeBotify) -> None:
+    url = download_url(fake)
+    whole = HTTP.get(url)
+    size, etag = len(whole.content), whole.headers["etag"]
+    assert whole.headers["accept-ranges"] == "bytes"
+    part = HTTP.get(url, headers={"Range": "bytes=100-", "If-Range": etag})
+    assert part.status_code == 206 and part.content == whole.content[100:]
+    assert part.headers["content-range"] == f"bytes 100-{size - 1}/{size}"
+    stale = HTTP.get(url, headers={"Range": "bytes=100-", "If-Range": '"another-file"'})
+    assert stale.status_code == 200 and stale.content == whole.content  # the file changed: all of it
+    assert HTTP.get(url, headers={"Range": f"bytes={size}-"}).status_code == 416
+    fake.scenario = QUIET.replace(cdn_ranges=False)
+    ignored = HTTP.get(url, headers={"Range": "bytes=100-"})
+    assert ignored.status_code == 200 and ignored.content == whole.content and "accept-ranges" not in ignored.headers
+    ranged = [r.range for r in fake.requests if r.server == "cdn"]
+    assert ranged == [None, "bytes=100-", "bytes=100-", f"bytes={size}-", "bytes=100-"]
+
+
+def test_a_cut_range_sends_half_of_what_was_asked(fake: FakeBotify) -> None:
+    fake.scenario = QUIET.replace(truncate_downloads=ALWAYS)
+    url = download_url(fake)
+    with httpx.Client() as c, c.stream("GET", url, headers={"Range": "bytes=1000-"}) as r:
+        got = b""
+        with pytest.raises(httpx.RemoteProtocolError):
+            for chunk in r.iter_raw():
+                got += chunk
+        size = int(r.headers["content-range"].rsplit("/", 1)[1])
+    assert r.status_code == 206 and len(got) == (size - 1000) // 2

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import re
 import socket
 import threading
 from collections import Counter
@@ -26,20 +27,24 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import SmallDisk
 
 from botify_graph.client import RateLimiter, make_client
 from botify_graph.errors import (
     ApiError,
+    AuthError,
     DownloadError,
     DownloadExpired,
     ExportJobFailed,
     ExportTimeout,
     StateFileError,
+    StorageError,
     TransportError,
 )
 from botify_graph.fake import ALWAYS, FakeBotify, Scenario
 from botify_graph.layout import REGISTRY_NAME
 from botify_graph.pipeline import Event, ExportParams, ExportResult, run_export
+from botify_graph.registry import ExportRegistry
 
 URL = "https://app.botify.com/example-org/example.com/"
 MAX_EDGES = 20_000
@@ -93,14 +98,21 @@ def client_for(
 
 
 async def export(
-    fake: FakeBotify, out: Path, *, client: httpx.AsyncClient | None = None, **params: Any
+    fake: FakeBotify,
+    out: Path,
+    *,
+    client: httpx.AsyncClient | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    **params: Any,
 ) -> ExportResult:
     """run_export with instant polls; a fast client unless one is given."""
-    p = ExportParams(project_url=URL, out_dir=out, api_base=fake.base_url, max_edges=MAX_EDGES, **params)
+    p = ExportParams(
+        **{"project_url": URL, "out_dir": out, "api_base": fake.base_url, "max_edges": MAX_EDGES, **params}
+    )
     if client is not None:
-        return await run_export(p, client=client, sleep=no_wait)
+        return await run_export(p, client=client, sleep=no_wait, on_event=on_event)
     async with client_for(fake) as own:
-        return await run_export(p, client=own, sleep=no_wait)
+        return await run_export(p, client=own, sleep=no_wait, on_event=on_event)
 
 
 def registry(out: Path) -> dict[str, dict[str, Any]]:
@@ -251,7 +263,10 @@ async def test_429_that_never_ends_is_a_clear_error(tmp_path: Path) -> None:
         with pytest.raises(ApiError, match=r"kept rate-limiting.*\(429\).*run again") as info:
             await export(fake, tmp_path)
         assert info.value.status == 429
-        assert len(fake.requests) == 11  # the first try and 10 retries, then stop
+        # the first try and 10 retries, then stop; once on the (undocumented) profile endpoint, once on the
+        # analyses list that checks the token when the profile endpoint cannot
+        assert [r.endpoint for r in fake.requests].count("GET /authentication/profile") == 11
+        assert len(fake.requests) == 22
         assert fake.jobs == {}
 
 
@@ -275,11 +290,13 @@ async def test_5xx_that_never_ends_is_a_clear_error(tmp_path: Path) -> None:
     sleeps = Sleeps()
     with FakeBotify(scale=0.02, scenario=fast(error_first_n=ALWAYS, error_status=502, error_body="html")) as fake:
         async with client_for(fake, sleep=sleeps) as client:
-            with pytest.raises(ApiError, match=r"server error while checking the API token \(502 .*Try again") as info:
+            with pytest.raises(
+                ApiError, match=r"server error while checking the API token.* \(502 .*Try again"
+            ) as info:
                 await export(fake, tmp_path, client=client)
-        assert len(fake.requests) == 5  # 1 + 4 retries
+        assert len(fake.requests) == 10  # 1 + 4 retries on the profile endpoint, then on the analyses list
     assert info.value.status == 502 and "<" not in str(info.value)  # the HTML page is reduced to its text
-    assert sleeps.asked == [0.01, 0.02, 0.04, 0.08]  # bounded exponential backoff
+    assert sleeps.asked == [0.01, 0.02, 0.04, 0.08] * 2  # bounded exponential backoff
 
 
 async def test_dropped_connections_on_reads_are_retried(tmp_path: Path) -> None:
@@ -513,6 +530,227 @@ async def test_bad_download_is_never_kept(tmp_path: Path, fault: str) -> None:
         result = await export(fake, tmp_path)
         assert_complete(result, tmp_path)
         assert one_job_per_kind(fake) == ids
+
+
+# --- the download host ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("retry_after", [False, True], ids=["no-retry-after", "retry-after"])
+@pytest.mark.parametrize("status", [429, 503])
+async def test_download_host_refusals_are_waited_out(tmp_path: Path, status: int, retry_after: bool) -> None:
+    knobs = {"cdn_429": 3} if status == 429 else {"cdn_503": 3}
+    sleeps = Sleeps()
+    with FakeBotify(scale=0.02, scenario=fast(cdn_retry_after=retry_after, **knobs)) as fake:
+        async with client_for(fake, sleep=sleeps) as client:
+            result = await export(fake, tmp_path, client=client)
+        assert_complete(result, tmp_path)
+        cdn = [r.status for r in fake.requests if r.server == "cdn"]
+        assert cdn.count(status) == 3 and cdn.count(200) == 2
+        one_job_per_kind(fake)
+    if retry_after:
+        assert sleeps.asked.count(1.0) >= 3  # the CDN said "Retry-After: 1"
+    else:
+        assert 0.01 in sleeps.asked and 0.02 in sleeps.asked  # backoff_base * 2**n
+
+
+async def test_download_host_refusing_for_good_is_a_clear_error_and_the_rerun_finishes(tmp_path: Path) -> None:
+    with FakeBotify(scale=0.02, scenario=fast(cdn_429=ALWAYS)) as fake:
+        with pytest.raises(DownloadError, match=r"kept answering HTTP 429 .*job is kept") as info:
+            await export(fake, tmp_path)
+        assert "exports/" in str(info.value) and "?" not in str(info.value)
+        assert {rec["status"] for rec in registry(tmp_path).values()} == {"DONE"}
+        assert not list(tmp_path.rglob("*.csv")) and not list(tmp_path.rglob("*.part"))
+        ids = one_job_per_kind(fake)
+        fake.scenario = fast()
+        fake.reset_counters()
+        result = await export(fake, tmp_path)
+        assert_complete(result, tmp_path)
+        assert one_job_per_kind(fake) == ids
+
+
+@pytest.mark.parametrize("ranges", [True, False], ids=["ranges", "no-ranges"])
+async def test_a_broken_download_resumes_where_the_server_allows_ranges(tmp_path: Path, ranges: bool) -> None:
+    # The first download request gets a 503 (waited out), the next one breaks half-way through the file.
+    with FakeBotify(scale=0.02, scenario=fast(cdn_503=1, truncate_downloads=1, cdn_ranges=ranges)) as fake:
+        result = await export(fake, tmp_path)
+        assert_complete(result, tmp_path)
+        one_job_per_kind(fake)
+        cdn = [r for r in fake.requests if r.server == "cdn"]
+        broken = cdn[1]  # after the 503
+        job = next(j for j in fake.jobs.values() if j.download_urls and broken.path in j.download_urls[-1])
+        size = job.file.stat().st_size  # type: ignore[union-attr]
+        if ranges:  # the rest of that file, from where the cut transfer ended, on the same link
+            resumed = [r for r in cdn if r.range is not None]
+            assert [(r.status, r.range, r.path) for r in resumed] == [(206, f"bytes={size // 2}-", broken.path)]
+        else:  # the whole file again, on the same link
+            assert all(r.range is None for r in cdn) and [r.status for r in cdn].count(200) == 3
+        assert [r.status for r in cdn].count(503) == 1
+
+
+# --- the token ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", ["missing", "not-allowed", "refused", "no-username"])
+async def test_an_unusable_profile_endpoint_never_stops_a_run(tmp_path: Path, profile: str) -> None:
+    events: list[Event] = []
+    with FakeBotify(scale=0.02, scenario=fast(profile=profile)) as fake:
+        result = await export(fake, tmp_path, on_event=events.append)
+        assert_complete(result, tmp_path)
+        assert result.username is None
+        connect = next(e for e in events if e.step == "connect" and e.kind == "step_succeeded")
+        assert connect.message.startswith("Token accepted by the analyses list (user unknown: the profile endpoint")
+        checks = [r for r in fake.requests_to("/light") if r.query.get("size") == "1"]
+        assert len(checks) == 1 and checks[0].status == 200  # the documented call that checked the token
+
+        async with make_client("not-the-token", base_url=fake.base_url, rate=1000, backoff_base=0.01) as client:
+            with pytest.raises(AuthError, match="rejected the API token while checking the API token with the anal"):
+                await export(fake, tmp_path / "other", client=client)
+        assert len(fake.jobs) == 2
+
+
+async def test_token_revoked_mid_poll_keeps_the_jobs_and_the_new_token_resumes_them(tmp_path: Path) -> None:
+    with FakeBotify(scale=0.02, scenario=fast(polls_to_done=5, revoke_token_after_polls=2)) as fake:
+        with pytest.raises(AuthError, match=r"rejected the API token while checking the export job") as info:
+            await export(fake, tmp_path)
+        assert re.search(r"export job \d+ is kept: run the same export again with the new token", str(info.value))
+        assert fake.token_revoked
+        ids = one_job_per_kind(fake)
+        recorded = registry(tmp_path)
+        assert {rec["job_id"] for rec in recorded.values()} == set(ids.values())
+        assert {rec["status"] for rec in recorded.values()} <= {"CREATED", "PROCESSING"}
+
+        with pytest.raises(AuthError, match="BOTIFY_API_TOKEN"):  # the old token: stopped at once, nothing made
+            await export(fake, tmp_path)
+        assert len(job_posts(fake)) == 2
+
+        async with make_client(fake.new_token, base_url=fake.base_url, rate=1000, backoff_base=0.01) as client:
+            result = await export(fake, tmp_path, client=client)
+        assert_complete(result, tmp_path)
+        assert one_job_per_kind(fake) == ids and len(job_posts(fake)) == 2  # the same jobs, no second POST
+
+
+# --- two runs with other settings at once -------------------------------------------------------------------
+
+
+class Gated(httpx.AsyncBaseTransport):
+    """The real transport, except that polling a job waits for its gate: gates[(run, kind)].
+
+    (Polls, not downloads: a download waits for the lock of its destination file, and holding one there
+    would hold the other run's download of the same kind behind it.)
+    """
+
+    def __init__(self, run: str, fake: FakeBotify, gates: dict[tuple[str, str], asyncio.Event]) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.run, self.fake, self.gates = run, fake, gates
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        job_id = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+        if request.method == "GET" and "/jobs/" in request.url.path and job_id.isdigit():
+            await self.gates[(self.run, self.fake.jobs[int(job_id)].kind)].wait()
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_interleaved_runs_with_other_settings_leave_one_exports_pair_under_the_plain_names(
+    tmp_path: Path,
+) -> None:
+    # Run A (limit 20,000) and run B (limit 8,000) of the same analysis; their files are installed in the order
+    # A meta, B meta, B links, A links. Without care the plain names would end up holding A's links beside B's
+    # meta (a pair that describes two different graphs). A finishes last: it holds both. Each export's job is
+    # polled (and so downloaded) only once the one before it in that order is installed.
+    limits = {"A": 20_000, "B": 8_000}
+    order = [("A", "meta"), ("B", "meta"), ("B", "links"), ("A", "links")]
+    gates = {step: asyncio.Event() for step in order}
+    reg = ExportRegistry(tmp_path / REGISTRY_NAME)
+
+    def installed(run: str, kind: str) -> bool:
+        return any(r.kind == kind and r.max_edges == limits[run] and r.status == "DOWNLOADED" for r in reg.records())
+
+    async def conduct() -> None:
+        for run, kind in order:
+            gates[(run, kind)].set()
+            while not installed(run, kind):
+                await asyncio.sleep(0.01)
+
+    with FakeBotify(scale=0.02, scenario=fast()) as fake:
+
+        async def one(run: str) -> ExportResult:
+            async with client_for(fake, transport=Gated(run, fake, gates)) as client:
+                return await export(fake, tmp_path, client=client, max_edges=limits[run])
+
+        a, b, _ = await asyncio.gather(one("A"), one("B"), conduct())
+    records = {(r.kind, r.max_edges): r for r in reg.records()}
+    assert len(records) == 4 and {r.status for r in records.values()} == {"DOWNLOADED"}
+    plain = {kind: tmp_path / "example-org" / "example.com" / f"example.com_20241108_{kind}.csv" for kind in KINDS}
+    for (kind, limit), rec in records.items():
+        path = reg.file_path(rec)
+        assert path is not None and len(read_csv(path)) - 1 == rec.rows
+        assert (path == plain[kind]) is (limit == limits["A"])  # A's pair under the plain names, B's aside
+    assert a.links.path == plain["links"] and a.meta.path == plain["meta"]
+    assert len(read_csv(plain["links"])) - 1 == a.links.rows and len(read_csv(plain["meta"])) - 1 == a.meta.rows
+    assert b.links.rows < a.links.rows and not list(tmp_path.rglob("*.part"))
+
+
+# --- the disk -----------------------------------------------------------------------------------------------
+
+
+def csv_files_are_whole(out: Path) -> None:
+    """Every CSV in `out` is one the registry recorded as downloaded, with the row count it recorded."""
+    doc = registry(out) if (out / REGISTRY_NAME).exists() else {}
+    done = {out / rec["file"]: rec["rows"] for rec in doc.values() if rec["status"] == "DOWNLOADED"}
+    for path in out.rglob("*.csv"):
+        assert path in done, f"{path} is on disk but not recorded as a complete download"
+        assert len(read_csv(path)) - 1 == done[path]
+
+
+async def test_full_disk_while_downloading_names_the_folder_and_the_rerun_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    with SmallDisk(out, 256 * 1024, monkeypatch) as disk, FakeBotify(scale=0.02, scenario=fast()) as fake:
+        folder = out / "example-org" / "example.com"
+        with pytest.raises(StorageError, match=rf"No space left on the disk of {re.escape(str(folder))} ") as info:
+            await export(fake, out)
+        assert info.value.folder == str(folder) and "job is kept" in str(info.value)
+        assert not list(out.rglob("*.part")) and not list(out.rglob(".*.tmp"))
+        csv_files_are_whole(out)
+        assert "DOWNLOADED" not in {registry(out)["links"]["status"]}
+        ids = one_job_per_kind(fake)
+
+        disk.resize(64 << 20)
+        result = await export(fake, out)
+        assert_complete(result, out)
+        assert one_job_per_kind(fake) == ids
+
+
+async def test_full_disk_while_writing_reports_leaves_no_partial_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botify_graph.reports import export_reports as write_export_reports
+
+    out = tmp_path / "out"
+    with SmallDisk(out, 64 << 20, monkeypatch) as disk, FakeBotify(scale=0.02, scenario=fast()) as fake:
+        result = await export(fake, out)
+        folder = result.links.path.parent
+        before = sorted(p.name for p in folder.iterdir())
+        disk.leave_free(4096)
+        full = rf"No space left on the disk of {re.escape(str(folder))} .*was left as it was"
+        with pytest.raises(StorageError, match=full):
+            write_export_reports(result)
+        # what was written is whole (each report is written atomically); nothing half-written or temporary
+        leftovers = sorted(p.name for p in folder.iterdir())
+        assert not [n for n in leftovers if n.endswith(".tmp")]
+        assert set(before) <= set(leftovers)
+        for name in set(leftovers) - set(before):
+            assert name.endswith(("_summary.json", "_summary.md", "_depth.svg", "_graph.html"))
+        if (folder / "example.com_20241108_summary.json").exists():
+            json.loads((folder / "example.com_20241108_summary.json").read_text())
+
+        disk.resize(64 << 20)
+        _, written = write_export_reports(result)
+        assert len(written) == 4 and all(p.stat().st_size > 0 for p in written)
 
 
 # --- slow jobs ------------------------------------------------------------------------------------------

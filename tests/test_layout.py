@@ -160,3 +160,28 @@ def test_partitions_live_in_a_hidden_folder_beside_their_export(tmp_path: Path) 
             layout.partition_path(tmp_path, ref, "20241108", "links", "complete-limit5", bad)
     with pytest.raises(ValueError):
         layout.partition_dir(tmp_path, ref, "20241108", "links", "")
+
+
+def test_rotated_parameter_logs_are_numbered_oldest_first(tmp_path: Path) -> None:
+    log = tmp_path / "link_graph.state.jsonl"
+    assert layout.param_log_rotated(log, 1) == tmp_path / "link_graph.state.0001.jsonl"
+    assert layout.param_log_rotated(log, 12345) == tmp_path / "link_graph.state.12345.jsonl"
+    with pytest.raises(ValueError):
+        layout.param_log_rotated(log, 0)
+    for name in (
+        "link_graph.state.0002.jsonl",
+        "link_graph.state.0010.jsonl",
+        "link_graph.state.0001.jsonl",
+        "link_graph.state.x.jsonl",
+        "link_graph.state.2.jsonl",
+        "other.0003.jsonl",
+        "link_graph.state.jsonl",
+    ):
+        (tmp_path / name).write_text("")  # fmt: skip
+    assert [n for n, _ in layout.param_log_parts(log)] == [1, 2, 10]
+    assert layout.param_log_parts(tmp_path / "w[1]*.jsonl") == []  # glob characters in the name are literal
+
+
+def test_wizard_traces_go_to_the_traces_folder_of_the_output(tmp_path: Path) -> None:
+    path = layout.trace_path(tmp_path, "wizard", "20261120T133501Z")
+    assert path == tmp_path / layout.TRACE_DIR / "wizard-20261120t133501z.jsonl"

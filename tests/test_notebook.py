@@ -23,15 +23,17 @@ from botify_graph.errors import ConfigError
 from botify_graph.layout import NOTEBOOK, param_log_path, project_home
 from botify_graph.notebook import notebook_settings, parse_fields
 from botify_graph.reproduce import reproduce
+from botify_graph.state import Sidecar
 
 ROOT = Path(__file__).resolve().parents[1]
 LINK_GRAPH = ROOT / NOTEBOOK
 FUNCTIONS = ROOT / "templates" / "botify_functions.ipynb"
 PROJECT = "https://app.botify.com/example-org/example.com/20241108/segmentation?filter=all#overview"
 BIG = "https://app.botify.com/example-org/big.example/"
+PID = "https://app.botify.com/example-org/example.com/"
 PARAMETERS = (
     "project_url", "analysis", "max_edges", "meta_fields", "output_dir", "api_base", "poll_timeout_s",
-    "retry_failed", "complete", "allow_cut", "max_jobs", "candidates_file", "mode",
+    "retry_failed", "complete", "allow_cut", "max_jobs", "trace_file", "candidates_file", "mode",
 )  # fmt: skip
 
 
@@ -98,6 +100,15 @@ def test_candidates_file_is_resolved_from_the_home_and_must_exist(tmp_path: Path
     assert notebook_settings(home=tmp_path, environ={}).candidates_file is None
     with pytest.raises(ConfigError, match="is not a file"):
         notebook_settings(candidates_file="nope.txt", home=tmp_path, environ={})
+
+
+def test_trace_file_is_resolved_from_the_home(tmp_path: Path) -> None:
+    assert notebook_settings(home=tmp_path, environ={}).trace_file is None
+    s = notebook_settings(trace_file="traces/t.jsonl", project_url=PROJECT, home=tmp_path, environ={})
+    assert s.trace_file == tmp_path / "traces" / "t.jsonl"
+    assert notebook_settings(trace_file=str(tmp_path / "abs.jsonl"), home=tmp_path, environ={}).trace_file == (
+        tmp_path / "abs.jsonl"
+    )
 
 
 def test_project_home_is_the_folder_holding_the_notebook_from_anywhere_below_it(
@@ -198,6 +209,52 @@ def test_cli_reproduce_prints_the_command(tmp_path: Path, capsys: pytest.Capture
     assert "BOTIFY_API_TOKEN" in err
 
 
+def test_reproduce_reads_the_answers_across_rotated_parameter_logs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from botify_graph.cli import main
+    from botify_graph.state import ParamLog
+
+    sidecar = tmp_path / "link_graph.state.json"
+    Sidecar(sidecar).set_current(PID)
+    log = ParamLog(param_log_path(sidecar), rotate_bytes=200)
+    log.append(PID, "project", {"url": PID})
+    for max_edges in range(1000, 9000, 1000):  # enough answers to rotate the log several times
+        log.append(PID, "depth", {"max_edges": max_edges})
+    log.append(PID, "analysis", {"slug": "20241101"})
+    assert len(log.parts()) > 3 and "project" not in log.parts()[-1].read_text()  # the project step is history
+    assert reproduce(sidecar).parameters == {"project_url": PID, "analysis": "20241101", "max_edges": 8000}
+    assert main(["reproduce", "--sidecar", str(sidecar)]) == 0
+    assert "-r analysis 20241101 -p max_edges 8000" in capsys.readouterr().out
+
+
+def test_reproduce_on_a_read_only_or_broken_sidecar_folder_prints_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers import SmallDisk
+
+    from botify_graph.cli import main
+
+    folder = tmp_path / "ro"
+    with SmallDisk(folder, 1 << 20, monkeypatch) as disk:
+        sidecar = _wizard_session(folder)
+        disk.read_only()
+        assert main(["reproduce", "--sidecar", str(sidecar)]) == 0  # reading needs no write
+        capsys.readouterr()
+        assert main(["reproduce", "--sidecar", str(sidecar), "--write", str(folder / "p.yaml")]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"botify-graph: error: {folder} cannot be written to") and "p.yaml" in err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    broken = tmp_path / "broken.state.json"
+    broken.mkdir()  # a sidecar that cannot be read, whoever runs this (root included)
+    assert main(["reproduce", "--sidecar", str(broken)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"botify-graph: error: {broken}: the wizard sidecar cannot be read")
+        and len(err.strip().splitlines()) == 1
+    )
+
+
 def test_committed_notebooks_have_no_outputs_and_a_parameters_cell() -> None:
     for path in (LINK_GRAPH, FUNCTIONS):
         nb = json.loads(path.read_text())
@@ -256,7 +313,7 @@ def test_help_notebook_documents_every_parameter() -> None:
     help_text = " ".join(done.stdout.split())
     for words in ("any Botify URL of the project", "analysis slug", "export row limit", "comma-separated page",
                   "folder for the CSVs", "Botify API base URL", "seconds to wait", "start a new export job",
-                  "headless when project_url is set"):  # fmt: skip
+                  "headless when project_url is set", "JSON Lines trace of every API request"):  # fmt: skip
         assert words in help_text
 
 
@@ -265,8 +322,9 @@ def test_headless_run_writes_both_csvs_and_never_the_token(
     fake: Any, secret: str, tmp_path: Path, venv_kernel: str
 ) -> None:
     out_nb = tmp_path / "out.ipynb"
+    trace = tmp_path / "trace.jsonl"
     nb = _execute(LINK_GRAPH, out_nb, venv_kernel, project_url=PROJECT, api_base=fake.base_url,
-                  output_dir=str(tmp_path / "dl"), analysis=20241108)  # fmt: skip
+                  output_dir=str(tmp_path / "dl"), analysis=20241108, trace_file=str(trace))  # fmt: skip
     folder = tmp_path / "dl" / "example-org" / "example.com"
     links, meta = folder / "example.com_20241108_links.csv", folder / "example.com_20241108_meta.csv"
     assert _header(links) == ["source", "target"]
@@ -279,6 +337,9 @@ def test_headless_run_writes_both_csvs_and_never_the_token(
     assert (folder / "example.com_20241108_summary.md").is_file() and "example.com_20241108_summary.md" in text
     assert len(fake.jobs) == 2
     assert secret not in out_nb.read_text()
+    records = [json.loads(line) for line in trace.read_text().splitlines()]  # the trace_file parameter
+    assert records[0]["front_end"] == "papermill" and sum(r["type"] == "http" for r in records) == len(fake.requests)
+    assert secret not in trace.read_text() and f"recording a trace of the API requests in {trace}" in text
 
 
 @pytest.mark.slow

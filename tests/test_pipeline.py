@@ -173,10 +173,22 @@ async def test_analysis_named_in_the_url_is_used_unless_another_is_asked(fake_ap
 
 
 async def test_one_broken_download_is_retried_in_the_same_run(fake_api: FakeBotify, tmp_path: Path) -> None:
-    fake_api.scenario = Scenario(polls_to_done=1, truncate_downloads=1)  # only the first download breaks
+    fake_api.scenario = Scenario(polls_to_done=1, corrupt_downloads=1)  # only the first download is corrupt
     result, events = await export(fake_api, tmp_path, max_edges=20_000)
     assert result.links.rows == result.depth.edges  # type: ignore[attr-defined]
     assert any("trying again" in e.message for e in events)
+    assert len(fake_api.jobs) == 2 and not list(tmp_path.rglob("*.part"))
+
+
+async def test_a_download_cut_short_is_resumed_where_it_stopped(fake_api: FakeBotify, tmp_path: Path) -> None:
+    fake_api.scenario = Scenario(polls_to_done=1, truncate_downloads=1)  # the first transfer stops half-way
+    result, events = await export(fake_api, tmp_path, max_edges=20_000)
+    assert result.links.rows == result.depth.edges  # type: ignore[attr-defined]
+    cdn = [r for r in fake_api.requests if r.server == "cdn"]
+    assert [r.status for r in cdn].count(206) == 1 and len(cdn) == 3  # one cut, its rest by Range, the other file
+    resumed = next(r for r in cdn if r.status == 206)
+    assert resumed.range is not None and resumed.range.startswith("bytes=") and not resumed.range.startswith("bytes=0-")
+    assert not any("trying again" in e.message for e in events)  # same link, no new poll
     assert len(fake_api.jobs) == 2 and not list(tmp_path.rglob("*.part"))
 
 

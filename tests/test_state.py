@@ -373,6 +373,59 @@ def test_param_log_refuses_corruption_in_the_middle(tmp_path: Path) -> None:
     assert path.read_bytes() == before
 
 
+def test_param_log_rotates_at_its_size_and_reads_as_one_history(tmp_path: Path) -> None:
+    path = tmp_path / "link_graph.state.jsonl"
+    log = ParamLog(path, rotate_bytes=400)
+    for i in range(30):
+        log.append(PID if i % 3 else "other", "depth", {"max_edges": i})
+    parts = log.parts()
+    assert len(parts) >= 5 and parts[0].name == "link_graph.state.0001.jsonl" and parts[-1] == path
+    assert all(p.stat().st_size <= 400 for p in parts)  # each file stops before the line that would pass it
+    assert [e["values"]["max_edges"] for e in log.read()] == list(range(30))  # oldest first, nothing lost
+    assert log.latest_values(PID) == {"depth": {"max_edges": 29}}
+    assert [e["values"]["max_edges"] for e in log.read("other")] == list(range(0, 30, 3))
+    assert ParamLog(path).read() == log.read()  # any reader, whatever its rotation size
+    big = ParamLog(tmp_path / "big.jsonl", rotate_bytes=10)
+    big.append(PID, "project", {"url": PID})  # a line longer than the size still goes in
+    big.append(PID, "depth", {"max_edges": 1})
+    assert len(big.parts()) == 2 and [e["step"] for e in big.read()] == ["project", "depth"]
+
+
+def test_a_torn_line_is_healed_before_its_file_is_rotated(tmp_path: Path) -> None:
+    path = tmp_path / "params.jsonl"
+    log = ParamLog(path, rotate_bytes=200)
+    log.append(PID, "project", {"url": PID})
+    with open(path, "ab") as handle:
+        handle.write(b'{"ts": "2024-01-01T00:00:00Z", "pipeline": "x", "st')  # a crash mid-append
+    for i in range(5):
+        log.append(PID, "depth", {"max_edges": i})
+    assert [e["step"] for e in log.read()] == ["project"] + ["depth"] * 5
+    rotated = log.parts()[0]
+    rotated.write_bytes(rotated.read_bytes() + b"garbage\n")
+    with pytest.raises(StateFileError) as info:  # a rotated file has no torn tail to forgive
+        log.read()
+    assert str(rotated) in str(info.value)
+
+
+def test_param_log_on_a_read_only_folder_reads_and_refuses_to_append_with_the_folder_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers import SmallDisk
+
+    from botify_graph.errors import StorageError
+
+    folder = tmp_path / "ro"
+    with SmallDisk(folder, 1 << 20, monkeypatch) as disk:
+        log = ParamLog(folder / "params.jsonl", rotate_bytes=150)
+        for i in range(4):
+            log.append(PID, "depth", {"max_edges": i})
+        disk.read_only()
+        assert [e["values"]["max_edges"] for e in log.read()] == [0, 1, 2, 3]
+        with pytest.raises(StorageError, match=f"{folder} cannot be written to ") as info:
+            log.append(PID, "depth", {"max_edges": 4})
+        assert info.value.folder == str(folder)
+
+
 # -- wizard answers → export settings --------------------------------------------------------------------
 
 
@@ -423,7 +476,7 @@ go, path, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 while not go.exists():
     time.sleep(0.005)
 side = Sidecar(path / "wizard.json")
-log = ParamLog(path / "params.jsonl")
+log = ParamLog(path / "params.jsonl", **({"rotate_bytes": int(sys.argv[4])} if len(sys.argv) > 4 else {}))
 for i in range(n):
     with side.locked():
         record = side.pipeline("p")
@@ -439,6 +492,15 @@ def test_two_processes_lose_no_sidecar_update_or_log_line(tmp_path: Path) -> Non
     assert side.pipeline("p")["steps"]["depth"] == {"count": 100}  # type: ignore[index]
     assert len(ParamLog(tmp_path / "params.jsonl").read()) == 100
     assert leftovers(tmp_path) == []
+
+
+def test_two_processes_rotating_the_parameter_log_lose_no_line(tmp_path: Path) -> None:
+    race(WORKER, str(tmp_path), "40", "300", go=tmp_path / "go")
+    log = ParamLog(tmp_path / "params.jsonl")
+    entries = log.read()
+    assert len(entries) == 80 and len(log.parts()) > 10
+    by_worker = [e["values"]["i"] for e in entries]
+    assert sorted(by_worker) == sorted(list(range(40)) * 2)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

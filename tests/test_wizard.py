@@ -803,3 +803,111 @@ async def test_result_compares_two_exported_crawls(build: Callable[..., Wizard],
     assert "<h3>Depth changes</h3>" in shown  # both meta files carry the depth field
     report = tmp_path / "downloads" / "example-org" / "example.com" / "example.com_20241101_vs_20241108_compare.md"
     assert report.is_file()
+
+
+# -- the undocumented profile endpoint, the Check button, the trace switch, a read-only sidecar folder ------
+
+
+async def test_connect_goes_on_without_the_profile_endpoint_and_the_project_step_checks_the_token(
+    build: Callable[..., Wizard], fake: FakeBotify
+) -> None:
+    fake.scenario = fake.scenario.replace(profile="missing")
+    wiz = build()
+    await connect(wiz, fake.token)
+    step: Any = wiz.steps["connect"]
+    assert step.state == StepState.SUCCESS, error_of(wiz, "connect")
+    assert "profile endpoint could not say" in step.greeting.value and "Analysis step" in step.greeting.value
+    await to_next(wiz, "connect")
+    await do_project(wiz, DIRTY)
+    await to_next(wiz, "project")
+    assert next(v for _, v in wiz.steps["analysis"].select.options) == "20241108"  # type: ignore[attr-defined]
+    assert wiz.model.answer("connect").summary() == "Connected (user unknown)"
+
+    token_path().unlink()  # a new session with nothing stored
+    other = build(sidecar_path=wiz.sidecar.path.with_name("other.json"))
+    await connect(other, "not-the-token-0123456789")  # the profile endpoint cannot tell a bad token ...
+    await to_next(other, "connect")
+    await do_project(other, DIRTY)
+    await to_next(other, "project")  # ... the analyses list can
+    assert "rejected the API token" in error_of(other, "analysis")
+
+
+async def test_check_button_runs_the_doctor_without_creating_anything(
+    build: Callable[..., Wizard], fake: FakeBotify
+) -> None:
+    wiz = build()
+    step: Any = wiz.steps["connect"]
+    step.password.value = fake.token
+    await click(wiz, step.doctor)  # before any project: the token alone
+    assert "The token works (user demo.user)" in step.findings.value and "An export should work" in step.findings.value
+    assert step.password.value == ""
+    await connect(wiz, fake.token)
+    await to_next(wiz, "connect")
+    await do_project(wiz, DIRTY)
+    fake.scenario = fake.scenario.replace(absent_fields=("outlinks_internal.graph.url",))
+    await click(wiz, step.doctor)
+    assert "no outlinks_internal.graph.url" in step.findings.value and "would fail" in step.findings.value
+    assert step.state == StepState.SUCCESS and fake.jobs == {}
+
+
+async def test_trace_switch_records_the_wizards_requests_and_its_export(
+    build: Callable[..., Wizard], fake: FakeBotify, tmp_path: Path
+) -> None:
+    wiz = build()
+    step: Any = wiz.steps["connect"]
+    assert step.tracing.value is False and wiz.trace is None
+    step.tracing.value = True
+    path = wiz.trace_path
+    assert path.parent == tmp_path / "downloads" / "traces" and str(path) in step.trace_where.value
+    await connect(wiz, fake.token)
+    await to_next(wiz, "connect")
+    await do_project(wiz, DIRTY)
+    await to_next(wiz, "project")  # the analysis step lists the analyses
+    step.tracing.value = False  # stop: nothing more is written
+    await do_analysis(wiz)
+    await to_next(wiz, "analysis")  # the depth step sizes the export: not recorded
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert records[0]["type"] == "start" and records[0]["front_end"] == "wizard"
+    assert [r["url"].rsplit("/v1/", 1)[1].split("?")[0] for r in records if r["type"] == "http"] == [
+        "authentication/profile",
+        "analyses/example-org/example.com/light",
+    ]
+    assert fake.token not in path.read_text() and step.trace_where.value == ""
+
+    traced = tmp_path / "given.jsonl"  # the notebook's trace_file parameter: on from the start
+    wiz = build(sidecar_path=tmp_path / "s2.json", trace_file=traced)
+    assert wiz.steps["connect"].tracing.value is True  # type: ignore[attr-defined]
+    await connect(wiz, fake.token)
+    await to_next(wiz, "connect")
+    await do_project(wiz, DIRTY)
+    await to_next(wiz, "project")
+    await do_analysis(wiz)
+    await to_next(wiz, "analysis")
+    await to_next(wiz, "depth")
+    await do_fields(wiz)
+    await to_next(wiz, "fields")
+    await click(wiz, wiz.steps["export"].go)  # type: ignore[attr-defined]
+    assert focus(wiz) == "result", error_of(wiz, "export")
+    text = traced.read_text()
+    assert '"kind": "step_succeeded", "step": "download:links"' in text  # the export's steps and requests
+    assert sum('"type": "http"' in line for line in text.splitlines()) > 10 and fake.token not in text
+
+
+async def test_a_read_only_sidecar_folder_is_a_message_not_a_crash(
+    build: Callable[..., Wizard], fake: FakeBotify, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers import SmallDisk
+
+    folder = tmp_path / "ro"
+    with SmallDisk(folder, 1 << 20, monkeypatch) as disk:
+        disk.read_only()
+        wiz = build(sidecar_path=folder / "state.json")
+        await wiz.wait()
+        assert "cannot save its answers" in wiz.storage.value and str(folder) in wiz.storage.value
+        await connect(wiz, fake.token)
+        assert wiz.steps["connect"].state == StepState.SUCCESS
+        await to_next(wiz, "connect")
+        await do_project(wiz, DIRTY)
+        assert wiz.steps["project"].state == StepState.FAIL
+        assert f"{folder} cannot be written to" in error_of(wiz, "project")
+        assert "Traceback" not in error_of(wiz, "project")

@@ -61,6 +61,7 @@ class Reply:
     headers: list[tuple[str, str]] = field(default_factory=list)
     file: Path | None = None
     action: str | None = None
+    offset: int = 0  # send `file` from this byte (a 206 answer to a Range request)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class RequestRecord:
     server: str = "api"  # "api" or "cdn"
     body: Any = None  # the parsed JSON body of a POST, if any
     endpoint: str = ""  # the route template, e.g. "GET /jobs/{id}"
+    range: str | None = None  # the Range header of a download request, if any
 
 
 class ApiProblem(Exception):
@@ -141,7 +143,9 @@ class FakeApp:
     ) -> None:
         self.scale = scale
         self.scenario = scenario
-        self.token = token
+        self.token = token  # the token the API accepts (changes when the scenario revokes it)
+        self.original_token = token
+        self.new_token = f"{token}-regenerated"  # what "regenerating" the token in Botify gives
         self.specs: dict[tuple[str, str], SiteSpec] = {**PROJECTS, **(sites or {})}
         self.workdir = workdir
         self.api_origin = ""  # "http://127.0.0.1:PORT", set once the listener is bound
@@ -169,6 +173,8 @@ class FakeApp:
             self._next_id = max(self.jobs, default=JOB_ID_START - 1) + 1
             self._url_tokens: dict[str, tuple[int, float]] = {}
             self._burned: set[str] = set()
+            self._polls_total = 0
+            self._cdn_refused = 0
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -224,6 +230,8 @@ class FakeApp:
             reply = _envelope(e.status, e.code, e.message)
         except Exception as exc:  # a bug of the fake: answer like the real API's catch-all
             reply = _envelope(500, 1000, f"Unknown error ({type(exc).__name__}: {exc})")
+        if self.scenario.echo_token:
+            reply = _echo(reply, headers.get("authorization") or "")
         flat = {k: v[-1] for k, v in query.items()}
         status = 0 if reply.action == "drop" else reply.status
         self._record(RequestRecord(method, path, flat, status, t, "api", None if body is _BadJson else body, endpoint))
@@ -248,8 +256,8 @@ class FakeApp:
             total = self._total
         if (sc.error_first_n and seen <= sc.error_first_n) or (sc.error_every_n and total % sc.error_every_n == 0):
             return self._server_error(sc)
-        if handler is None:
-            raise ApiProblem(404, 1000, "Not found.")
+        if handler is None or (handler == "_profile" and sc.profile == "missing"):
+            raise ApiProblem(404, 1000, "Not found.")  # an unknown route: 404 before any token check
         if not self._authorized(headers):
             return _envelope(401, 1001, "Not Authorized", [("WWW-Authenticate", "Token")])
         limited = self._rate_limit(endpoint, sc)
@@ -332,6 +340,13 @@ class FakeApp:
     # -- endpoints ------------------------------------------------------------------------------------
 
     def _profile(self, query: Any, body: Any) -> Reply:
+        how = self.scenario.profile
+        if how == "not-allowed":
+            return _envelope(405, 1000, 'Method "GET" not allowed.', [("Allow", "OPTIONS")])
+        if how == "refused":
+            raise ApiProblem(403, 1002, "Permission denied")
+        if how == "no-username":
+            return _json(200, {"data": {"email": "demo.user@example.com"}})
         return _json(
             200,
             {"data": {"username": DEMO_USERNAME, "email": "demo.user@example.com", "first_name": "Demo",
@@ -350,10 +365,14 @@ class FakeApp:
             query, len(items), sc.light_default_size, sc.light_max_size, path
         )
         results = [self._light_item(site, a) for a in items[start:end]]
-        return _json(
-            200,
-            {"count": len(items), "next": nxt, "previous": prev, "page": page, "size": size, "results": results},
-        )
+        if sc.odd_analysis_status and page == 1 and results:
+            results[0]["status"] = sc.odd_analysis_status
+        if sc.light_shape == "list":
+            return _json(200, results)
+        envelope = {"count": len(items), "next": nxt, "previous": prev, "page": page, "size": size, "results": results}
+        if sc.light_shape == "no-next":
+            del envelope["next"]
+        return _json(200, envelope)
 
     def _light_item(self, site: Site, a: AnalysisSpec) -> dict[str, Any]:
         done = site.urls_done(a)
@@ -386,18 +405,30 @@ class FakeApp:
         )
 
     def _collections(self, org: str, project: str, query: Any, body: Any) -> Reply:
-        return _json(200, project_collections(self._project(org, project)))
+        listed = project_collections(self._project(org, project))
+        return _json(200, {"collections": listed} if self.scenario.collections_shape == "object" else listed)
 
     def _collection(self, org: str, project: str, cid: str, query: Any, body: Any) -> Reply:
         site = self._project(org, project)
         found = next((c for c in project_collections(site) if c["id"] == cid), None)
         if found is None:
             raise ApiProblem(404, 1000, f"Collection {cid!r} was not found.")
-        return _json(200, _datasets(site, found))
+        sc = self.scenario
+        return _json(200, _datasets(site, found, unlisted={*sc.hide_fields, *sc.absent_fields}))
+
+    def _refuse_absent_fields(self, body: Any) -> None:
+        """A query or job naming a field the scenario says does not exist: 400, code 1029."""
+        if not self.scenario.absent_fields:
+            return
+        text = json.dumps(body)
+        for slug in self.scenario.absent_fields:
+            if f'.{slug}"' in text or f'"{slug}"' in text:
+                raise BqlError(1029, f"Field {slug!r} does not exist in the requested collections.")
 
     def _query(self, org: str, project: str, query: dict[str, list[str]], body: Any) -> Reply:
         site = self._project(org, project)
         sc = self.scenario
+        self._refuse_absent_fields(body)
         key = json.dumps([org, project, body, sc.outlinks_undercount], sort_keys=True)
         with self.lock:
             rows = self._query_cache.get(key)
@@ -453,6 +484,7 @@ class FakeApp:
             raise ApiProblem(
                 400, 1020, f"export_size {size} exceeds the limit of {sc.max_export_size} rows for direct_download."
             )
+        self._refuse_absent_fields(payload.get("query"))
         fconf = normalise_formatter_config(payload.get("formatter_config"), sc.formatter_defaults)
         econf = normalise_extra_config(payload.get("extra_config"))
         plan = compile_query(payload.get("query"), site, outlinks_factor=1.0 - sc.outlinks_undercount)
@@ -582,6 +614,10 @@ class FakeApp:
             if job is None:
                 raise ApiProblem(404, 1059, "Export job was not found")
             job.polls += 1
+            self._polls_total += 1
+            revoke = self.scenario.revoke_token_after_polls
+            if revoke and self._polls_total >= revoke:
+                self.token = self.new_token  # the old token is refused from the next request on
             self._advance(job)
             return _json(200, self._job_json(job, issue_url=True))
 
@@ -621,12 +657,13 @@ class FakeApp:
         """Answer one request to the download listener (no auth needed; an Authorization header is ignored)."""
         t = time.monotonic()
         self._sleep_latency()
-        reply = self._cdn(method, path)
+        reply = self._cdn(method, path, headers)
         flat = {k: v[-1] for k, v in query.items()}
-        self._record(RequestRecord(method, path, flat, reply.status, t, "cdn", None, f"{method} /exports/..."))
+        rng = headers.get("range")
+        self._record(RequestRecord(method, path, flat, reply.status, t, "cdn", None, f"{method} /exports/...", rng))
         return reply
 
-    def _cdn(self, method: str, path: str) -> Reply:
+    def _cdn(self, method: str, path: str, request_headers: Mapping[str, str]) -> Reply:
         sc = self.scenario
         parts = path.split("/")
         token = parts[5] if len(parts) == 7 and parts[1] == "exports" else ""
@@ -645,6 +682,13 @@ class FakeApp:
                 self._expired_downloads += 1
                 self._burned.add(token)
                 return _s3_error(403, "Request has expired")
+            if self._cdn_refused < sc.cdn_429 + sc.cdn_503:
+                self._cdn_refused += 1
+                busy = self._cdn_refused <= sc.cdn_429
+                reply = _s3_error(429, "Too Many Requests") if busy else _s3_error(503, "Slow Down")
+                if sc.cdn_retry_after:
+                    reply.headers.append(("Retry-After", "1"))
+                return reply
             if method == "GET":
                 self._downloads += 1
                 job.downloads += 1
@@ -652,14 +696,25 @@ class FakeApp:
         if job.file is None:
             return _s3_error(403, "Access Denied")
         ctype = "application/zip" if job.compression == "zip" else "binary/octet-stream"
-        headers = [("Content-Type", ctype), ("ETag", f'"{token[:32]}"')]
+        etag = f'"{job.job_id}-{job.file.stat().st_size}"'  # one file, one ETag, whichever link serves it
+        headers = [("Content-Type", ctype), ("ETag", etag)]
         if n <= sc.zip_without_csv:
             buf = io.BytesIO()
             with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
                 zf.writestr("manifest.json", json.dumps({"job_id": job.job_id, "rows": job.nb_lines}))
             return Reply(200, buf.getvalue(), [("Content-Type", "application/zip")])
         action = "truncate" if n <= sc.truncate_downloads else "corrupt" if n <= sc.corrupt_downloads else None
-        return Reply(200, b"", headers, file=job.file, action=action)
+        if not sc.cdn_ranges:
+            return Reply(200, b"", headers, file=job.file, action=action)
+        headers.append(("Accept-Ranges", "bytes"))
+        size = job.file.stat().st_size
+        start = _range_start(request_headers.get("range"), request_headers.get("if-range"), etag, size)
+        if start is None:
+            return Reply(200, b"", headers, file=job.file, action=action)
+        if start >= size:
+            return Reply(416, b"", [("Content-Range", f"bytes */{size}")])
+        headers.append(("Content-Range", f"bytes {start}-{size - 1}/{size}"))
+        return Reply(206, b"", headers, file=job.file, action=action, offset=start)
 
 
 class _BadJsonType:
@@ -669,13 +724,43 @@ class _BadJsonType:
 _BadJson = _BadJsonType()
 
 
+def _range_start(value: str | None, if_range: str | None, etag: str, size: int) -> int | None:
+    """The first byte a `Range: bytes=N-` (or `N-M`, served to the end) asks for; None: send the whole file
+    (no Range, a form this CDN does not serve, or an `If-Range` that no longer matches)."""
+    if not value or (if_range is not None and if_range.strip() != etag):
+        return None
+    unit, _, spec = value.strip().partition("=")
+    first, dash, _ = spec.strip().partition("-")
+    if unit.strip().lower() != "bytes" or not dash or not first.isdigit() or "," in spec:
+        return None
+    return int(first)
+
+
+def _echo(reply: Reply, authorization: str) -> Reply:
+    """The same answer echoing the Authorization header it received (a badly behaved server, for traces)."""
+    token = authorization.partition(" ")[2].strip()
+    headers = [*reply.headers, ("X-Echo-Authorization", authorization)]
+    body = reply.body
+    if body and any(k.lower() == "content-type" and "json" in v for k, v in reply.headers):
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            data["echo"] = {"authorization": authorization, "padded": f"  {token}\n", "prefix": token[:12]}
+            body = json.dumps(data, separators=(",", ":")).encode()
+    return Reply(reply.status, body, headers, reply.file, reply.action, reply.offset)
+
+
 def _s3_error(status: int, message: str) -> Reply:
     body = _S3_ERROR.format(message=message, rid=secrets.token_hex(8).upper()).encode()
     return Reply(status, body, [("Content-Type", "application/xml")])
 
 
-def _datasets(site: Site, collection: dict[str, Any]) -> dict[str, Any]:
-    """GET /projects/{u}/{p}/collections/{id}: datasets whose fields carry the full id and the bare slug."""
+def _datasets(site: Site, collection: dict[str, Any], *, unlisted: set[str] | frozenset[str] = frozenset()
+              ) -> dict[str, Any]:  # fmt: skip
+    """GET /projects/{u}/{p}/collections/{id}: datasets whose fields carry the full id and the bare slug
+    (crawl fields in `unlisted` are left out)."""
     cid = collection["id"]
     datasets: list[dict[str, Any]] = []
 
@@ -691,6 +776,8 @@ def _datasets(site: Site, collection: dict[str, Any]) -> dict[str, Any]:
     if cid.startswith("crawl."):
         groups: dict[str, list[dict[str, Any]]] = {}
         for f in CRAWL_FIELDS.values():
+            if f.slug in unlisted:
+                continue
             groups.setdefault(f.group, []).append(
                 fdict(f"{cid}.{f.slug}", f.slug, f.name, f.type, f.kind, f.multiple, f.group)
             )

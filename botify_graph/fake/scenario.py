@@ -16,6 +16,9 @@ ALWAYS = 1_000_000_000
 _ERROR_BODIES = ("text", "html", "envelope")
 _FAILURE_LOCATIONS = ("error", "results", "failure_reason")
 _FORMATTER_MODES = ("docs", "observed")
+_PROFILES = ("ok", "missing", "not-allowed", "refused", "no-username")
+_LIGHT_SHAPES = ("drf", "list", "no-next")
+_COLLECTIONS_SHAPES = ("list", "object")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,26 @@ class Scenario:
       error_body            "text" (plain text), "html" (an nginx-like HTML page) or "envelope"
                             (`{"error": {"error_code": 1000, "message": "Unknown error"}}`).
       latency_ms            (low, high): every request (API and CDN) sleeps uniformly in this range first.
+
+    The token and the undocumented profile endpoint
+      profile               how GET /authentication/profile answers: "ok" (`{"data": {"username": ...}}`),
+                            "missing" (404 before any token check, as an unknown route), "not-allowed" (405),
+                            "refused" (403, code
+                            1002) or "no-username" (200 without `data.username`).
+      echo_token            every API answer echoes the Authorization header it received, in the header
+                            `X-Echo-Authorization` and (JSON objects) under the key `echo`, with the bare token,
+                            the token padded with whitespace and its first 12 characters.
+      revoke_token_after_polls   after this many GET /jobs/{id} (over all jobs) the token is revoked
+                            ("regenerated" in Botify): it gets 401 everywhere; `FakeBotify.new_token` works.
+
+    Shapes that differ from the contract (for `botify-graph doctor`)
+      light_shape           /analyses/.../light answers "drf" (the paginated envelope), "list" (a bare list of
+                            analyses) or "no-next" (the envelope without its `next` key).
+      odd_analysis_status   the newest analysis reports this status instead of "success" (e.g. "done").
+      collections_shape     /collections answers "list" (as the docs say) or "object" (`{"collections": [...]}`).
+      hide_fields           crawl field slugs left out of the crawl collection's field list (still queryable).
+      absent_fields         crawl field slugs that do not exist: left out of the list, 400 (1029) in a query
+                            or a job.
 
     Pagination
       light_default_size / light_max_size    page size of /analyses/.../light when `size` is absent / its cap.
@@ -88,6 +111,11 @@ class Scenario:
       truncate_downloads    the first N downloads send the full Content-Length, half the body, then close.
       corrupt_downloads     the first N downloads have bytes flipped in the middle (magic bytes intact).
       zip_without_csv       the first N downloads are a zip holding only `manifest.json`.
+      cdn_429 / cdn_503     the first N download requests answer 429 (then the next M answer 503), with an
+                            XML body, before anything is sent; `cdn_retry_after` adds `Retry-After: 1`.
+      cdn_ranges            honour `Range: bytes=N-` (206 with Content-Range, `If-Range` checked against the
+                            ETag) and say `Accept-Ranges: bytes`; False: ignore Range and send the whole file.
+                            Botify documents neither; CloudFront and S3 do ranges, so it is on by default.
     """
 
     rate_limit_qps: float | None = 5.0
@@ -132,6 +160,20 @@ class Scenario:
     truncate_downloads: int = 0
     corrupt_downloads: int = 0
     zip_without_csv: int = 0
+    cdn_429: int = 0
+    cdn_503: int = 0
+    cdn_retry_after: bool = False
+    cdn_ranges: bool = True
+
+    profile: str = "ok"
+    echo_token: bool = False
+    revoke_token_after_polls: int = 0
+
+    light_shape: str = "drf"
+    odd_analysis_status: str | None = None
+    collections_shape: str = "list"
+    hide_fields: tuple[str, ...] = ()
+    absent_fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.error_body not in _ERROR_BODIES:
@@ -140,6 +182,13 @@ class Scenario:
             raise ValueError(f"failure_location must be one of {_FAILURE_LOCATIONS}, not {self.failure_location!r}")
         if self.formatter_defaults not in _FORMATTER_MODES:
             raise ValueError(f"formatter_defaults must be one of {_FORMATTER_MODES}, not {self.formatter_defaults!r}")
+        for name, value, allowed in (
+            ("profile", self.profile, _PROFILES),
+            ("light_shape", self.light_shape, _LIGHT_SHAPES),
+            ("collections_shape", self.collections_shape, _COLLECTIONS_SHAPES),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
         if self.error_status not in (500, 502, 503, 504):
             raise ValueError("error_status must be 500, 502, 503 or 504")
         lo, hi = self.latency_ms
@@ -212,4 +261,10 @@ SCENARIOS: dict[str, Scenario] = {
     "one-job-at-a-time": Scenario(max_running_jobs=1, job_seconds=5.0),
     # the outlinks count used for sizing says 30% fewer links than the exports hold
     "undercount": Scenario(outlinks_undercount=0.3),
+    # the undocumented profile endpoint does not exist: the token is checked with the analyses list
+    "no-profile": Scenario(profile="missing"),
+    # the download host refuses the first tries (429, then 503) before sending the file
+    "cdn-busy": Scenario(cdn_429=2, cdn_503=2),
+    # the first download breaks half-way; the rest is fetched with a Range request
+    "cdn-resume": Scenario(truncate_downloads=1),
 }

@@ -103,7 +103,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if reply.action == "drop":
             self._hang_up()
             return
-        size = reply.file.stat().st_size if reply.file is not None else len(reply.body)
+        size = reply.file.stat().st_size - reply.offset if reply.file is not None else len(reply.body)
         self.send_response(reply.status)
         for k, v in reply.headers:
             self.send_header(k, v)
@@ -120,6 +120,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         flip = (start, start + 64) if reply.action == "corrupt" else None
         pos = 0
         with open(reply.file, "rb") as fh:
+            fh.seek(reply.offset)
             while pos < send:
                 chunk = fh.read(min(_CHUNK, send - pos))
                 if not chunk:
@@ -268,6 +269,16 @@ class FakeBotify:
     @property
     def token(self) -> str:
         return self._token
+
+    @property
+    def new_token(self) -> str:
+        """The token that works once the scenario revoked `token` (`Scenario.revoke_token_after_polls`)."""
+        return self.app.new_token
+
+    @property
+    def token_revoked(self) -> bool:
+        """Whether `token` has been revoked (from then on only `new_token` is accepted)."""
+        return self.app.token != self.app.original_token
 
     @property
     def scenario(self) -> Scenario:

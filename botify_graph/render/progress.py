@@ -117,7 +117,7 @@ def summary_text(result: ExportResult, *, pages: int | None = None) -> str:
         f"botify-graph: {result.project} — analysis {result.analysis.slug}"
         + (" (already exported: nothing was re-exported)" if result.reused else ""),
         f"  project URL   {result.project.url}",
-        f"  user          {result.username}",
+        f"  user          {result.username or 'unknown (the token was checked with the analyses list)'}",
     ]
     if result.depth is not None:
         d = result.depth

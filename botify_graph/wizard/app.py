@@ -16,6 +16,7 @@ whose exceptions go there too. The wizard never applies nest_asyncio and never w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -29,10 +30,11 @@ import ipywidgets as w
 from .. import api, layout, sync
 from ..client import make_client
 from ..errors import BotifyError, ConfigError, StateFileError
-from ..fsutil import utc_now_iso
+from ..fsutil import utc_now_iso, write_problem
 from ..registry import KINDS, ExportRecord, ExportRegistry
 from ..state import STEPS, ParamLog, Sidecar
 from ..token import ENV_VAR, load_token, token_source
+from ..trace import Trace, open_trace
 from ..urls import ProjectRef
 from .base import Step, registry_for
 from .export import ExportStep, ResultStep
@@ -101,6 +103,8 @@ class Wizard:
     `sidecar_path` and `log_path` (default: the sidecar's name with `.jsonl`) are the only memory;
     `out_dir` is where the CSVs and the export registry go; `token` (else BOTIFY_API_TOKEN, else the token
     file) is checked on build; `sleep` and `poll_timeout_s` go to `run_export` (tests pass a fast sleep).
+    `trace_file` starts recording a trace of every API request there (the Connect card's switch does the
+    same, into `layout.trace_path`); every client the wizard makes, its export included, writes to it.
     """
 
     def __init__(
@@ -115,6 +119,7 @@ class Wizard:
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         poll_timeout_s: float = layout.POLL_TIMEOUT_S,
         notebook_dir: str | os.PathLike[str] | None = None,
+        trace_file: str | os.PathLike[str] | None = None,
     ) -> None:
         sidecar = Path(sidecar_path) if sidecar_path is not None else layout.sidecar_path()
         self.sidecar = Sidecar(sidecar)
@@ -132,6 +137,12 @@ class Wizard:
         self.model = PipelineModel()
         self.focus = 0
         self.error: BotifyError | None = None
+        self.trace: Trace | None = None
+        self._trace_file = Path(trace_file) if trace_file else None
+        self.trace_path = self._trace_file or self.default_trace_path()
+        self._trace_stack = contextlib.ExitStack()
+        if self._trace_file is not None:
+            self.set_tracing(True)
 
         self._build_toolbar()
         self.step_list: list[Step] = [cls(self, i) for i, cls in enumerate(STEP_CLASSES)]
@@ -145,6 +156,7 @@ class Wizard:
         )
         try:
             sync.wizard_shown()  # from now on no blocking wrapper may patch this kernel's loop
+            self._check_sidecar_folder()
             self._load()
         except (StateFileError, ConfigError) as exc:
             self._broken(exc)
@@ -179,6 +191,7 @@ class Wizard:
         self.finalize_button.on_click(self.handler(None, self.finalize))
         self.unfinalize_button.on_click(self.handler(None, self.unfinalize))
         self.message = w.HTML()
+        self.storage = w.HTML()  # a sidecar folder that cannot be written: said once, kept in view
         self.confirm = Confirm()
         self.toolbar = w.VBox(
             [
@@ -187,6 +200,7 @@ class Wizard:
                     [self.pipeline_label, self.new_button, self.finalize_button, self.unfinalize_button],
                     layout=w.Layout(align_items="center", width="100%", flex_flow="row wrap"),
                 ),
+                self.storage,
                 self.message,
                 self.confirm.box,
             ],
@@ -213,6 +227,19 @@ class Wizard:
         else:
             self.render()
             self.enter(connect)
+
+    def _check_sidecar_folder(self) -> None:
+        """Say at once when the sidecar's folder cannot be written: answers would not be saved."""
+        problem = write_problem(self.sidecar.path.parent)
+        if problem is None:
+            self.storage.value = ""
+            return
+        self.storage.value = error_html(
+            f"The wizard cannot save its answers: {self.sidecar.path.parent} cannot be written to ({problem}). "
+            "It can connect, but every step that saves an answer will stop with this message, and nothing "
+            f"would resume after a restart. Set {layout.STATE_VAR} to a file in a writable folder (or make this "
+            "one writable), then run this cell again."
+        )
 
     def _broken(self, exc: BotifyError) -> None:
         """A corrupt or newer sidecar (or a patched loop): say so, name the file, show no steps, write nothing."""
@@ -260,12 +287,29 @@ class Wizard:
         return self.token
 
     def client(self) -> httpx.AsyncClient:
-        """A client for one step's calls; use it with `async with`."""
-        return make_client(self.require_token(), base_url=self.api_base)
+        """A client for one step's calls (recording into the trace when one is on); use it with `async with`."""
+        return make_client(self.require_token(), base_url=self.api_base, trace=self.trace)
 
-    async def verify(self, token: str) -> str:
-        async with make_client(token, base_url=self.api_base) as client:
-            return await api.verify_token(client)
+    async def verify(self, token: str) -> api.TokenCheck:
+        """Check a token before any project is chosen (see `api.check_token`: the profile endpoint may not say)."""
+        async with make_client(token, base_url=self.api_base, trace=self.trace) as client:
+            return await api.check_token(client)
+
+    # -- the trace ----------------------------------------------------------------------------------------
+
+    def default_trace_path(self) -> Path:
+        """Where the Connect card's switch records: a new file per session under the output folder."""
+        stamp = utc_now_iso().replace("-", "").replace(":", "").replace(".", "")
+        return layout.trace_path(self.out_dir, "wizard", stamp)
+
+    def set_tracing(self, on: bool) -> None:
+        """Start (append to `trace_path`) or stop recording every API request of the wizard's clients."""
+        if on and self.trace is None:
+            self.trace = self._trace_stack.enter_context(open_trace(self.trace_path, front_end="wizard"))
+        elif not on and self.trace is not None:
+            self._trace_stack.close()
+            self._trace_stack = contextlib.ExitStack()
+            self.trace = None
 
     def registry(self) -> ExportRegistry:
         return registry_for(self.out_dir)

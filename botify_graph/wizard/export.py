@@ -181,7 +181,9 @@ class ExportStep(Step):
                 self.on_event(event)
 
         try:
-            result = await run_export(params, token=self.wiz.require_token(), on_event=on_event, sleep=self.wiz.sleep)
+            result = await run_export(
+                params, token=self.wiz.require_token(), on_event=on_event, sleep=self.wiz.sleep, trace=self.wiz.trace
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -148,10 +148,10 @@ class JsonAnswer:
 class ConnectAnswer(JsonAnswer):
     """Step 1: who the token belongs to. The token itself is never part of any answer."""
 
-    username: str
+    username: str  # "" when Botify's (undocumented) profile endpoint could not say
 
     def summary(self) -> str:
-        return f"Connected as {self.username}"
+        return f"Connected as {self.username}" if self.username else "Connected (user unknown)"
 
 
 @dataclass(frozen=True)

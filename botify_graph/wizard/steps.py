@@ -13,6 +13,7 @@ from typing import Any
 import ipywidgets as w
 
 from .. import api, layout
+from ..client import make_client
 from ..errors import ConfigError, InvalidProjectURL
 from ..partition import ExportPlan
 from ..queries import MAX_EXPORT_ROWS, META_BY_NAME, META_FIELDS
@@ -54,17 +55,75 @@ class ConnectStep(Step):
         )
         self.verify = button("Connect", primary=True)
         self.verify.on_click(self.wiz.handler(self, self.on_verify))
+        self.doctor = button(
+            "Check",
+            tooltip="Check that an export would work (token, project, fields, sizing) without spending a credit",
+        )
+        self.doctor.on_click(self.wiz.handler(self, self.on_doctor))
         self.greeting = w.HTML()
+        self.tracing = w.Checkbox(
+            value=self.wiz.trace is not None,
+            description="Record a trace of the API requests (no token) to attach to a bug report",
+            indent=False,
+            layout=w.Layout(width="auto"),
+        )
+        self.tracing.observe(self.wiz.observer(self, self.on_tracing), names="value")
+        self.trace_where = w.HTML()
+        self.findings = w.HTML()
+        self.show_trace()
         self.card.set_content(
-            [self.intro, w.HBox([self.password, self.verify], layout=w.Layout(align_items="center")), self.greeting]
+            [
+                self.intro,
+                w.HBox([self.password, self.verify, self.doctor], layout=w.Layout(align_items="center")),
+                self.greeting,
+                w.HBox([self.tracing, self.trace_where], layout=w.Layout(align_items="center", flex_flow="row wrap")),
+                self.findings,
+            ]
         )
 
     def controls(self) -> list[w.DOMWidget]:
-        return [self.password, self.verify]
+        return [self.password, self.verify, self.doctor]
 
     def clear(self) -> None:
         super().clear()
         self.greeting.value = ""
+        self.findings.value = ""
+
+    # -- the trace switch and the Check button --------------------------------------------------------------
+
+    def show_trace(self) -> None:
+        on = self.wiz.trace is not None
+        self.trace_where.value = note(f"→ <code>{esc(self.wiz.trace_path)}</code>") if on else ""
+
+    def on_tracing(self, change: dict[str, Any]) -> None:
+        self.wiz.set_tracing(bool(change.get("new")))
+        self.show_trace()
+
+    def on_doctor(self) -> None:
+        """Run `botify-graph doctor` for the current project (or the token alone before there is one)."""
+        typed = self.password.value.strip()
+        self.password.value = ""
+        token = typed or self.wiz.token or self.wiz.stored_token()
+        if not token:
+            raise ConfigError("Paste your Botify API token first (Botify → your profile → API token).")
+        self.retry_action = self.on_doctor
+        self.wiz.start(self, self.doctor_check(token))
+
+    async def doctor_check(self, token: str) -> None:
+        from ..doctor import run_doctor
+
+        before = StepState.SUCCESS if self.wiz.connected else StepState.READY
+        project = self.wiz.model.answer("project")
+        ref = clean_url(project.url) if project is not None else None
+        analysis = self.wiz.model.answer("analysis")
+        what = f"{ref}" if ref is not None else "the token (choose a project to check the rest)"
+        self.set(StepState.ACTIVE, note(f"Checking {esc(what)}… (nothing is created, no credit is spent)"))
+        async with make_client(token, base_url=self.wiz.api_base, trace=self.wiz.trace) as client:
+            report = await run_doctor(
+                client, ref, analysis=analysis.slug if analysis is not None else None, out_dir=self.wiz.out_dir
+            )
+        self.findings.value = doctor_html(report)
+        self.set(before, "")
 
     def on_verify(self) -> None:
         """Check the pasted token (or the stored one when nothing was pasted)."""
@@ -88,7 +147,7 @@ class ConnectStep(Step):
         }[origin]
         self.set(StepState.ACTIVE, note(f"Checking {esc(where)}…"))
         try:
-            username = await self.wiz.verify(token)
+            checked = await self.wiz.verify(token)
         except BaseException:
             if origin == "pasted" or (isinstance(self.wiz.token, str) and self.wiz.token == token):
                 self.wiz.token = None
@@ -107,11 +166,17 @@ class ConnectStep(Step):
             saved = f"Using {where}."
         self.wiz.connected = True
         previous = self.answer
-        answer = ConnectAnswer(username)
+        answer = ConnectAnswer(checked.username or "")
         self.wiz.model.answers["connect"] = answer
         if self.wiz.model.pid and not self.wiz.model.finalized and (not auto or previous != answer):
             self.wiz.submit("connect", answer)
-        self.greeting.value = ok_html(f"Hello, <b>{esc(username)}</b>! {esc(saved)}")
+        if checked.username:
+            self.greeting.value = ok_html(f"Hello, <b>{esc(checked.username)}</b>! {esc(saved)}")
+        else:  # the (undocumented) profile endpoint could not say: the project's analyses list will
+            self.greeting.value = ok_html(
+                f"Token taken. Botify's profile endpoint could not say whose it is ({esc(checked.problem)}), so "
+                f"the token is checked when the Analysis step lists the project's analyses. {esc(saved)}"
+            )
         self.set(StepState.SUCCESS, "")
         if auto or self.wiz.model.pid:
             self.wiz.goto(self.wiz.landing())
@@ -126,6 +191,26 @@ class ConnectStep(Step):
             )
         else:
             self.set(StepState.READY, "")
+
+
+def doctor_html(report: Any) -> str:
+    """The findings of `botify-graph doctor` as a compact table with a verdict."""
+    marks = {"ok": ("✓", "#2e7d32"), "warn": ("!", "#ef6c00"), "fail": ("✗", "#c62828")}
+    rows = []
+    for f in report.findings:
+        mark, color = marks[f.level]
+        detail = esc(f.found)
+        if f.differs:
+            detail += f'<br><span style="color:#616161">differs: {esc(f.differs)}</span>'
+        if f.todo:
+            detail += f'<br><span style="color:#616161">do: {esc(f.todo)}</span>'
+        rows.append([f'<span style="color:{color};font-weight:700">{mark} {esc(f.level)}</span>', esc(f.check), detail])
+    verdict = (
+        ok_html("An export should work. Nothing was created and no credit was spent.")
+        if report.ok
+        else note("✗ An export would fail: see the lines marked ✗. Nothing was created.", color="#c62828")
+    )
+    return table(["", "check", "found"], rows) + verdict
 
 
 # -- 2 Project -------------------------------------------------------------------------------------------
