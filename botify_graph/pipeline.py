@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -55,6 +56,7 @@ class ExportParams:
     poll_timeout_s: float = layout.POLL_TIMEOUT_S
     retry_failed: bool = False
     max_jobs: int = layout.MAX_JOBS  # export jobs running on Botify at once for this run
+    rate: float | None = None  # requests/s this run's own client sends at most; None: $BOTIFY_GRAPH_RATE, else 5
 
     def validated(self) -> ExportParams:
         """Check values a person typed and resolve the folders; raise ConfigError with what to do."""
@@ -67,9 +69,11 @@ class ExportParams:
         if not isinstance(self.max_jobs, int) or isinstance(self.max_jobs, bool) or self.max_jobs < 1:
             raise ConfigError(f"max_jobs must be a whole number of at least 1, got {self.max_jobs!r}.")
         fields = None if self.fields is None else queries.normalize_fields(list(self.fields))
+        rate = None if self.rate is None else layout.api_rate(self.rate)
         return replace(
             self,
             fields=fields,
+            rate=rate,
             out_dir=layout.out_dir(self.out_dir),
             api_base=layout.api_base(self.api_base),
         )
@@ -85,7 +89,8 @@ class Event:
     """One thing that happened during an export. `kind` is one of:
 
     step_started / step_succeeded / step_failed (with `elapsed`), job_status (data: job_id, status,
-    polls), download_progress (data: bytes, total), info.
+    polls), download_progress (data: bytes, total), info. The analysis step's success carries
+    data["analysis"] (its slug), a download's data["rows"] and data["path"].
     """
 
     kind: str
@@ -131,28 +136,67 @@ log = logging.getLogger("botify_graph.export")
 _LEVELS = {"step_failed": logging.WARNING, "job_status": logging.DEBUG, "download_progress": logging.DEBUG}
 
 
-def _log_event(event: Event) -> None:
-    """Every event also goes to the `botify_graph.export` logger (no handler is installed by the library)."""
+def _log_event(event: Event, project: str = "") -> None:
+    """Every event also goes to the `botify_graph.export` logger (no handler is installed by the library).
+
+    Records start with the project (`[org/project] `: runs of a batch interleave) and carry it as the
+    record attribute `botify_project`.
+    """
     level = _LEVELS.get(event.kind, logging.INFO)
     if log.isEnabledFor(level):
         took = f" ({event.elapsed:.1f} s)" if event.elapsed is not None and event.kind != "step_started" else ""
-        log.log(level, "%s %s: %s%s", event.kind, event.step, event.message, took)
+        where = f"[{project}] " if project else ""
+        extra = {"botify_project": project}
+        log.log(level, "%s%s %s: %s%s", where, event.kind, event.step, event.message, took, extra=extra)
+
+
+@contextmanager
+def shown_elsewhere() -> Iterator[None]:
+    """For a front end that shows every event itself (the CLI, a headless notebook run), while it runs.
+
+    Without any handler, Python's last-resort handler would print each warning record on stderr a second
+    time; a NullHandler on the `botify_graph` logger stops that, and only that: records still propagate to
+    the handlers an application configured (root's, Airflow's). It is removed on the way out, so the library
+    itself still installs no handler.
+    """
+    quiet = logging.NullHandler()
+    top = logging.getLogger("botify_graph")
+    top.addHandler(quiet)
+    try:
+        yield
+    finally:
+        top.removeHandler(quiet)
+
+
+def wanted_analysis(params: ExportParams, ref: ProjectRef) -> str:
+    """The analysis a run asks for: `params.analysis`; "latest" (the default) defers to one named in the URL."""
+    if params.analysis in (None, "", "latest") and ref.analysis:
+        return ref.analysis  # .../org/project/20241101-2/... pasted from the browser
+    return params.analysis or "latest"
 
 
 class _Steps:
     """Emit started/succeeded/failed events around a block, with timings."""
 
-    def __init__(self, sink: EventSink | None, clock: Callable[[], float]) -> None:
+    def __init__(self, sink: EventSink | None, clock: Callable[[], float], project: str = "") -> None:
         self.sink = sink
         self.clock = clock
+        self.project = project
 
     def emit(self, kind: str, step: str, message: str, elapsed: float | None = None, **data: Any) -> None:
         event = Event(kind, step, message, elapsed, data)
-        _log_event(event)
+        _log_event(event, self.project)
         if self.sink is not None:
             self.sink(event)
 
-    async def run(self, step: str, message: str, work: Awaitable[Any], done: Callable[[Any], str]) -> Any:
+    async def run(
+        self,
+        step: str,
+        message: str,
+        work: Awaitable[Any],
+        done: Callable[[Any], str],
+        data: Callable[[Any], dict[str, Any]] | None = None,
+    ) -> Any:
         t0 = self.clock()
         self.emit("step_started", step, message)
         try:
@@ -160,7 +204,7 @@ class _Steps:
         except BaseException as exc:
             self.emit("step_failed", step, str(exc) or type(exc).__name__, self.clock() - t0)
             raise
-        self.emit("step_succeeded", step, done(result), self.clock() - t0)
+        self.emit("step_succeeded", step, done(result), self.clock() - t0, **(data(result) if data else {}))
         return result
 
 
@@ -203,20 +247,18 @@ async def run_export(
 
     `job_slots` caps the export jobs running on Botify at once (from a job's POST until it is DONE); pass one
     semaphore to several runs to cap them together (a batch). Default: `params.max_jobs` for this run.
+    `client`: pass one to share its rate limit with other runs (`params.rate` then does not apply).
     """
     params = params.validated()
     ref = clean_url(params.project_url)
-    # "latest" (the default) defers to an analysis named in the pasted URL: .../org/project/20241101-2/...
-    analysis_wanted = ref.analysis if params.analysis in (None, "", "latest") and ref.analysis else params.analysis
-    analysis_wanted = analysis_wanted or "latest"
     slots = job_slots if job_slots is not None else asyncio.Semaphore(params.max_jobs)
-    run = _Run(params, ref, analysis_wanted, _Steps(on_event, clock), sleep, clock, slots)
+    run = _Run(params, ref, wanted_analysis(params, ref), _Steps(on_event, clock, str(ref)), sleep, clock, slots)
     if client is None:
         if token is None:
             from .token import load_token
 
             token = load_token()
-        async with make_client(token, base_url=str(params.api_base)) as own:
+        async with make_client(token, base_url=str(params.api_base), rate=params.rate) as own:
             return await run.run(own)
     return await run.run(client)
 
@@ -247,6 +289,7 @@ class _Run:
             f"Finding analysis {self.analysis_wanted!r} of {self.ref}",
             api.resolve_analysis(client, self.ref, self.analysis_wanted),
             lambda a: f"Analysis {a.slug}" + (f" ({a.name})" if a.name else ""),
+            lambda a: {"analysis": a.slug},
         )
         reused = self.reuse(analysis, username, t0)
         if reused is not None:
@@ -442,6 +485,7 @@ class _KindExport:
             f"Downloading the {self.kind} file",
             self._download(job),
             lambda r: f"{self.kind}: {r.rows:,} rows → {r.path}",
+            lambda r: {"rows": r.rows, "path": str(r.path)},
         )
         return KindResult(self.kind, result.path, result.rows, job.job_id, False)
 
