@@ -28,6 +28,14 @@ def api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--api-base", default=None, help=f"API base URL (default: $BOTIFY_API_BASE, else {layout.DEFAULT_API_BASE})"
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        metavar="N",
+        help=f"requests per second this process sends at most (default: ${layout.RATE_VAR}, else "
+        f"{layout.API_RATE:g}, Botify's limit per token; N processes sharing a token: {layout.API_RATE:g}/N each)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,6 +74,41 @@ def _parser() -> argparse.ArgumentParser:
         "--poll-timeout", type=float, default=layout.POLL_TIMEOUT_S, help="seconds to wait for a job (default 3 h)"
     )
     run.add_argument("--retry-failed", action="store_true", help="start a new job where the last one FAILED")
+
+    batch = sub.add_parser(
+        "batch",
+        help="export many projects listed in a file, under one rate limit (token from BOTIFY_API_TOKEN)",
+        description="Export every project of FILE in one process: one rate limit for all (never more than "
+        "--rate requests/s in total), at most --max-jobs export jobs at once, a failing project fails its own "
+        "row only. Writes {FILE stem}_results.csv and .md into the output folder; exits 0 only when every "
+        "row succeeded. Run it again to resume or reuse: no job is ever created twice.",
+        epilog="FILE: one Botify project URL per line, optionally followed by key=value settings "
+        "(analysis, max_edges, fields, poll_timeout_s, retry_failed); or organisation slugs flush left with "
+        "project slugs indented beneath; or a .csv with a header row (project_url, then any of the settings); "
+        "or a .yaml list of URLs or of mappings with those keys. '#' starts a comment.",
+    )
+    batch.add_argument("file", metavar="FILE", help="the projects file (.txt, .csv, .yaml)")
+    batch.add_argument(
+        "--out", default=None, help="output folder (default: $BOTIFY_GRAPH_OUT, else downloads/ at the repository root)"
+    )
+    batch.add_argument(
+        "--max-jobs",
+        type=int,
+        default=layout.BATCH_MAX_JOBS,
+        metavar="N",
+        help=f"export jobs running on Botify at once, across projects (default {layout.BATCH_MAX_JOBS})",
+    )
+    batch.add_argument(
+        "--new-only",
+        action="store_true",
+        help="per project, export the newest analysis only if it is not exported yet (skip it otherwise)",
+    )
+    batch.add_argument(
+        "--compare",
+        action="store_true",
+        help="write what changed since the previous analysis exported in the output folder (_compare.md/.json)",
+    )
+    api_options(batch)
 
     fake = sub.add_parser("fake-api", help="serve the fake Botify API on 127.0.0.1 until Ctrl-C")
     fake.add_argument("--port", type=int, default=0, help="port (default: a free one)")
@@ -146,13 +189,14 @@ def _reporter() -> TextReporter:
 
 
 async def _export(params: ExportParams, token: str) -> int:
-    from .pipeline import run_export
+    from .pipeline import run_export, shown_elsewhere
     from .render.progress import brief_text, summary_text
     from .reports import export_reports
 
     reporter = _reporter()
     try:
-        result = await run_export(params, token=token, on_event=reporter)
+        with shown_elsewhere():  # the reporter shows every event
+            result = await run_export(params, token=token, on_event=reporter)
     finally:
         reporter.close()
     summary, written = await asyncio.to_thread(export_reports, result)
@@ -194,8 +238,47 @@ def _cmd_run(args: argparse.Namespace) -> int:
         api_base=args.api_base,
         poll_timeout_s=args.poll_timeout,
         retry_failed=args.retry_failed,
+        rate=args.rate,
     )
     return asyncio.run(_export(params, token))
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import BatchConsole, run_batch
+    from .errors import ConfigError
+    from .pipeline import shown_elsewhere
+    from .token import load_token
+
+    token = load_token()
+    if not token:
+        raise ConfigError("No API token: set BOTIFY_API_TOKEN (or save one with the wizard) and run again.")
+    console = BatchConsole(sys.stdout)
+    try:
+        with shown_elsewhere():  # the console shows every event
+            result = asyncio.run(
+                run_batch(
+                    args.file,
+                    out_dir=args.out,
+                    api_base=args.api_base,
+                    rate=args.rate,
+                    max_jobs=args.max_jobs,
+                    new_only=args.new_only,
+                    compare=args.compare,
+                    token=token,
+                    on_event=console,
+                )
+            )
+    finally:
+        console.close()
+    print(console.results(result), flush=True)
+    if not result.ok:
+        print(
+            f"botify-graph: {len(result.failed)} of {len(result.rows)} projects failed (see above); run the same "
+            "command again once fixed: what succeeded is reused, not exported again.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def _cmd_fake(args: argparse.Namespace) -> int:
@@ -313,6 +396,7 @@ def _cmd_cosmograph(args: argparse.Namespace) -> int:
 COMMANDS = {
     "demo": _cmd_demo,
     "run": _cmd_run,
+    "batch": _cmd_batch,
     "fake-api": _cmd_fake,
     "app": _cmd_app,
     "reproduce": _cmd_reproduce,

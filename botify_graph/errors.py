@@ -15,8 +15,9 @@
     ├── JobCreationUncertain         a job POST was cut off and whether the job exists is unknown
     ├── ExportJobFailed              Botify reports the export job FAILED (carries job_id and reason)
     ├── ExportTimeout                a job outlived the poll timeout (carries job_id; rerun resumes it)
-    └── DownloadError                a download was truncated, corrupt or not a CSV
-        └── DownloadExpired          the download link answered 403/404/410 (poll the job again)
+    ├── DownloadError                a download was truncated, corrupt or not a CSV
+    │   └── DownloadExpired          the download link answered 403/404/410 (poll the job again)
+    └── BatchFailed                  some projects of a batch failed (the others ran; the results say why)
 
 Messages say what happened and what to do next. No message, repr or attribute ever carries the
 API token: errors are built from statuses, codes and server messages, never from request headers.
@@ -131,3 +132,7 @@ class DownloadError(BotifyError):
 
 class DownloadExpired(DownloadError):
     """The download link no longer works; polling the job again yields a fresh one."""
+
+
+class BatchFailed(BotifyError):
+    """Some rows of a batch failed; every row ran, and the results file says why each failed."""
