@@ -45,6 +45,8 @@ def notebook_parameters(params: ExportParams) -> dict[str, Any]:
         out["poll_timeout_s"] = params.poll_timeout_s
     if params.retry_failed:
         out["retry_failed"] = True
+    if params.rate is not None:
+        out["api_rate"] = params.rate
     return out
 
 
