@@ -101,7 +101,8 @@ class BatchResult:
 class BatchEvent:
     """One thing that happened in a batch. `kind` is one of:
 
-    batch_started (data: total, source, out, max_jobs, rate, projects), row_started, step (the batch's own steps
+    batch_started (data: total, source, out, max_jobs, rate, projects), connected (the token was checked,
+    once: data["username"]), row_started, step (the batch's own steps
     for a row: new, reports, compare; `data["state"]` is started / succeeded / failed), export (`export`: the
     row's pipeline `Event`), row_finished (`result`), batch_finished (data: ok, failed, total).
     `row` is the row's index in the batch (-1 for the batch itself).
@@ -170,6 +171,7 @@ class _Batch:
         out: Path,
         client: httpx.AsyncClient,
         slots: asyncio.Semaphore,
+        username: str,
         new_only: bool,
         compare: bool,
         reports: bool,
@@ -178,6 +180,7 @@ class _Batch:
         clock: Callable[[], float],
     ) -> None:
         self.rows, self.params, self.out, self.client, self.slots = rows, params, out, client, slots
+        self.username = username
         self.new_only, self.compare, self.reports = new_only, compare, reports
         self.emit, self.sleep, self.clock = emit, sleep, clock
         self.cpu = asyncio.Semaphore(1)  # reports and comparisons: one at a time (big graphs, 2 cores)
@@ -227,7 +230,13 @@ class _Batch:
                 self.emit(BatchEvent("export", i, row.project, event.message, analysis, export=event))
 
             result = await run_export(
-                params, client=self.client, on_event=forward, sleep=self.sleep, clock=self.clock, job_slots=self.slots
+                params,
+                client=self.client,
+                on_event=forward,
+                sleep=self.sleep,
+                clock=self.clock,
+                job_slots=self.slots,
+                username=self.username,
             )
             analysis = result.analysis.slug
             await self._reports(i, result, notes)
@@ -436,13 +445,15 @@ async def run_batch(
     )
 
     async def go(shared: httpx.AsyncClient) -> list[RowResult]:
-        await api.verify_token(shared)  # once: a refused token stops the batch here, with one message
+        username = await api.verify_token(shared)  # once: a refused token stops the batch here, with one message
+        emit(BatchEvent("connected", -1, "", f"Connected as {username}", data={"username": username}))
         return await _Batch(
             rows,
             params,
             out=out,
             client=shared,
             slots=asyncio.Semaphore(max_jobs),
+            username=username,
             new_only=new_only,
             compare=compare,
             reports=reports,
@@ -614,7 +625,7 @@ class BatchConsole:
     def __call__(self, event: BatchEvent) -> None:
         self.board.apply(event)
         line = self._plain(event)
-        if line is not None and (not self.tty or event.kind in ("row_finished", "batch_started")):
+        if line is not None and (not self.tty or event.kind in ("row_finished", "batch_started", "connected")):
             self.table.line(line)
         if self.tty:
             text = status_table(self.board.table(), title=self.board.title(), width=self.table.width)
@@ -624,6 +635,8 @@ class BatchConsole:
         where = f"[{event.project}] " if event.project else ""
         if event.kind == "batch_started":
             return f"botify-graph batch: {event.message}"
+        if event.kind == "connected":
+            return f"✓ {event.message}"
         if event.kind == "row_started":
             return f"→ {where}started"
         if event.kind == "row_finished" and event.result is not None:

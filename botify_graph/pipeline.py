@@ -242,17 +242,20 @@ async def run_export(
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
     job_slots: asyncio.Semaphore | None = None,
+    username: str | None = None,
 ) -> ExportResult:
     """Export the links and meta CSVs of one analysis, resuming or reusing whatever already exists.
 
     `job_slots` caps the export jobs running on Botify at once (from a job's POST until it is DONE); pass one
     semaphore to several runs to cap them together (a batch). Default: `params.max_jobs` for this run.
     `client`: pass one to share its rate limit with other runs (`params.rate` then does not apply).
+    `username`: the token was already checked with `client` (a batch checks it once): no request for it.
     """
     params = params.validated()
     ref = clean_url(params.project_url)
     slots = job_slots if job_slots is not None else asyncio.Semaphore(params.max_jobs)
-    run = _Run(params, ref, wanted_analysis(params, ref), _Steps(on_event, clock, str(ref)), sleep, clock, slots)
+    steps = _Steps(on_event, clock, str(ref))
+    run = _Run(params, ref, wanted_analysis(params, ref), steps, sleep, clock, slots, username)
     if client is None:
         if token is None:
             from .token import load_token
@@ -274,6 +277,7 @@ class _Run:
     sleep: Callable[[float], Awaitable[Any]]
     clock: Callable[[], float]
     slots: asyncio.Semaphore
+    username: str | None = None  # the token was already checked with this client
 
     @property
     def registry(self) -> ExportRegistry:
@@ -281,9 +285,12 @@ class _Run:
 
     async def run(self, client: httpx.AsyncClient) -> ExportResult:
         t0 = self.clock()
-        username = await self.steps.run(
-            "connect", "Checking the API token", api.verify_token(client), lambda u: f"Connected as {u}"
-        )
+        if self.username is not None:
+            username = self.username
+        else:
+            username = await self.steps.run(
+                "connect", "Checking the API token", api.verify_token(client), lambda u: f"Connected as {u}"
+            )
         analysis: Analysis = await self.steps.run(
             "analysis",
             f"Finding analysis {self.analysis_wanted!r} of {self.ref}",
