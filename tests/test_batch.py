@@ -288,6 +288,8 @@ async def test_everything_is_logged_under_botify_graph_never_the_token(
     assert {getattr(r, "botify_project", None) for r in export} >= {f"{ORG}/{p}" for p in GOOD}
     for name in ("botify_graph", "botify_graph.batch", "botify_graph.export"):
         assert logging.getLogger(name).handlers == []  # the library installs no handler
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert result.results_md in written and not [p for p in written if secret.encode() in p.read_bytes()]
 
 
 def test_the_library_installs_no_log_handler_anywhere() -> None:
