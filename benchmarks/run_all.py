@@ -7,9 +7,10 @@
 2. polling a 10 s ... 30 min job on a virtual clock (bench_export.py);
 3. download + normalise of a large links export next to `gzip -dc`, bare zlib and pandas (bench_download.py,
    in its own processes so that peak memory is each one's own);
-4. start-up: import times and the Voila app's first wizard in headless Chromium (bench_startup.py).
+4. start-up: import times and the Voila app's first wizard in headless Chromium (bench_startup.py);
+5. many projects: one batch under one rate limit against each project alone (bench_batch.py).
 
-A summary against the targets of issues 6 and 16 closes the report. Figures are printed, never asserted: they depend
+A summary against the targets of issues 6, 14 and 16 closes the report. Figures are printed, never asserted: they depend
 on the machine and on what else runs on it (the load average is printed at the top and at the end).
 """
 
@@ -31,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import bench_batch  # noqa: E402
 import bench_export  # noqa: E402
 import bench_startup  # noqa: E402
 
@@ -137,8 +139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     voila = bench_startup.voila_times(loads) if loads else "--no-voila"
     bench_startup.print_voila(voila)
 
-    _section("summary (targets from issues 6 and 16)")
-    print(summary(e2e, polls, download, imports, voila))
+    _section("5. many projects: one batch under one rate limit vs each project alone (bench_batch.py)")
+    batch = bench_batch.run_batch_bench(bench_batch.QUICK if args.quick else bench_batch.FULL)
+    bench_batch.print_batch(batch)
+
+    _section("summary (targets from issues 6, 14 and 16)")
+    print(summary(e2e, polls, download, imports, voila, batch))
     print(f"\n{mode} run took {time.monotonic() - started:.0f} s; load average now {_load()}")
     return 0
 
@@ -153,8 +159,9 @@ def summary(
     download: str,
     imports: Sequence[tuple[str, float]],
     voila: bench_startup.VoilaFigures | str,
+    batch: bench_batch.BatchFigures | None = None,
 ) -> str:
-    """The headline figures, one line each, next to what issues 6 and 16 asked for."""
+    """The headline figures, one line each, next to what issues 6, 14 and 16 asked for."""
     ours, base, s = e2e.ours, e2e.base, e2e.setup
     longest = max(polls, key=lambda p: p.job_seconds)
     slower = max(s.links_seconds, s.meta_seconds)
@@ -245,6 +252,24 @@ def summary(
                 "Voila: page → first wizard card",
                 f"{statistics.median(voila.first_card):.2f} s median (app start {voila.app_start:.1f} s)",
                 "-",
+            )
+        )
+    if batch is not None and batch.batch is not None:
+        run, longest = batch.batch, batch.longest
+        rows.append(
+            (
+                f"batch of {len(batch.singles)} projects, wall time",
+                f"{run.wall:.1f} s vs longest project alone {longest.wall:.1f} s ({run.wall / longest.wall:.2f}x), "
+                f"vs all one after the other {batch.total:.1f} s ({run.wall / batch.total:.2f}x)",
+                "≈ the longest, not the sum",
+            )
+        )
+        throttled = run.throttled + sum(r.throttled for r in batch.singles)
+        rows.append(
+            (
+                "batch: 429s, most requests in a second",
+                f"{throttled} (every run), {run.peak} per second at most, {run.requests} requests",
+                "0, ≤ 5",
             )
         )
     out = io.StringIO()

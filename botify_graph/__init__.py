@@ -46,6 +46,8 @@ _EXPORTS = {
     # pipeline
     "run_export": "pipeline", "ExportParams": "pipeline", "ExportResult": "pipeline", "Event": "pipeline",
     "run_sync": "sync", "run_export_sync": "sync",
+    # many projects
+    "run_batch": "batch", "BatchResult": "batch", "read_projects": "projects",
     # state
     "ExportRegistry": "registry", "Sidecar": "state", "ParamLog": "state",
     "load_token": "token", "save_token": "token",
@@ -99,6 +101,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .jobs import poll_job, poll_schedule
     from .models import Analysis, Job
     from .pipeline import Event, ExportParams, ExportResult, run_export
+    from .batch import BatchResult, run_batch
+    from .projects import read_projects
     from .sync import run_export_sync, run_sync
     from .queries import META_FIELDS, links_export_payload, meta_export_payload
     from .registry import ExportRegistry

@@ -38,6 +38,14 @@ def api_options(parser: argparse.ArgumentParser) -> None:
         help="append a JSON Lines record of every API request and answer to FILE, without the token, to attach "
         "to a bug report",
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        metavar="N",
+        help=f"requests per second this process sends at most (default: ${layout.RATE_VAR}, else "
+        f"{layout.API_RATE:g}, Botify's limit per token; N processes sharing a token: {layout.API_RATE:g}/N each)",
+    )
 
 
 @contextlib.contextmanager
@@ -141,6 +149,41 @@ def _parser() -> argparse.ArgumentParser:
     doc.add_argument("--out", default=None, help="output folder to check for room (default: as `run`)")
     api_options(doc)
     doc.add_argument("--json", action="store_true", help="print the findings as JSON")
+
+    batch = sub.add_parser(
+        "batch",
+        help="export many projects listed in a file, under one rate limit (token from BOTIFY_API_TOKEN)",
+        description="Export every project of FILE in one process: one rate limit for all (never more than "
+        "--rate requests/s in total), at most --max-jobs export jobs at once, a failing project fails its own "
+        "row only. Writes {FILE stem}_results.csv and .md into the output folder; exits 0 only when every "
+        "row succeeded. Run it again to resume or reuse: no job is ever created twice.",
+        epilog="FILE: one Botify project URL per line, optionally followed by key=value settings "
+        "(analysis, max_edges, fields, poll_timeout_s, retry_failed); or organisation slugs flush left with "
+        "project slugs indented beneath; or a .csv with a header row (project_url, then any of the settings); "
+        "or a .yaml list of URLs or of mappings with those keys. '#' starts a comment.",
+    )
+    batch.add_argument("file", metavar="FILE", help="the projects file (.txt, .csv, .yaml)")
+    batch.add_argument(
+        "--out", default=None, help="output folder (default: $BOTIFY_GRAPH_OUT, else downloads/ at the repository root)"
+    )
+    batch.add_argument(
+        "--max-jobs",
+        type=int,
+        default=layout.BATCH_MAX_JOBS,
+        metavar="N",
+        help=f"export jobs running on Botify at once, across projects (default {layout.BATCH_MAX_JOBS})",
+    )
+    batch.add_argument(
+        "--new-only",
+        action="store_true",
+        help="per project, export the newest analysis only if it is not exported yet (skip it otherwise)",
+    )
+    batch.add_argument(
+        "--compare",
+        action="store_true",
+        help="write what changed since the previous analysis exported in the output folder (_compare.md/.json)",
+    )
+    api_options(batch)
 
     fake = sub.add_parser("fake-api", help="serve the fake Botify API on 127.0.0.1 until Ctrl-C")
     fake.add_argument("--port", type=int, default=0, help="port (default: a free one)")
@@ -272,6 +315,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         max_jobs=args.max_jobs,
         complete=args.complete,
         allow_cut=args.allow_cut,
+        rate=args.rate,
     )
     with traced(args) as trace:
         return asyncio.run(_export(params, token, trace))
@@ -290,12 +334,12 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         raise ConfigError("No API token: set BOTIFY_API_TOKEN (or save one with the wizard) and run again.")
     params = ExportParams(
         project_url=args.project_url, analysis=args.analysis, max_edges=args.max_edges, out_dir=args.out,
-        api_base=args.api_base,
+        api_base=args.api_base, rate=args.rate,
     ).validated()  # fmt: skip
     ref = clean_url(params.project_url)
 
     async def check(trace: Trace | None) -> int:
-        async with make_client(token, base_url=str(params.api_base), trace=trace) as client:
+        async with make_client(token, base_url=str(params.api_base), rate=params.rate, trace=trace) as client:
             report = await run_doctor(
                 client, ref, analysis=params.analysis, max_edges=params.max_edges, out_dir=params.out_dir
             )
@@ -325,12 +369,14 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         max_edges=args.max_edges,
         api_base=args.api_base,
         max_jobs=args.max_jobs,
+        rate=args.rate,
     ).validated()
-    print(asyncio.run(_plan(params, token, every_job=args.complete)))
+    with traced(args) as trace:
+        print(asyncio.run(_plan(params, token, every_job=args.complete, trace=trace)))
     return 0
 
 
-async def _plan(params: ExportParams, token: str, *, every_job: bool) -> str:
+async def _plan(params: ExportParams, token: str, *, every_job: bool, trace: Trace | None = None) -> str:
     from . import api
     from .client import make_client
     from .pipeline import wanted_analysis
@@ -338,13 +384,51 @@ async def _plan(params: ExportParams, token: str, *, every_job: bool) -> str:
     from .urls import clean_url
 
     ref = clean_url(params.project_url)
-    async with make_client(token, base_url=str(params.api_base)) as client:
+    async with make_client(token, base_url=str(params.api_base), rate=params.rate, trace=trace) as client:
         analysis = await api.resolve_analysis(client, ref, wanted_analysis(ref, params.analysis))
         plan = await api.export_plan(client, ref, analysis, params.max_edges)
     text = partition_view.plan_text(
         plan, max_jobs=params.max_jobs, many=layout.MANY_JOBS, show_parts=None if every_job else 12
     )
     return f"{ref} — {text}\n\nNothing was exported: no job created, no credit spent ({plan.requests} sizing queries)."
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import BatchConsole, run_batch
+    from .errors import ConfigError
+    from .token import load_token
+
+    token = load_token()
+    if not token:
+        raise ConfigError("No API token: set BOTIFY_API_TOKEN (or save one with the wizard) and run again.")
+    console = BatchConsole(sys.stdout)
+    try:
+        with traced(args) as trace:
+            result = asyncio.run(
+                run_batch(
+                    args.file,
+                    out_dir=args.out,
+                    api_base=args.api_base,
+                    rate=args.rate,
+                    max_jobs=args.max_jobs,
+                    new_only=args.new_only,
+                    compare=args.compare,
+                    token=token,
+                    on_event=console,
+                    trace=trace,
+                )
+            )
+    finally:
+        console.close()
+    print(console.results(result), flush=True)
+    if not result.ok:
+        print(
+            f"botify-graph: {len(result.failed)} of {len(result.rows)} projects failed (see above); run the same "
+            "command again once fixed: what succeeded is reused, not exported again.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def _cmd_fake(args: argparse.Namespace) -> int:
@@ -464,6 +548,7 @@ COMMANDS = {
     "run": _cmd_run,
     "plan": _cmd_plan,
     "doctor": _cmd_doctor,
+    "batch": _cmd_batch,
     "fake-api": _cmd_fake,
     "app": _cmd_app,
     "reproduce": _cmd_reproduce,

@@ -2,8 +2,10 @@
 
 Policy, all inside a transport wrapper so every call site stays a plain `await client.get(...)`:
 - the token goes only to the API's own origin (download links live on a CDN and need none);
-- at most `rate` requests in any one-second window to the API origin (Botify allows 5 per second),
-  counted from when each answer arrived so that requests cannot bunch up on their way to the server;
+- at most `rate` requests in any one-second window to the API origin (Botify allows 5 per second per token;
+  `rate` defaults to $BOTIFY_GRAPH_RATE, else 5: see `layout.api_rate`), counted from when each answer
+  arrived so that requests cannot bunch up on their way to the server. One client is one budget: share it
+  (a batch does) rather than building several in one process;
 - 429: wait `Retry-After` when the server sends it, else back off exponentially; any method, since
   a 429 means the request was refused, not processed (a download host's 429 is handled the same way);
 - 5xx and broken connections: bounded retries with backoff (or the `Retry-After` a 503 may carry) for
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .errors import ConfigError
-from .layout import DEFAULT_API_BASE
+from .layout import DEFAULT_API_BASE, api_rate
 
 if TYPE_CHECKING:  # pragma: no cover
     from .trace import Trace
@@ -70,6 +72,10 @@ class _Slot:
 class RateLimiter:
     """At most `rate` requests in any sliding window of `period` seconds, as the server sees them.
 
+    The window holds a whole number of requests: `rate · period` rounded down, so that N processes at 5/N
+    each never exceed 5 in any window together (2.5/s gives 2 per second). Below one request per window, it
+    holds one request for `1 / rate` seconds (0.5/s: one every 2 s).
+
     `acquire(hold=True)` keeps the slot busy until `release`: the window of a request then counts from
     when its answer arrived, not from when it was sent. A request that travelled slowly (connection
     setup, TLS, a busy proxy) can thus never reach the server within `period` of the next `rate` ones.
@@ -83,9 +89,11 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        if rate <= 0:
+        if not rate > 0:
             raise ConfigError("The request rate must be positive.")
-        self.capacity = max(1, int(rate * period))
+        self.capacity = int(rate * period)
+        if self.capacity < 1:
+            self.capacity, period = 1, 1.0 / rate
         self.period = period
         self._slots: list[_Slot] = []
         self._clock = clock
@@ -211,7 +219,7 @@ def make_client(
     *,
     base_url: str = DEFAULT_BASE_URL,
     transport: httpx.AsyncBaseTransport | None = None,
-    rate: float = 5.0,
+    rate: float | None = None,
     max_retries: int = 4,
     timeout: float = 60.0,
     sleep: Sleep = asyncio.sleep,
@@ -222,6 +230,8 @@ def make_client(
 
     With `trace` (see `botify_graph.trace.open_trace`), every request and answer, retries included, is
     written to it without the token (which is registered with the trace as a secret).
+
+    `rate`: requests per second this client sends at most (default: $BOTIFY_GRAPH_RATE, else 5).
     """
     if not token or not str(token).strip():
         raise ConfigError(
@@ -231,7 +241,7 @@ def make_client(
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"API base URL {base_url!r} must start with http:// or https://.")
     api_url = httpx.URL(base_url.rstrip("/") + "/")
-    limiter = RateLimiter(rate, sleep=sleep)
+    limiter = RateLimiter(api_rate(rate), sleep=sleep)
     inner = transport or httpx.AsyncHTTPTransport()
     if trace is not None:
         from .trace import TraceTransport

@@ -19,7 +19,8 @@
     ├── ExportTimeout                a job outlived the poll timeout (carries job_id; rerun resumes it)
     ├── DownloadError                a download was truncated, corrupt or not a CSV
     │   └── DownloadExpired          the download link answered 403/404/410 (poll the job again)
-    └── StorageError                 a file could not be written: a full disk, a read-only folder (names it)
+    ├── StorageError                 a file could not be written: a full disk, a read-only folder (names it)
+    └── BatchFailed                  some projects of a batch failed (the others ran; the results say why)
 
 Messages say what happened and what to do next. No message, repr or attribute ever carries the
 API token: errors are built from statuses, codes and server messages, never from request headers.
@@ -154,3 +155,7 @@ class StorageError(BotifyError):
         self.folder = folder
         self.errno = errno
         super().__init__(message)
+
+
+class BatchFailed(BotifyError):
+    """Some rows of a batch failed; every row ran, and the results file says why each failed."""

@@ -8,6 +8,8 @@ Folders (each: the argument, else its environment variable, else the default):
     output folder  argument (relative: to the current folder, or to `base` when a caller gives one),
                    else $BOTIFY_GRAPH_OUT (relative: to the project home), else <project home>/downloads
     API base       argument, else $BOTIFY_API_BASE, else https://api.botify.com/v1
+    request rate   argument, else $BOTIFY_GRAPH_RATE, else 5 requests/s (Botify's limit per token): what one
+                   process's client sends at most; N processes sharing a token take 5/N each
     sidecar        $BOTIFY_GRAPH_STATE (relative: to the project home), else notebooks/link_graph.state.json
                    under the project home; its parameter log is the same name with .jsonl, rotated at
                    PARAM_LOG_ROTATE_BYTES into `….{n}.jsonl` (n = 1, 2, ...: oldest first), every file kept
@@ -28,6 +30,8 @@ Files inside the output folder:
     {org}/{project}/{project}_{old}_vs_{new}_compare.json / .md   what changed between two crawls
     traces/{what}-{UTC time}.jsonl                           a trace of API requests the wizard was asked to
                                                              record (the CLI's --trace FILE goes where it says)
+    {batch}_results.csv / .md                                what a batch did, row by row (`{batch}`: the stem
+                                                             of its projects file, e.g. projects_results.csv)
 
 Nothing here touches the network; only `project_home` and `repo_root` look at the disk (for the notebook).
 """
@@ -49,6 +53,8 @@ from .urls import ProjectRef, is_analysis_slug, is_valid_slug, validate_slug
 
 __all__ = [
     "API_BASE_VAR",
+    "API_RATE",
+    "BATCH_MAX_JOBS",
     "CONFIG_DIR_VAR",
     "DEFAULT_API_BASE",
     "DEFAULT_OUT_NAME",
@@ -64,6 +70,7 @@ __all__ = [
     "PARAM_LOG_ROTATE_BYTES",
     "PARTITION_MARGIN",
     "POLL_TIMEOUT_S",
+    "RATE_VAR",
     "REGISTRY_NAME",
     "REPORTS",
     "STATE_NAME",
@@ -73,6 +80,9 @@ __all__ = [
     "TRACE_DIR",
     "ExportName",
     "api_base",
+    "api_rate",
+    "batch_name",
+    "batch_results_paths",
     "compare_paths",
     "export_filename",
     "export_path",
@@ -104,6 +114,7 @@ OUT_VAR = "BOTIFY_GRAPH_OUT"
 STATE_VAR = "BOTIFY_GRAPH_STATE"
 HOME_VAR = "BOTIFY_GRAPH_HOME"
 CONFIG_DIR_VAR = "BOTIFY_GRAPH_CONFIG_DIR"
+RATE_VAR = "BOTIFY_GRAPH_RATE"
 
 # -- defaults ------------------------------------------------------------------------------------------------
 DEFAULT_API_BASE = "https://api.botify.com/v1"
@@ -118,6 +129,8 @@ JOB_REFUSED_WAIT_S = 3 * 3600.0  # how long to keep retrying a job POST that Bot
 DOWNLOAD_RESUMES = 5  # a broken or refused download is resumed (or restarted) this many times in one try
 PARAM_LOG_ROTATE_BYTES = 1 << 20  # the parameter log moves to a numbered file beyond this size (~3,000 answers)
 TRACE_BODY_BYTES = 2048  # request and response bodies in a trace are cut to this many bytes
+BATCH_MAX_JOBS = 4  # export jobs a batch keeps running on Botify at once, across its projects
+API_RATE = 5.0  # requests per second Botify allows per API token (shared/botify-api.md §8)
 
 # -- names ---------------------------------------------------------------------------------------------------
 NOTEBOOK = Path("notebooks") / "link_graph.ipynb"  # relative to the project home
@@ -132,6 +145,9 @@ REPORTS = {
     "graph_html": "_graph.html",
 }
 _COMPARE = {"compare_json": "_compare.json", "compare_md": "_compare.md"}
+_BATCH_RESULTS = ("_results.csv", "_results.md")
+DEFAULT_BATCH_NAME = "batch"  # results file stem of a batch given as rows, not as a file
+_BATCH_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,79}$")
 
 
 def _env(environ: Mapping[str, str] | None, name: str) -> str:
@@ -188,6 +204,31 @@ def api_base(explicit: str | None = None, *, environ: Mapping[str, str] | None =
     if explicit is not None and str(explicit).strip():
         return str(explicit).strip()
     return _env(environ, API_BASE_VAR) or DEFAULT_API_BASE
+
+
+def api_rate(explicit: float | str | None = None, *, environ: Mapping[str, str] | None = None) -> float:
+    """Requests per second one process sends at most: `explicit`, else $BOTIFY_GRAPH_RATE, else 5 (Botify's limit).
+
+    Several processes that share a token share its 5 requests/s: give each 5/N. A value that is not a positive
+    number is a ConfigError that names where it came from.
+    """
+    if explicit is not None and str(explicit).strip():
+        value, where = explicit, "The request rate"
+    else:
+        env = _env(environ, RATE_VAR)
+        if not env:
+            return API_RATE
+        value, where = env, f"{RATE_VAR}"
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        rate = float("nan")
+    if isinstance(value, bool) or not rate > 0 or rate == float("inf"):
+        raise ConfigError(
+            f"{where} must be a positive number of requests per second (Botify allows {API_RATE:g} per token; "
+            f"give each of N processes sharing a token {API_RATE:g}/N), got {value!r}."
+        )
+    return rate
 
 
 def sidecar_path(home: Path | None = None, *, environ: Mapping[str, str] | None = None) -> Path:
@@ -383,6 +424,22 @@ def compare_paths(out: str | os.PathLike[str], ref: ProjectRef, old: str, new: s
     stem = f"{ref.project}_{_check_analysis(old)}_vs_{_check_analysis(new)}"
     folder = project_dir(out, ref)
     return folder / (stem + _COMPARE["compare_json"]), folder / (stem + _COMPARE["compare_md"])
+
+
+def batch_name(projects_file: str | os.PathLike[str] | None) -> str:
+    """The name a batch's results are filed under: its projects file's stem (made file-name safe), else `batch`."""
+    if projects_file is None or not str(projects_file).strip():
+        return DEFAULT_BATCH_NAME
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(projects_file).stem).strip(".-")
+    return stem[:80] or DEFAULT_BATCH_NAME
+
+
+def batch_results_paths(out: str | os.PathLike[str], name: str) -> tuple[Path, Path]:
+    """(CSV, Markdown) paths of a batch's results, in the output folder: `{name}_results.csv` / `.md`."""
+    if not _BATCH_NAME.match(name):
+        raise ValueError(f"Bad batch name {name!r}; use layout.batch_name(projects_file).")
+    root = Path(out)
+    return root / (name + _BATCH_RESULTS[0]), root / (name + _BATCH_RESULTS[1])
 
 
 def variant_tag(

@@ -23,14 +23,17 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from . import layout
-from .errors import BotifyError, ConfigError
+from .errors import BatchFailed, BotifyError, ConfigError
 from .pipeline import ExportParams, ExportResult
+from .projects import flag, seconds, whole
+from .projects import parse_fields as _parse_fields
 from .token import ENV_VAR as TOKEN_VAR
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .batch import BatchResult
     from .wizard import Wizard
 
 __all__ = [
@@ -53,50 +56,32 @@ def _text(value: Any, name: str) -> str:
 
 
 def _whole(value: Any, name: str) -> int:
-    if isinstance(value, bool):
-        raise ConfigError(f"Parameter {name} must be a whole number, got {value!r}.")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.replace("_", "").replace(",", "").strip())
-        except ValueError:
-            pass
-    raise ConfigError(f"Parameter {name} must be a whole number, got {value!r}.")
+    return whole(value, f"Parameter {name}")
 
 
 def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool):
-        raise ConfigError(f"Parameter {name} must be a number of seconds, got {value!r}.")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"Parameter {name} must be a number of seconds, got {value!r}.") from None
+    return seconds(value, f"Parameter {name}")
 
 
 def _flag(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"true", "1", "yes"}:
-        return True
-    if text in {"false", "0", "no", ""}:
-        return False
-    raise ConfigError(f"Parameter {name} must be True or False, got {value!r}.")
+    return flag(value, f"Parameter {name}")
 
 
 def parse_fields(meta_fields: Any) -> tuple[str, ...] | None:
     """'pagetype, clicks' → ('pagetype', 'clicks'); '' or None → None (every field the project has)."""
-    if meta_fields is None:
+    if meta_fields is not None and not isinstance(meta_fields, (list, tuple)):
+        meta_fields = _text(meta_fields, "meta_fields")
+    return _parse_fields(meta_fields, "Parameter meta_fields")
+
+
+def _rate(value: Any) -> float | None:
+    """api_rate: 0 or empty → None (then $BOTIFY_GRAPH_RATE, else 5); else a positive number."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(meta_fields, (list, tuple)):
-        items = [str(f).strip() for f in meta_fields]
-    else:
-        items = [f.strip() for f in _text(meta_fields, "meta_fields").split(",")]
-    items = [f for f in items if f]
-    return tuple(items) or None
+    number = _number(value, "api_rate")
+    if number == 0:
+        return None
+    return layout.api_rate(number)
 
 
 @dataclass(frozen=True)
@@ -108,12 +93,19 @@ class NotebookSettings:
     home: Path
     sidecar: Path
     param_log: Path
-    candidates_file: Path | None = None  # a file of projects (see wizard.parse_candidates)
+    candidates_file: Path | None = None  # a projects file (see botify_graph.projects)
     trace_file: Path | None = None  # where to record a trace of every API request (see botify_graph.trace)
+    new_only: bool = False  # batch: skip a project whose newest analysis is already exported
+    compare: bool = False  # batch: write what changed since the previous exported analysis
 
     @property
     def headless(self) -> bool:
         return self.mode == "headless"
+
+    @property
+    def batch(self) -> bool:
+        """A headless run without a project_url and with a candidates_file: every project of that file."""
+        return self.headless and not self.params.project_url and self.candidates_file is not None
 
     @property
     def out_dir(self) -> Path:
@@ -136,6 +128,9 @@ def notebook_settings(
     mode: Any = "auto",
     candidates_file: Any = "",
     trace_file: Any = "",
+    api_rate: Any = 0,
+    new_only: Any = False,
+    compare: Any = False,
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
 ) -> NotebookSettings:
@@ -147,10 +142,12 @@ def notebook_settings(
         raise ConfigError(f"Parameter mode must be one of {', '.join(MODES)}, got {mode!r}.")
     if chosen == "auto":
         chosen = "headless" if url else "wizard"
-    if chosen == "headless" and not url:
+    candidates = _text(candidates_file, "candidates_file")
+    if chosen == "headless" and not url and not candidates:
         raise ConfigError(
             "A headless run needs a project: pass -p project_url https://app.botify.com/<org>/<project>/ "
-            "(any Botify URL of the project works)."
+            "(any Botify URL of the project works), or -p candidates_file <projects file> to export every "
+            "project of a file (a batch)."
         )
     params = ExportParams(
         project_url=url,
@@ -164,9 +161,9 @@ def notebook_settings(
         complete=_flag(complete, "complete"),
         allow_cut=_flag(allow_cut, "allow_cut"),
         max_jobs=_whole(max_jobs, "max_jobs"),
+        rate=_rate(api_rate),
     ).validated()
     state = layout.sidecar_path(home, environ=environ)
-    candidates = _text(candidates_file, "candidates_file")
     candidates_path = (
         (Path(candidates).expanduser() if Path(candidates).is_absolute() else home / candidates) if candidates else None
     )
@@ -184,6 +181,8 @@ def notebook_settings(
         param_log=layout.param_log_path(state),
         candidates_file=candidates_path,
         trace_file=trace_path,
+        new_only=_flag(new_only, "new_only"),
+        compare=_flag(compare, "compare"),
     )
 
 
@@ -197,15 +196,18 @@ def _short(exc: BaseException) -> BaseException:
 
 async def run_headless(
     settings: NotebookSettings, *, stream: TextIO | None = None, token: str | None = None
-) -> ExportResult:
-    """Run the whole export with plain-text progress; raise a BotifyError with our message on failure."""
+) -> ExportResult | BatchResult:
+    """Run the whole export with plain-text progress; raise a BotifyError with our message on failure.
+
+    A batch (`settings.batch`: no project_url, a candidates_file) runs every project of the file and
+    returns the BatchResult; it raises after all of them ran when any failed.
+    """
     from .pipeline import run_export
     from .render.progress import TextReporter, summary_text
     from .token import load_token, token_path
     from .trace import open_trace
 
     out = stream or sys.stdout
-    reporter = TextReporter(out, tty=False)
     try:
         token = token or load_token()
         if not token:
@@ -214,6 +216,12 @@ async def run_headless(
                 f"wizard (it goes to {token_path()}). The token is never a notebook parameter, so it cannot "
                 "end up in an output notebook."
             )
+    except BotifyError as exc:
+        raise _short(exc) from None
+    if settings.batch:
+        return await _run_batch(settings, out, token)
+    reporter = TextReporter(out, tty=False)
+    try:
         p = settings.params
         which = p.analysis if p.analysis not in ("", "latest") else "named in the URL, else the newest"
         print(f"botify-graph: exporting {p.project_url} (analysis {which}) into {p.out_dir}", file=out)
@@ -233,6 +241,44 @@ async def run_headless(
     except Exception as exc:  # the CSVs are complete: a report that fails is a note, not a failed run
         report = f"(The graph report could not be written: {exc})"
     print("\n" + report, file=out, flush=True)
+    return result
+
+
+async def _run_batch(settings: NotebookSettings, out: TextIO, token: str) -> BatchResult:
+    """Every project of the candidates file, as `botify-graph batch` does; the notebook's settings are the
+    defaults of rows that give none; raise after the last row when any failed."""
+    from .batch import BatchConsole, run_batch
+
+    p = settings.params
+    defaults: dict[str, Any] = {"max_edges": p.max_edges, "poll_timeout_s": p.poll_timeout_s}
+    defaults.update({"fields": p.fields} if p.fields is not None else {})
+    defaults.update({"retry_failed": True} if p.retry_failed else {})
+    console = BatchConsole(out, tty=False)
+    try:
+        result = await run_batch(
+            cast(Path, settings.candidates_file),
+            out_dir=p.out_dir,
+            api_base=p.api_base,
+            rate=p.rate,
+            new_only=settings.new_only,
+            compare=settings.compare,
+            defaults=defaults,
+            token=token,
+            on_event=console,
+        )
+    except BotifyError as exc:
+        raise _short(exc) from None
+    finally:
+        console.close()
+    print("\n" + console.results(result), file=out, flush=True)
+    if not result.ok:
+        names = ", ".join(r.project for r in result.failed)
+        raise _short(
+            BatchFailed(
+                f"{len(result.failed)} of {len(result.rows)} projects failed ({names}); the others were exported. "
+                f"Why, row by row: {result.results_md}. Run again once fixed: what succeeded is reused."
+            )
+        )
     return result
 
 

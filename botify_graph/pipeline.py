@@ -75,6 +75,7 @@ class ExportParams:
     max_jobs: int = layout.MAX_JOBS  # export jobs running on Botify at once for this run
     complete: bool = False  # every link at every depth, in as many jobs as it takes (see `api.export_plan`)
     allow_cut: bool = False  # depth 1 alone over the limit: export it cut at the limit instead of failing
+    rate: float | None = None  # requests/s this run's own client sends at most; None: $BOTIFY_GRAPH_RATE, else 5
 
     def validated(self) -> ExportParams:
         """Check values a person typed and resolve the folders; raise ConfigError with what to do."""
@@ -92,9 +93,11 @@ class ExportParams:
                 "(CLI: --complete or --allow-cut)."
             )
         fields = None if self.fields is None else queries.normalize_fields(list(self.fields))
+        rate = None if self.rate is None else layout.api_rate(self.rate)
         return replace(
             self,
             fields=fields,
+            rate=rate,
             out_dir=layout.out_dir(self.out_dir),
             api_base=layout.api_base(self.api_base),
         )
@@ -110,7 +113,8 @@ class Event:
     """One thing that happened during an export. `kind` is one of:
 
     step_started / step_succeeded / step_failed (with `elapsed`), job_status (data: job_id, status,
-    polls), download_progress (data: bytes, total), info.
+    polls), download_progress (data: bytes, total), info. The analysis step's success carries
+    data["analysis"] (its slug), a download's data["rows"] and data["path"].
     """
 
     kind: str
@@ -158,38 +162,51 @@ class ExportResult:
         return self.depth is not None and self.depth.cut
 
 
-log = logging.getLogger("botify_graph.export")
-# A library installs no handler, but without one Python's last resort prints WARNINGs (a failed step) to
-# stderr: a second line under the CLI's one-line error. Records still reach any handler the user configures.
-logging.getLogger("botify_graph").addHandler(logging.NullHandler())
+log = logging.getLogger("botify_graph.export")  # the package's NullHandler (botify_graph/__init__.py) applies
 _LEVELS = {"step_failed": logging.WARNING, "job_status": logging.DEBUG, "download_progress": logging.DEBUG}
 
 
-def _log_event(event: Event) -> None:
-    """Every event also goes to the `botify_graph.export` logger (no handler is installed by the library)."""
+def _log_event(event: Event, project: str = "") -> None:
+    """Every event also goes to the `botify_graph.export` logger (no handler is installed by the library).
+
+    Records start with the project (`[org/project] `: runs of a batch interleave) and carry it as the
+    record attribute `botify_project`.
+    """
     level = _LEVELS.get(event.kind, logging.INFO)
     if log.isEnabledFor(level):
         took = f" ({event.elapsed:.1f} s)" if event.elapsed is not None and event.kind != "step_started" else ""
-        log.log(level, "%s %s: %s%s", event.kind, event.step, event.message, took)
+        where = f"[{project}] " if project else ""
+        extra = {"botify_project": project}
+        log.log(level, "%s%s %s: %s%s", where, event.kind, event.step, event.message, took, extra=extra)
 
 
 class _Steps:
     """Emit started/succeeded/failed events around a block, with timings (and into the trace, if any)."""
 
-    def __init__(self, sink: EventSink | None, clock: Callable[[], float], trace: Trace | None = None) -> None:
+    def __init__(
+        self, sink: EventSink | None, clock: Callable[[], float], trace: Trace | None = None, project: str = ""
+    ) -> None:
         self.sink = sink
         self.clock = clock
         self.trace = trace
+        self.project = project
 
     def emit(self, kind: str, step: str, message: str, elapsed: float | None = None, **data: Any) -> None:
         event = Event(kind, step, message, elapsed, data)
-        _log_event(event)
+        _log_event(event, self.project)
         if self.trace is not None and kind != "download_progress":
             self.trace.event(kind, step, message, elapsed=elapsed, **data)
         if self.sink is not None:
             self.sink(event)
 
-    async def run(self, step: str, message: str, work: Awaitable[Any], done: Callable[[Any], str]) -> Any:
+    async def run(
+        self,
+        step: str,
+        message: str,
+        work: Awaitable[Any],
+        done: Callable[[Any], str],
+        data: Callable[[Any], dict[str, Any]] | None = None,
+    ) -> Any:
         t0 = self.clock()
         self.emit("step_started", step, message)
         try:
@@ -197,7 +214,7 @@ class _Steps:
         except BaseException as exc:
             self.emit("step_failed", step, str(exc) or type(exc).__name__, self.clock() - t0)
             raise
-        self.emit("step_succeeded", step, done(result), self.clock() - t0)
+        self.emit("step_succeeded", step, done(result), self.clock() - t0, **(data(result) if data else {}))
         return result
 
 
@@ -254,6 +271,7 @@ async def run_export(
     clock: Callable[[], float] = time.monotonic,
     job_slots: asyncio.Semaphore | None = None,
     trace: Trace | None = None,
+    username: str | None = None,
 ) -> ExportResult:
     """Export the links and meta CSVs of one analysis, resuming or reusing whatever already exists.
 
@@ -261,18 +279,20 @@ async def run_export(
     semaphore to several runs to cap them together (a batch). Default: `params.max_jobs` for this run.
     `trace` (`trace.open_trace`) records every request of the client this function builds, and the export's
     steps; a `client` passed in records into whatever trace it was made with (its steps go to `trace`).
+    `client`: pass one to share its rate limit with other runs (`params.rate` then does not apply).
+    `username`: the token was already checked with `client` (a batch checks it once): no request for it.
     """
     params = params.validated()
     ref = clean_url(params.project_url)
-    analysis_wanted = wanted_analysis(ref, params.analysis)
     slots = job_slots if job_slots is not None else asyncio.Semaphore(params.max_jobs)
-    run = _Run(params, ref, analysis_wanted, _Steps(on_event, clock, trace), sleep, clock, slots)
+    steps = _Steps(on_event, clock, trace, str(ref))
+    run = _Run(params, ref, wanted_analysis(ref, params.analysis), steps, sleep, clock, slots, username)
     if client is None:
         if token is None:
             from .token import load_token
 
             token = load_token()
-        async with make_client(token, base_url=str(params.api_base), trace=trace) as own:
+        async with make_client(token, base_url=str(params.api_base), trace=trace, rate=params.rate) as own:
             return await run.run(own)
     return await run.run(client)
 
@@ -288,6 +308,7 @@ class _Run:
     sleep: Callable[[float], Awaitable[Any]]
     clock: Callable[[], float]
     slots: asyncio.Semaphore
+    username: str | None = None  # the token was already checked with this client
 
     @property
     def registry(self) -> ExportRegistry:
@@ -295,15 +316,19 @@ class _Run:
 
     async def run(self, client: httpx.AsyncClient) -> ExportResult:
         t0 = self.clock()
-        check: api.TokenCheck = await self.steps.run(
-            "connect", "Checking the API token", api.check_token(client, self.ref), lambda c: c.describe()
-        )
-        username = check.username
+        if self.username is not None:  # checked already ("" when the user's name is unknown)
+            username: str | None = self.username or None
+        else:
+            check: api.TokenCheck = await self.steps.run(
+                "connect", "Checking the API token", api.check_token(client, self.ref), lambda c: c.describe()
+            )
+            username = check.username
         analysis: Analysis = await self.steps.run(
             "analysis",
             f"Finding analysis {self.analysis_wanted!r} of {self.ref}",
             api.resolve_analysis(client, self.ref, self.analysis_wanted),
             lambda a: f"Analysis {a.slug}" + (f" ({a.name})" if a.name else ""),
+            lambda a: {"analysis": a.slug},
         )
         reused = self.reuse(analysis, username, t0)
         if reused is not None:
@@ -798,6 +823,7 @@ class _KindExport:
                 f"Downloading the {self.kind} file",
                 self._download(job),
                 lambda r: f"{self.kind}: {r.rows:,} rows → {r.path}",
+                lambda r: {"rows": r.rows, "path": str(r.path)},
             )
         except AuthError as exc:  # asking the job for a fresh link
             raise self._job_kept(exc, job) from None

@@ -5,6 +5,7 @@
     summary_report(out, url, ...)   the summary of an export already on disk (`botify-graph summary`)
     compare_exports(out, url, ...)  what changed between two exported analyses, _compare.json/.md
     export_files(out, url, ...)     which CSVs an analysis has in an output folder
+    write_batch_results(out, ...)   what a batch did, row by row: {batch}_results.csv / .md
 
 Every file name comes from `layout` (see its docstring for the list); every write is atomic, so a report is
 either the old one or the new one, never half of each. The CSVs themselves are never touched.
@@ -12,6 +13,7 @@ either the old one or the new one, never half of each. The CSVs themselves are n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,7 @@ from .fsutil import atomic_write_json, atomic_write_text
 from .graph.compare import GraphDiff, compare_graphs
 from .graph.encode import encode_graph
 from .graph.summary import GraphSummary, summarize, summarize_encoded
+from .render.batch import ResultLine, results_csv, results_markdown
 from .render.charts import depth_chart_svg
 from .render.graphview import graph_view_html
 from .render.markdown import diff_markdown, summary_markdown
@@ -35,6 +38,7 @@ __all__ = [
     "export_reports",
     "headless_report",
     "summary_report",
+    "write_batch_results",
     "write_diff",
     "write_summary",
 ]
@@ -117,3 +121,16 @@ def compare_exports(
     new_links, new_meta, _ = layout.find_export(out, ref, new)
     diff = compare_graphs(old_links, new_links, old_meta, new_meta, top=top, old_label=old, new_label=new)
     return diff, list(write_diff(diff, out, ref, old, new)) if write else []
+
+
+def write_batch_results(
+    out: str | Path, name: str, lines: Sequence[ResultLine], *, started: str, elapsed: float
+) -> tuple[Path, Path]:
+    """Write a batch's results, `{name}_results.csv` and `.md`, into the output folder; return their paths.
+
+    Each run of the batch writes them anew (atomically): they say what the latest run did.
+    """
+    csv_path, md_path = layout.batch_results_paths(out, name)
+    atomic_write_text(csv_path, results_csv(lines))
+    atomic_write_text(md_path, results_markdown(lines, name=name, out=str(out), started=started, elapsed=elapsed))
+    return csv_path, md_path

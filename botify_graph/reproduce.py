@@ -51,6 +51,8 @@ def notebook_parameters(params: ExportParams) -> dict[str, Any]:
         out["allow_cut"] = True
     if params.max_jobs != layout.MAX_JOBS:
         out["max_jobs"] = params.max_jobs
+    if params.rate is not None:
+        out["api_rate"] = params.rate
     return out
 
 

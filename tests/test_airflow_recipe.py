@@ -19,6 +19,9 @@ from typing import Any
 
 import pytest
 
+from botify_graph.projects import SETTINGS, parse_projects, read_projects
+from botify_graph.reproduce import notebook_parameters
+
 ROOT = Path(__file__).resolve().parents[1]
 DAG = ROOT / "templates" / "airflow" / "botify_graph_dag.py"
 EXAMPLE = ROOT / "templates" / "airflow" / "botify_graph_projects.example.txt"
@@ -63,8 +66,8 @@ def _calls(tree: ast.AST, attr: str) -> list[ast.Call]:
 
 @pytest.fixture(scope="module")
 def dag_module() -> dict[str, Any]:
-    """The DAG file's pure part, executed without Airflow: imports other than airflow's, constants, the
-    exception class and the undecorated functions (not the tasks, not the DAG)."""
+    """The DAG file's pure part, executed without Airflow: imports other than airflow's, constants and the
+    undecorated functions (not the tasks, not the DAG)."""
     tree = _tree()
     keep: list[ast.stmt] = []
     for node in tree.body:
@@ -146,107 +149,52 @@ def test_the_docstring_explains_the_pool_size_and_where_the_token_comes_from() -
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("https://app.botify.com/o/p/\n", [{"project_url": "https://app.botify.com/o/p/"}]),
-        (
-            "# a comment\n\n  https://app.botify.com/o/p/   # why this one\n",
-            [{"project_url": "https://app.botify.com/o/p/"}],
-        ),
-        (  # a URL's own #fragment and ?query=... are the URL's
-            "app.botify.com/o/p/20241108/segmentation?filter=all#overview\n",
-            [{"project_url": "app.botify.com/o/p/20241108/segmentation?filter=all#overview"}],
-        ),
-        (
-            "https://app.botify.com/o/a/ max_edges=500000 meta_fields=pagetype,depth\n"
-            "https://app.botify.com/o/b/ analysis=20241101-2 retry_failed=true poll_timeout_s=60",
-            [
-                {"project_url": "https://app.botify.com/o/a/", "max_edges": "500000", "meta_fields": "pagetype,depth"},
-                {
-                    "project_url": "https://app.botify.com/o/b/",
-                    "analysis": "20241101-2",
-                    "retry_failed": "true",
-                    "poll_timeout_s": "60",
-                },
-            ],
-        ),
-        ("not-a-botify-url\n", [{"project_url": "not-a-botify-url"}]),  # its own task says why
-    ],
-)
-def test_parse_projects(dag_module: dict[str, Any], text: str, expected: list[dict[str, str]]) -> None:
-    assert dag_module["parse_projects"](text) == expected
+    ("slots", "rate"), [("", 5.0), ("1", 5.0), (" 2 ", 2.5), ("4", 1.25), ("5", 1.0)]
+)  # fmt: skip
+def test_each_task_takes_its_share_of_the_tokens_rate(dag_module: dict[str, Any], slots: str, rate: float) -> None:
+    assert dag_module["task_rate"](slots) == rate
 
 
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("", "lists no project"),
-        ("# only comments\n\n", "lists no project"),
-        ("https://app.botify.com/o/p/ max_edge=10\n", r"line 1: unknown setting 'max_edge'; use analysis"),
-        ("\nhttps://app.botify.com/o/p/ depth\n", r"line 2: 'depth' is not key=value"),
-        ("https://app.botify.com/o/p/ analysis=\n", r"'analysis=' is not key=value"),
-        ("https://app.botify.com/o/p/ analysis=1 analysis=2\n", "analysis is set twice"),
-        ("max_edges=10 https://app.botify.com/o/p/\n", "must start with a Botify project URL"),
-        ("https://app.botify.com/o/p/ token=abc\n", "unknown setting 'token'"),  # never a way in for the token
-        ("https://app.botify.com/o/p/ output_dir=/tmp\n", "unknown setting 'output_dir'"),  # one folder per DAG
-    ],
-)
-def test_parse_projects_names_the_line_of_what_it_cannot_read(
-    dag_module: dict[str, Any], text: str, message: str
-) -> None:
-    with pytest.raises(dag_module["ProjectsFileError"], match=message) as info:
-        dag_module["parse_projects"](text, "projects.txt")
-    assert str(info.value).startswith("projects.txt")
+@pytest.mark.parametrize("slots", ["0", "6", "two", "2.5", "-1"])
+def test_a_pool_size_that_cannot_keep_to_the_limit_is_refused(dag_module: dict[str, Any], slots: str) -> None:
+    with pytest.raises(ValueError, match=r"BOTIFY_GRAPH_POOL_SLOTS=.*a whole number from 1 to 5"):
+        dag_module["task_rate"](slots)
 
 
-def test_the_example_projects_file_parses(dag_module: dict[str, Any]) -> None:
-    projects = dag_module["parse_projects"](EXAMPLE.read_text(encoding="utf-8"))
-    assert len(projects) == 4 and projects[1]["max_edges"] == "500000"
-    assert dag_module["DEFAULT_PROJECTS_FILE"] == EXAMPLE.with_name("botify_graph_projects.txt")
-
-
-@pytest.mark.parametrize(
-    ("url", "name"),
-    [
-        ("https://example.com/x?y=1#z", "example.com_x_y_1_z"),
-        ("  HTTP://A/B/  ", "a_b"),
-        ("../../etc/passwd", "etc_passwd"),
-        ("///", "project"),
-        ("x" * 300, "x" * 100),
-    ],
-)
-def test_run_name_is_a_safe_file_name(dag_module: dict[str, Any], url: str, name: str) -> None:
-    assert dag_module["run_name"](url) == name
+def test_the_dag_reads_the_projects_file_with_botify_graphs_parser() -> None:
+    tree = _tree()
+    plan = next(f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == "plan")
+    imported = {(n.module, a.name) for n in ast.walk(plan) if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert ("botify_graph.projects", "read_projects") in imported  # one parser: batch, DAG and wizard
+    assert ("botify_graph.reproduce", "notebook_parameters") in imported  # one mapping to notebook parameters
+    assert not [f for f in tree.body if isinstance(f, ast.FunctionDef) and "parse" in f.name]
 
 
 def test_plan_runs_gives_each_project_its_notebook_in_the_dated_folder(dag_module: dict[str, Any]) -> None:
-    projects = [
-        {"project_url": "https://app.botify.com/o/p/", "max_edges": "10"},
-        {"project_url": "https://app.botify.com/o/q/"},
-        {"project_url": "app.botify.com/o/p/20241108/"},
-    ]
+    rows = read_projects(EXAMPLE).check()[:2] + parse_projects("app.botify.com/my-org/my-site.com/20241108/").check()
+    projects = [notebook_parameters(row.params(out_dir="/data/bg", rate=2.5)) for row in rows]
     runs = dag_module["plan_runs"](
         projects,
-        ["o__p", "o__q", "o__p"],
+        [f"{row.ref.org}__{row.ref.project}" for row in rows],
         notebook="/nb/link_graph.ipynb",
         out_dir="/data/bg",
         run_folder="2026-11-30T060000",
     )
     assert [r["output_nb"] for r in runs] == [
-        "/data/bg/runs/2026-11-30T060000/o__p.ipynb",
-        "/data/bg/runs/2026-11-30T060000/o__q.ipynb",
-        "/data/bg/runs/2026-11-30T060000/o__p-2.ipynb",  # listed twice: two notebooks, never one overwritten
+        "/data/bg/runs/2026-11-30T060000/my-org__my-site.com.ipynb",
+        "/data/bg/runs/2026-11-30T060000/my-org__my-shop.com.ipynb",
+        "/data/bg/runs/2026-11-30T060000/my-org__my-site.com-2.ipynb",  # listed twice: two notebooks
     ]
     assert {r["input_nb"] for r in runs} == {"/nb/link_graph.ipynb"}
-    assert runs[0]["parameters"] == {
-        "project_url": "https://app.botify.com/o/p/",
-        "max_edges": "10",
+    assert runs[1]["parameters"] == {
+        "project_url": "https://app.botify.com/my-org/my-shop.com/",
+        "max_edges": 500_000,
+        "meta_fields": "pagetype,is_compliant,depth",
         "output_dir": "/data/bg",  # CSVs and registry shared by every run: an exported crawl is reused
+        "api_rate": 2.5,  # the task's share of the token's 5 requests/s
         "mode": "headless",
     }
-    assert all(
-        set(r["parameters"]) <= {"project_url", "output_dir", "mode", *dag_module["LINE_SETTINGS"]} for r in runs
-    )
+    assert runs[2]["parameters"]["project_url"] == "app.botify.com/my-org/my-site.com/20241108/"  # as written
 
 
 def test_every_parameter_the_dag_sets_is_in_the_notebooks_parameters_cell(dag_module: dict[str, Any]) -> None:
@@ -254,7 +202,11 @@ def test_every_parameter_the_dag_sets_is_in_the_notebooks_parameters_cell(dag_mo
     cell = next(c for c in notebook["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
     body = ast.parse("".join(cell["source"])).body
     names = {n.target.id for n in body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
-    assert {*dag_module["LINE_SETTINGS"], "project_url", "output_dir", "mode"} <= names
+    text = " ".join(f"{s}=1" if s not in ("analysis", "fields") else "" for s in SETTINGS)
+    row = parse_projects(f"https://app.botify.com/o/p/ analysis=20241108 fields=depth {text}").check()[0]
+    params = dag_module["plan_runs"]([notebook_parameters(row.params(out_dir="/o", rate=1.0))], ["o__p"],
+                                     notebook="n", out_dir="/o", run_folder="r")[0]["parameters"]  # fmt: skip
+    assert set(params) <= names and {"analysis", "meta_fields", "max_edges", "api_rate", "mode"} <= set(params)
 
 
 # -- the check script and the docs -----------------------------------------------------------------------
@@ -273,7 +225,7 @@ def test_the_check_script_is_executable_valid_bash_and_pins_the_version_the_docs
 
 def test_the_docs_name_what_the_dag_reads(dag_module: dict[str, Any]) -> None:
     doc = DOC.read_text(encoding="utf-8")
-    for name in ("PROJECTS_FILE_VAR", "NOTEBOOK_VAR", "OUT_VAR", "POOL", "DAG_ID"):
+    for name in ("PROJECTS_FILE_VAR", "NOTEBOOK_VAR", "OUT_VAR", "POOL", "DAG_ID", "POOL_SLOTS_VAR"):
         assert f"`{dag_module[name]}`" in doc, f"docs/scheduling.md does not name {dag_module[name]}"
     assert "flock" in doc and "crontab" in doc.lower()
     assert "docs/scheduling.md" in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -45,7 +45,8 @@ def test_quick_mode_runs_and_prints_every_figure() -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
-    for heading in ("machine:", "python:", "1. end to end", "2. polling", "3. download", "4. start-up", "summary"):
+    headings = ("machine:", "python:", "1. end to end", "2. polling", "3. download", "4. start-up", "5. many projects")
+    for heading in (*headings, "summary"):
         assert heading in out
     for figure in (
         "depth discovery:",
@@ -64,6 +65,10 @@ def test_quick_mode_runs_and_prints_every_figure() -> None:
         "peak RSS ours / baseline",
         "from botify_graph import run_export",
         "Voila",
+        "batch / longest project:",
+        "longest project:",
+        "batch of 3 projects, wall time",
+        "batch: 429s, most requests in a second",
     ):
         assert figure in out, figure
     assert "failed" not in out

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import httpx
 import pytest
 
 from botify_graph.api import request_json, verify_token
-from botify_graph.client import RateLimiter, backoff, make_client, resolve_api_url, retry_after_seconds
+from botify_graph.client import RateLimiter, RetryTransport, backoff, make_client, resolve_api_url, retry_after_seconds
 from botify_graph.errors import ApiError, AuthError, ConfigError, MalformedResponse, RateLimited, TransportError
 
 TOKEN = "tok-SECRET-1234567890"
@@ -158,6 +159,51 @@ async def test_rate_limiter_sliding_window() -> None:
         window = [t for t in stamps if stamps[i] <= t < stamps[i] + 1.0]
         assert len(window) <= 5
     assert stamps[4] == 0.0 and stamps[5] >= 1.0
+
+
+@pytest.mark.parametrize(
+    ("rate", "capacity", "period"),
+    [(5, 5, 1.0), (5.9, 5, 1.0), (2.5, 2, 1.0), (1, 1, 1.0), (1.67, 1, 1.0), (0.5, 1, 2.0), (0.25, 1, 4.0)],
+)
+def test_rate_limiter_window_holds_whole_requests(rate: float, capacity: int, period: float) -> None:
+    # N processes at 5/N each must never send more than 5 in one second together: round down, never up
+    limiter = RateLimiter(rate)
+    assert (limiter.capacity, limiter.period) == (capacity, period)
+
+
+async def test_rate_limiter_below_one_request_per_second() -> None:
+    now = [0.0]
+
+    async def sleep(s: float) -> None:
+        now[0] += s
+
+    limiter = RateLimiter(0.5, clock=lambda: now[0], sleep=sleep)
+    stamps = []
+    for _ in range(4):
+        await limiter.acquire()
+        stamps.append(now[0])
+    assert all(b - a >= 2.0 for a, b in itertools.pairwise(stamps))
+
+
+async def test_make_client_takes_the_rate_from_the_argument_then_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def capacity(client: httpx.AsyncClient) -> int:
+        transport = client._transport
+        assert isinstance(transport, RetryTransport)
+        return transport.limiter.capacity
+
+    monkeypatch.delenv("BOTIFY_GRAPH_RATE", raising=False)
+    async with make_client("t") as c:
+        assert capacity(c) == 5
+    monkeypatch.setenv("BOTIFY_GRAPH_RATE", "2.5")
+    async with make_client("t") as c:
+        assert capacity(c) == 2
+    async with make_client("t", rate=1) as c:
+        assert capacity(c) == 1
+    monkeypatch.setenv("BOTIFY_GRAPH_RATE", "fast")
+    with pytest.raises(ConfigError, match="BOTIFY_GRAPH_RATE must be a positive number"):
+        make_client("t")
 
 
 def test_helpers() -> None:

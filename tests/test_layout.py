@@ -185,3 +185,47 @@ def test_rotated_parameter_logs_are_numbered_oldest_first(tmp_path: Path) -> Non
 def test_wizard_traces_go_to_the_traces_folder_of_the_output(tmp_path: Path) -> None:
     path = layout.trace_path(tmp_path, "wizard", "20261120T133501Z")
     assert path == tmp_path / layout.TRACE_DIR / "wizard-20261120t133501z.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("explicit", "environ", "expected"),
+    [
+        (None, {}, 5.0),
+        (None, {"BOTIFY_GRAPH_RATE": "2.5"}, 2.5),
+        (1, {"BOTIFY_GRAPH_RATE": "2.5"}, 1.0),
+        ("", {"BOTIFY_GRAPH_RATE": " 3 "}, 3.0),
+    ],
+)
+def test_api_rate_argument_then_environment_then_botifys_limit(
+    explicit: float | str | None, environ: dict, expected: float
+) -> None:
+    assert layout.api_rate(explicit, environ=environ) == expected
+
+
+@pytest.mark.parametrize(
+    ("explicit", "environ", "where"),
+    [("0", {}, "The request rate"), (-1, {}, "The request rate"), ("nan", {}, "The request rate"),
+     (True, {}, "The request rate"), (None, {"BOTIFY_GRAPH_RATE": "five"}, "BOTIFY_GRAPH_RATE")],
+)  # fmt: skip
+def test_a_bad_rate_says_where_it_came_from(explicit: object, environ: dict, where: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{where} must be a positive number of requests per second"):
+        layout.api_rate(explicit, environ=environ)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("file", "name"),
+    [(None, "batch"), ("", "batch"), ("/srv/weekly.txt", "weekly"), ("my projects.csv", "my-projects"),
+     ("../x/.hidden.yaml", "hidden"), ("...", "batch"), ("a.b.c.csv", "a.b.c")],
+)  # fmt: skip
+def test_batch_results_are_named_after_the_projects_file(tmp_path: Path, file: str | None, name: str) -> None:
+    assert layout.batch_name(file) == name
+    assert layout.batch_results_paths(tmp_path, name) == (
+        tmp_path / f"{name}_results.csv",
+        tmp_path / f"{name}_results.md",
+    )
+
+
+@pytest.mark.parametrize("name", ["", "../x", "a/b", ".hidden", "x" * 81])
+def test_a_bad_batch_name_is_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ValueError, match="Bad batch name"):
+        layout.batch_results_paths(tmp_path, name)

@@ -33,7 +33,8 @@ BIG = "https://app.botify.com/example-org/big.example/"
 PID = "https://app.botify.com/example-org/example.com/"
 PARAMETERS = (
     "project_url", "analysis", "max_edges", "meta_fields", "output_dir", "api_base", "poll_timeout_s",
-    "retry_failed", "complete", "allow_cut", "max_jobs", "trace_file", "candidates_file", "mode",
+    "retry_failed", "complete", "allow_cut", "max_jobs", "api_rate", "trace_file", "candidates_file", "new_only",
+    "compare", "mode",
 )  # fmt: skip
 
 
@@ -109,6 +110,25 @@ def test_trace_file_is_resolved_from_the_home(tmp_path: Path) -> None:
     assert notebook_settings(trace_file=str(tmp_path / "abs.jsonl"), home=tmp_path, environ={}).trace_file == (
         tmp_path / "abs.jsonl"
     )
+
+
+def test_headless_with_a_candidates_file_and_no_project_url_is_a_batch(tmp_path: Path) -> None:
+    (tmp_path / "projects.txt").write_text("example-org\n  example.com\n")
+    s = notebook_settings(candidates_file="projects.txt", mode="headless", new_only="true", compare=True,
+                          api_rate="2.5", max_edges=20_000, home=tmp_path, environ={})  # fmt: skip
+    assert s.batch and s.headless and s.new_only and s.compare and s.params.rate == 2.5
+    assert s.params.max_edges == 20_000  # the default of rows that give none
+    wizard = notebook_settings(candidates_file="projects.txt", home=tmp_path, environ={})
+    assert wizard.mode == "wizard" and not wizard.batch  # auto: the wizard, with the file in its picker
+    single = notebook_settings(project_url=PROJECT, candidates_file="projects.txt", home=tmp_path, environ={})
+    assert single.headless and not single.batch  # a project_url is one export
+    assert notebook_settings(project_url=PROJECT, api_rate=0, home=tmp_path, environ={}).params.rate is None
+    with pytest.raises(ConfigError, match="api_rate"):
+        notebook_settings(project_url=PROJECT, api_rate="fast", home=tmp_path, environ={})
+    with pytest.raises(ConfigError, match="The request rate must be a positive number"):
+        notebook_settings(project_url=PROJECT, api_rate=-1, home=tmp_path, environ={})
+    with pytest.raises(ConfigError, match="candidates_file <projects file>"):
+        notebook_settings(mode="headless", home=tmp_path, environ={})
 
 
 def test_project_home_is_the_folder_holding_the_notebook_from_anywhere_below_it(
@@ -394,6 +414,39 @@ def test_papermill_command_exits_non_zero_with_the_error(fake: Any, secret: str,
     assert done.returncode != 0
     assert "InvalidProjectURL" in done.stderr and "is a page of the Botify app" in done.stderr
     assert secret not in done.stderr + done.stdout
+
+
+@pytest.mark.slow
+def test_a_candidates_file_runs_a_batch_that_fails_after_every_project_ran(
+    fake: Any, secret: str, tmp_path: Path, venv_kernel: str
+) -> None:
+    import papermill as pm
+
+    projects = tmp_path / "weekly.txt"
+    projects.write_text(
+        "https://app.botify.com/example-org/example.com/ max_edges=20000\n"
+        "example-org\n  no-gsc.example\n  does-not-exist.example\n"
+    )
+    out_nb = tmp_path / "out.ipynb"
+    with pytest.raises(pm.PapermillExecutionError) as info:
+        _execute(LINK_GRAPH, out_nb, venv_kernel, candidates_file=str(projects), mode="headless",
+                 api_base=fake.base_url, output_dir=str(tmp_path / "dl"), max_edges=20_000, new_only=True)  # fmt: skip
+    assert info.value.ename == "BatchFailed" and "1 of 3 projects failed (example-org/does-not-exist.example)" in (
+        info.value.evalue
+    )
+    assert len(info.value.traceback) < 40
+    for project in ("example.com", "no-gsc.example"):
+        assert _header(tmp_path / "dl" / "example-org" / project / f"{project}_20241108_links.csv") == [
+            "source", "target"
+        ]  # fmt: skip
+    results = tmp_path / "dl" / "weekly_results.csv"
+    assert [row["status"] for row in csv.DictReader(results.open())] == ["exported", "exported", "failed"]
+    import nbformat
+
+    text = _stdout(nbformat.read(out_nb, as_version=4))
+    assert "botify-graph batch: 3 projects from" in text and "Batch weekly: 2 of 3 projects succeeded" in text
+    assert "✗ example-org/does-not-exist.example: failed" in text and "\x1b[" not in text
+    assert len(fake.jobs) == 4 and secret not in out_nb.read_text()
 
 
 @pytest.mark.slow

@@ -128,3 +128,40 @@ VIEW_ALL_PAGES = "page"  # the one group when pages are not coloured
 VIEW_OTHER = "other"  # page types beyond the palette
 VIEW_NOT_IN_META = "(not in meta)"
 VIEW_FLAG = {1: "yes", 0: "no", -1: "unknown"}
+
+# -- batches (botify-graph batch): the live table, the plain lines and the results file ---------------------
+BATCH_STATUS_COLUMNS = ("project", "analysis", "step", "jobs", "rows", "elapsed")
+BATCH_RESULT_COLUMNS = ("project", "analysis", "status", "files", "rows", "error")
+BATCH_TITLE = "Batch {name}: {ok} of {total} projects succeeded"
+BATCH_PROGRESS = "{done} of {total} projects done{failed} · {jobs} of {max_jobs} export jobs running · {elapsed}"
+BATCH_PROGRESS_FAILED = " ({failed} failed)"
+BATCH_STARTED = (
+    "{total} project{s} from {source} into {out} (at most {max_jobs} export jobs at once, {rate:g} requests/s)"
+)
+#: a row's status in the results → what it means (the word itself goes in the CSV)
+BATCH_STATUSES = {
+    "exported": "exported: new files",
+    "reused": "reused: the files of these settings were already there, no job was created",
+    "skipped": "skipped: --new-only and this analysis was already exported",
+    "failed": "failed: see the error",
+}
+BATCH_ROWS = "rows: links exported (rows of the links file)"
+BATCH_FILES = "files: relative to {out}"
+BATCH_WHEN = "Started {started}, took {elapsed}."
+BATCH_NOTES = "Notes"
+#: the batch's own steps (the export's steps are named by the pipeline: connect, analysis, fields, depth, ...)
+BATCH_STEPS = {
+    "waiting": "waiting",
+    "new": "newest crawl?",
+    "connect": "connecting",
+    "analysis": "analysis",
+    "reuse": "reusing files",
+    "fields": "fields",
+    "depth": "sizing",
+    "export": "starting job",
+    "poll": "job running",
+    "download": "downloading",
+    "reports": "reports",
+    "compare": "comparing",
+    "done": "done",
+}

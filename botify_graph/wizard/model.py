@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,10 +20,10 @@ from typing import Any
 
 from ..depth import DepthChoice
 from ..pipeline import ExportParams
+from ..projects import parse_candidates
 from ..queries import MAX_EXPORT_ROWS, META_BY_NAME
 from ..registry import KINDS, ExportRecord, ExportRegistry
 from ..state import STEPS
-from ..urls import is_valid_slug
 
 __all__ = [
     "ANSWER_TYPES",
@@ -424,31 +423,6 @@ class PipelineModel:
 
 
 # -- pure helpers ---------------------------------------------------------------------------------------
-
-_ADHOC = re.compile(r"ad[\s_.-]*hoc", re.IGNORECASE)
-
-
-def parse_candidates(text: str) -> list[tuple[str, str]]:
-    """(org, project) pairs from a candidates file: org names flush left, project slugs indented beneath.
-
-    Blank lines and `#` comments are skipped, and so are projects whose name says "ad hoc" (or adhoc,
-    ad-hoc), projects before any org, and names that are not Botify slugs.
-    """
-    out: list[tuple[str, str]] = []
-    org: str | None = None
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].rstrip()
-        if not line.strip():
-            continue
-        name = line.strip()
-        if not raw[:1].isspace():
-            org = name if is_valid_slug(name) else None
-            continue
-        if org is None or _ADHOC.search(name) or not is_valid_slug(name):
-            continue
-        if (org, name) not in out:
-            out.append((org, name))
-    return out
 
 
 def exported_analyses(registry: ExportRegistry, org: str, project: str) -> dict[str, dict[str, ExportRecord]]:

@@ -247,7 +247,7 @@ class ProjectStep(Step):
         if path is None:
             return
         try:
-            pairs = parse_candidates(Path(path).read_text(encoding="utf-8"))
+            pairs = parse_candidates(Path(path).read_text(encoding="utf-8"), str(path))  # .csv, .yaml or text
         except OSError as exc:
             self.cleaned.value = note(
                 f"The candidates file {esc(path)} cannot be read ({esc(exc.strerror)}).", color="#c62828"

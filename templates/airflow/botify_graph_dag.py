@@ -8,13 +8,15 @@ Copy this file into your DAGs folder (or point the DAGs folder at `templates/air
   `notebooks/link_graph.ipynb` headless with the papermill provider's `PapermillOperator`. A project that
   fails (not found, no permission, a failed Botify job) fails its own task only; the others go on, and the
   run is then marked failed so you notice.
-- Every `export` task runs in the Airflow pool `botify_api`, which you create with ONE slot per Botify API
-  token: `airflow pools set botify_api 1 "Botify API: 5 requests/s per token"`. Botify allows 5 requests/s
-  per token, and each task is a separate process whose botify-graph client already paces itself at that
-  full 5 requests/s; two tasks at once could send 10/s, which Botify answers with 429s (the client backs
-  off and retries, but the token's budget, shared with the Botify app and any other script, is overdrawn).
-  One slot is the size that keeps the sum under the limit. Tasks of other DAGs that use the same token
-  belong in the same pool.
+- Every `export` task runs in the Airflow pool `botify_api`, whose slots are the tasks that run at once.
+  Botify allows 5 requests/s per token, and each task is a separate process with its own client: `plan`
+  gives each task 5/N requests/s (the notebook's `api_rate`) for a pool of N slots, so that together they
+  never send more than 5 (each rounds down to whole requests per second: 2 slots send 2/s each). Create
+  the pool with ONE slot per token, `airflow pools set botify_api 1 "Botify API: 5 requests/s per token"`
+  (projects then take turns, each at the full 5/s), or with N slots (N from 2 to 5) and the same N in
+  `BOTIFY_GRAPH_POOL_SLOTS` of the workers' environment: N projects' jobs then run on Botify at once. Tasks
+  of other DAGs that use the same token belong in the same pool. (Many projects on one machine: one
+  `botify-graph batch` process shares one 5/s budget among all of them; see docs/scheduling.md.)
 
 The token is never a parameter, an Airflow Variable rendered into a template, or part of a command line:
 the notebook's kernel reads `BOTIFY_API_TOKEN` from the environment it inherits from the Airflow worker
@@ -33,14 +35,15 @@ run that finds the newest crawl already exported reuses the files and starts no 
 spent twice); a new crawl gets new files. Each run's notebooks go to a folder dated by the run.
 
 Importable without botify-graph: the scheduler only needs Airflow 3 and apache-airflow-providers-papermill;
-botify-graph is imported inside the tasks, on the workers. Validated with `scripts/airflow-check`
-(see docs/scheduling.md for the Airflow version and date).
+botify-graph is imported inside the tasks, on the workers. `plan` reads the projects file there with the
+parser `botify-graph batch` and the wizard's picker use (`botify_graph.projects`), so one file serves all
+three: one URL per line with key=value settings, organisations with indented project slugs, CSV or YAML.
+Validated with `scripts/airflow-check` (see docs/scheduling.md for the Airflow version and date).
 """
 
 from __future__ import annotations
 
 import os
-import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,68 +52,39 @@ from airflow.providers.papermill.operators.papermill import PapermillOperator
 from airflow.sdk import dag, get_current_context, task
 
 DAG_ID = "botify_graph_exports"
-POOL = "botify_api"  # create it with 1 slot per Botify API token (see above)
+POOL = "botify_api"  # create it with 1 slot per Botify API token, or N slots and BOTIFY_GRAPH_POOL_SLOTS=N
 PROJECTS_FILE_VAR = "BOTIFY_GRAPH_PROJECTS_FILE"  # default: botify_graph_projects.txt beside this file
 NOTEBOOK_VAR = "BOTIFY_GRAPH_NOTEBOOK"  # default: the checkout's notebooks/link_graph.ipynb
 OUT_VAR = "BOTIFY_GRAPH_OUT"  # the same variable the notebook reads; default $AIRFLOW_HOME/botify-graph
+POOL_SLOTS_VAR = "BOTIFY_GRAPH_POOL_SLOTS"  # the slots of POOL (default 1): each task takes API_RATE / slots
+API_RATE = 5.0  # requests per second Botify allows per token
+MAX_POOL_SLOTS = 5  # beyond 5 processes, one request per second each would already exceed API_RATE
 DEFAULT_PROJECTS_FILE = Path(__file__).resolve().with_name("botify_graph_projects.txt")
-# Notebook parameters a line of the projects file may set after the URL, as key=value.
-LINE_SETTINGS = ("analysis", "max_edges", "meta_fields", "poll_timeout_s", "retry_failed")
 
 
-class ProjectsFileError(ValueError):
-    """The projects file cannot be read as one project URL per line with optional key=value settings."""
-
-
-def parse_projects(text: str, source: str = "projects file") -> list[dict[str, str]]:
-    """Lines of `URL [key=value ...]` → notebook parameters per project. Blank lines and comments (`#` at the
-    start of a line or after a space) are skipped.
-
-    Raise ProjectsFileError naming the line for what cannot be a project line (an unknown or repeated
-    setting, a missing '='); whether a URL names a real Botify project is left to that project's task.
-    """
-    projects: list[dict[str, str]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = re.split(r"\s#", raw, maxsplit=1)[0].strip()  # a URL's own #fragment is kept
-        if not line or line.startswith("#"):
-            continue
-        url, *settings = line.split()
-        if re.match(r"[A-Za-z_]\w*=", url):
-            raise ProjectsFileError(f"{source}, line {number}: the line must start with a Botify project URL.")
-        params = {"project_url": url}
-        for item in settings:
-            key, sep, value = item.partition("=")
-            if not sep or not value:
-                raise ProjectsFileError(f"{source}, line {number}: {item!r} is not key=value.")
-            if key not in LINE_SETTINGS:
-                raise ProjectsFileError(
-                    f"{source}, line {number}: unknown setting {key!r}; use {', '.join(LINE_SETTINGS)}."
-                )
-            if key in params:
-                raise ProjectsFileError(f"{source}, line {number}: {key} is set twice.")
-            params[key] = value
-        projects.append(params)
-    if not projects:
-        raise ProjectsFileError(f"{source} lists no project: write one Botify project URL per line.")
-    return projects
-
-
-def run_name(url: str) -> str:
-    """A file name for a project URL that botify-graph could not read (its task will say why)."""
-    name = re.sub(r"^[a-z]+://", "", url.strip().lower())
-    name = re.sub(r"[^a-z0-9._-]+", "_", name).strip("._-")
-    return (name or "project")[:100]
+def task_rate(slots_setting: str) -> float:
+    """Requests per second each task may send: API_RATE shared by the pool's slots (from POOL_SLOTS_VAR)."""
+    text = slots_setting.strip() or "1"
+    if not text.isdigit() or not 1 <= int(text) <= MAX_POOL_SLOTS:
+        raise ValueError(
+            f"{POOL_SLOTS_VAR}={slots_setting!r}: give the number of slots of the pool {POOL}, a whole number "
+            f"from 1 to {MAX_POOL_SLOTS} (each task then sends at most {API_RATE:g}/slots requests per second)."
+        )
+    return API_RATE / int(text)
 
 
 def plan_runs(
-    projects: list[dict[str, str]],
+    projects: list[dict[str, Any]],
     names: list[str],
     *,
     notebook: str,
     out_dir: str,
     run_folder: str,
 ) -> list[dict[str, Any]]:
-    """The PapermillOperator arguments of each project's task: its notebook run and where it is saved."""
+    """The PapermillOperator arguments of each project's task: its notebook run and where it is saved.
+
+    `projects`: each project's notebook parameters; `names`: a file name for each (org__project).
+    """
     runs: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for params, name in zip(projects, names, strict=True):
@@ -131,8 +105,8 @@ def plan_runs(
 def plan() -> list[dict[str, Any]]:
     """Read the project list and decide each project's papermill run (on a worker: imports botify-graph)."""
     from botify_graph.app import find_notebook
-    from botify_graph.errors import InvalidProjectURL
-    from botify_graph.urls import clean_url
+    from botify_graph.projects import ProjectsFileError, read_projects
+    from botify_graph.reproduce import notebook_parameters
 
     path = Path(os.environ.get(PROJECTS_FILE_VAR, "").strip() or DEFAULT_PROJECTS_FILE)
     if not path.is_file():
@@ -140,22 +114,16 @@ def plan() -> list[dict[str, Any]]:
             f"No projects file at {path}: write one Botify project URL per line there, or set {PROJECTS_FILE_VAR} "
             "in the worker's environment to the file's path."
         )
-    projects = parse_projects(path.read_text(encoding="utf-8"), str(path))
-    names = []
-    for params in projects:
-        try:
-            ref = clean_url(params["project_url"])
-            names.append(f"{ref.org}__{ref.project}")
-        except InvalidProjectURL:
-            names.append(run_name(params["project_url"]))
+    rows = read_projects(path).check()  # every line checked here, before any task sends a request
+    rate = task_rate(os.environ.get(POOL_SLOTS_VAR, ""))
     airflow_home = Path(os.environ.get("AIRFLOW_HOME", "").strip() or Path.home() / "airflow")
     out_dir = Path(os.environ.get(OUT_VAR, "").strip() or airflow_home / "botify-graph").expanduser().resolve()
     dag_run = get_current_context()["dag_run"]
     run_folder = (dag_run.logical_date or dag_run.run_after).strftime("%Y-%m-%dT%H%M%S")
     (out_dir / "runs" / run_folder).mkdir(parents=True, exist_ok=True)  # papermill does not create it
     return plan_runs(
-        projects,
-        names,
+        [notebook_parameters(row.params(out_dir=str(out_dir), rate=rate)) for row in rows],
+        [f"{row.ref.org}__{row.ref.project}" for row in rows],
         notebook=str(find_notebook(os.environ.get(NOTEBOOK_VAR, "").strip() or None)),
         out_dir=str(out_dir),
         run_folder=run_folder,
