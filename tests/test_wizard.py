@@ -201,6 +201,26 @@ def test_parse_candidates_skips_ad_hoc_and_bad_lines() -> None:
     assert parse_candidates("  orphan\n") == []
 
 
+def test_parse_candidates_reads_project_urls_too_such_as_a_batch_projects_file() -> None:
+    text = "\n".join(
+        [
+            "https://app.botify.com/my-org/my-site.com/",
+            "https://app.botify.com/my-org/my-shop.com/ max_edges=500000 meta_fields=pagetype   # settings ignored",
+            "app.botify.com/other-org/their-blog.net/segmentation?filter=all#overview",
+            "https://app.botify.com/my-org/my-site.com/20241108/",  # the same project again
+            "https://app.botify.com/ad-hoc/adhoc-test/",
+            "https://example.com/not/botify",
+            "  indented.after.url",  # no org to belong to
+            "acme",
+            "  shop",
+        ]
+    )
+    assert parse_candidates(text) == [("my-org", "my-site.com"), ("my-org", "my-shop.com"),
+                                      ("other-org", "their-blog.net"), ("acme", "shop")]  # fmt: skip
+    example = Path(__file__).resolve().parents[1] / "templates" / "airflow" / "botify_graph_projects.example.txt"
+    assert len(parse_candidates(example.read_text())) == 4
+
+
 def test_pipeline_model_lands_on_first_unfinished_step() -> None:
     steps: dict[str, Any] = {
         "connect": {"username": "u"},

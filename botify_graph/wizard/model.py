@@ -409,25 +409,41 @@ _ADHOC = re.compile(r"ad[\s_.-]*hoc", re.IGNORECASE)
 
 
 def parse_candidates(text: str) -> list[tuple[str, str]]:
-    """(org, project) pairs from a candidates file: org names flush left, project slugs indented beneath.
+    """(org, project) pairs from a projects file, in the file's order, each once. Two kinds of line mix freely:
+
+    - a Botify URL of a project (anything `clean_url` takes, as copied from the browser), optionally followed
+      by `key=value` settings that are ignored here: the projects file of batch and Airflow runs works as is;
+    - org names flush left, their project slugs indented beneath.
 
     Blank lines and `#` comments are skipped, and so are projects whose name says "ad hoc" (or adhoc,
-    ad-hoc), projects before any org, and names that are not Botify slugs.
+    ad-hoc), slugs before any org (or right after a URL line), and names that are neither URLs nor Botify slugs.
     """
+    from ..errors import InvalidProjectURL
+    from ..urls import clean_url
+
     out: list[tuple[str, str]] = []
     org: str | None = None
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].rstrip()
         if not line.strip():
             continue
-        name = line.strip()
-        if not raw[:1].isspace():
-            org = name if is_valid_slug(name) else None
+        first = line.split()[0]
+        pair: tuple[str, str] | None = None
+        if "/" in first:
+            try:
+                ref = clean_url(first)
+            except InvalidProjectURL:
+                continue
+            pair, org = (ref.org, ref.project), None  # an indented slug after a URL belongs to no org
+        elif not raw[:1].isspace():
+            org = first if is_valid_slug(first) and len(line.split()) == 1 else None
             continue
-        if org is None or _ADHOC.search(name) or not is_valid_slug(name):
+        elif org is not None and is_valid_slug(line.strip()):
+            pair = (org, line.strip())
+        if pair is None or _ADHOC.search(pair[1]):
             continue
-        if (org, name) not in out:
-            out.append((org, name))
+        if pair not in out:
+            out.append(pair)
     return out
 
 
