@@ -152,6 +152,8 @@ def voila_command(
         "--MappingKernelManager.cull_busy=False",
         "--KernelManager.transport=ipc",  # kernels talk over Unix sockets in Voila's private folder, not TCP
         f"--AppVoila.page_grace_s={page_grace_s:g}",
+        # the login page takes the token; it must not offer to store a password in the user's Jupyter config
+        "--PasswordIdentityProvider.allow_password_change=False",
     ]  # fmt: skip
     if template:
         cmd.append(f"--template={template}")

@@ -49,6 +49,7 @@ def test_voila_serves_localhost_only_with_code_and_tracebacks_hidden_and_culls_i
         "--MappingKernelManager.cull_connected=False",
         f"--template={TEMPLATE}",
         "--AppVoila.page_grace_s=10",
+        "--PasswordIdentityProvider.allow_password_change=False",
     ):
         assert flag in cmd
     assert not [a for a in cmd if "token" in a.lower()]  # the access token never goes on a command line
