@@ -116,6 +116,7 @@ def voila_times(loads: int, *, timeout: float = 90.0) -> VoilaFigures | str:
             assert app.stdout is not None
             for line in app.stdout:
                 if line.startswith("botify-graph app:"):
+                    url = line.split(":", 1)[1].strip()  # with the app's access token
                     break
             else:
                 log.seek(0)
@@ -128,7 +129,7 @@ def voila_times(loads: int, *, timeout: float = 90.0) -> VoilaFigures | str:
                     for _ in range(loads):
                         page = browser.new_page()
                         t = time.monotonic()
-                        page.goto(f"http://127.0.0.1:{port}/", wait_until="commit", timeout=timeout * 1000)
+                        page.goto(url, wait_until="commit", timeout=timeout * 1000)
                         page.get_by_text("1 · Connect").first.wait_for(timeout=timeout * 1000)
                         first.append(time.monotonic() - t)
                         page.locator(

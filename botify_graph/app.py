@@ -1,12 +1,20 @@
 """`botify-graph app`: serve `notebooks/link_graph.ipynb` as a Voila app on 127.0.0.1.
 
-    botify-graph app [--fake-api] [--port N] [--no-browser]
+    botify-graph app [--fake-api] [--port N] [--no-browser] [--candidates FILE] [--no-token]
 
-Voila runs as a child process in this process group with the code cells hidden, tracebacks off (the
-wizard shows errors as messages in its cards), our own template (`templates/voila/templates/botify-graph`:
-nothing from a CDN) and idle-kernel culling: Voila starts one kernel per page load and keeps it, so kernels
-without a connected page are shut down after `cull_idle_s` seconds of idleness. Ctrl-C (or SIGTERM) stops
-Voila by its PID, which shuts its kernels down, then the fake API.
+Voila runs as a child process in this process group (`python -m botify_graph.appserver`: Voila's standalone
+server plus the download route, the token from the environment and the page watch) with the code cells
+hidden, tracebacks off (the wizard shows errors as messages in its cards), our own template
+(`templates/voila/templates/botify-graph`: nothing from a CDN), a kernel shut down seconds after its page
+has gone (reload, closed tab) and idle-kernel culling for the rest. Ctrl-C (or SIGTERM) stops Voila by its
+PID, which shuts its kernels down, then the fake API.
+
+Access: the app holds a Botify token that spends credits, so like JupyterLab it asks for a random token
+in its URL (printed, and opened in the browser through a private redirect file so it never shows in a
+process list); the browser keeps a login cookie afterwards. `--no-token` opts out, with a warning.
+
+`--candidates FILE`: a projects file (see `wizard.parse_candidates`) offered in the wizard's project
+picker; the kernels read its absolute path from $BOTIFY_GRAPH_CANDIDATES.
 
 `--fake-api` starts the fake Botify API in this process (a thread) and points the app at it through the
 environment: BOTIFY_API_BASE, BOTIFY_API_TOKEN (the fake's demo token), and a separate state folder for the
@@ -16,6 +24,8 @@ CSVs, the export registry, the wizard's sidecar and the token file, so a demo ne
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +36,7 @@ import webbrowser
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
@@ -35,6 +46,8 @@ import httpx
 from .errors import ConfigError
 from .layout import (
     API_BASE_VAR,
+    APP_TOKEN_VAR,
+    CANDIDATES_VAR,
     CONFIG_DIR_VAR,
     DEFAULT_OUT_NAME,
     HOME_VAR,
@@ -50,9 +63,11 @@ __all__ = [
     "CULL_IDLE_S",
     "CULL_INTERVAL_S",
     "DEFAULT_PORT",
+    "PAGE_GRACE_S",
     "TEMPLATE",
     "AppConfig",
     "app_environ",
+    "check_candidates",
     "find_notebook",
     "free_port",
     "serve",
@@ -64,6 +79,7 @@ DEFAULT_PORT = 8866
 TEMPLATE = "botify-graph"
 CULL_IDLE_S = 900  # a kernel without a page (tab closed, curl, crashed browser) goes after 15 idle minutes
 CULL_INTERVAL_S = 60
+PAGE_GRACE_S = 10  # a kernel whose page has gone (reload, closed tab) is shut down after this many seconds
 DEMO_SCALE = 0.05  # the fake's example.com at 5%: ~3,500 pages, ~95k links, a few seconds per export
 TEMPLATES_DIR = "templates"
 
@@ -81,6 +97,9 @@ class AppConfig:
     state_dir: Path | None = None  # --fake-api: where the demo's files go (default: a new temporary folder)
     cull_idle_s: int = CULL_IDLE_S
     cull_interval_s: int = CULL_INTERVAL_S
+    page_grace_s: float = PAGE_GRACE_S
+    token: bool = True  # False: --no-token, anyone who can reach the port can drive the app
+    candidates: Path | None = None  # a projects file for the wizard's picker
 
 
 def find_notebook(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -113,11 +132,12 @@ def voila_command(
     template: str | None = TEMPLATE,
     cull_idle_s: int = CULL_IDLE_S,
     cull_interval_s: int = CULL_INTERVAL_S,
+    page_grace_s: float = PAGE_GRACE_S,
     python: str = sys.executable,
 ) -> list[str]:
-    """The Voila command line: 127.0.0.1 only, sources stripped, no tracebacks, idle kernels culled."""
+    """The app server's command line: 127.0.0.1 only, sources stripped, no tracebacks, pageless kernels stopped."""
     cmd = [
-        python, "-m", "voila", str(notebook),
+        python, "-m", "botify_graph.appserver", str(notebook),
         "--no-browser",
         f"--Voila.ip={HOST}",
         f"--port={port}",
@@ -131,6 +151,9 @@ def voila_command(
         "--MappingKernelManager.cull_connected=False",  # a page that is still open keeps its kernel
         "--MappingKernelManager.cull_busy=False",
         "--KernelManager.transport=ipc",  # kernels talk over Unix sockets in Voila's private folder, not TCP
+        f"--AppVoila.page_grace_s={page_grace_s:g}",
+        # the login page takes the token; it must not offer to store a password in the user's Jupyter config
+        "--PasswordIdentityProvider.allow_password_change=False",
     ]  # fmt: skip
     if template:
         cmd.append(f"--template={template}")
@@ -145,9 +168,16 @@ def app_environ(
     api_base: str | None = None,
     token: str | None = None,
     state_dir: Path | None = None,
+    app_token: str | None = None,
+    candidates: Path | None = None,
 ) -> dict[str, str]:
-    """The environment of the Voila process (and so of its kernels)."""
+    """The environment of the Voila process (and so of its kernels, except `app_token`: the server drops it)."""
     env = dict(base)
+    env.pop(APP_TOKEN_VAR, None)
+    if app_token:
+        env[APP_TOKEN_VAR] = app_token
+    if candidates is not None:
+        env[CANDIDATES_VAR] = str(candidates.resolve())
     env[HOME_VAR] = str(home)
     env["PYTHONUNBUFFERED"] = "1"
     env["JUPYTER_PREFER_ENV_PATH"] = "1"  # the kernel of this Python environment, not a user-wide one
@@ -209,6 +239,39 @@ def stop_process(proc: subprocess.Popen[bytes], *, grace: float = 15.0) -> None:
         proc.wait(5)
 
 
+def check_candidates(path: Path) -> Path:
+    """The projects file for the picker, checked now rather than in every page: it must list a project."""
+    from .wizard.model import parse_candidates
+
+    path = path.expanduser().resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--candidates: cannot read {path} ({exc.strerror or exc}).") from None
+    if not parse_candidates(text):
+        raise ConfigError(
+            f"--candidates: {path} lists no project. Write one project per line as a Botify URL "
+            "(https://app.botify.com/ORG/PROJECT/), or org names flush left with their project slugs indented "
+            "beneath; see docs/frontends.md."
+        )
+    return path
+
+
+def open_browser(url: str, stack: ExitStack) -> None:
+    """Open `url` through a private redirect file, so the token in it never shows in a process list."""
+    folder = Path(tempfile.mkdtemp(prefix="botify-graph-open-"))  # mode 0700
+    page = folder / "open.html"
+    target = escape(url, quote=True)
+    page.write_text(
+        f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={target}">'
+        f'<title>botify-graph</title><p>Opening <a href="{target}">botify-graph</a>…</p>',
+        encoding="utf-8",
+    )
+    page.chmod(0o600)
+    stack.callback(shutil.rmtree, folder, ignore_errors=True)
+    webbrowser.open(page.as_uri())
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -223,6 +286,8 @@ def serve(config: AppConfig, *, out: TextIO | None = None, environ: Mapping[str,
     if _port_taken(port):
         raise ConfigError(f"Port {port} on {HOST} is in use: pick another with --port N (0 picks a free one).")
     url = f"http://{HOST}:{port}/"
+    candidates = check_candidates(config.candidates) if config.candidates is not None else None
+    app_token = secrets.token_urlsafe(32) if config.token else None
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         with ExitStack() as stack:
@@ -250,7 +315,14 @@ def serve(config: AppConfig, *, out: TextIO | None = None, environ: Mapping[str,
                 )
             templates = template_root(notebook)
             env = app_environ(
-                base_env, home=home, templates=templates, api_base=api_base, token=token, state_dir=state_dir
+                base_env,
+                home=home,
+                templates=templates,
+                api_base=api_base,
+                token=token,
+                state_dir=state_dir,
+                app_token=app_token,
+                candidates=candidates,
             )
             cmd = voila_command(
                 notebook,
@@ -258,15 +330,25 @@ def serve(config: AppConfig, *, out: TextIO | None = None, environ: Mapping[str,
                 template=TEMPLATE if templates else None,
                 cull_idle_s=config.cull_idle_s,
                 cull_interval_s=config.cull_interval_s,
+                page_grace_s=config.page_grace_s,
             )
             proc: subprocess.Popen[bytes] = subprocess.Popen(cmd, env=env, cwd=notebook.parent)
             stack.callback(stop_process, proc)
             print(f"Starting Voila (pid {proc.pid}) for {notebook} ...", file=out, flush=True)
             wait_until_serving(url, proc)
-            print(f"botify-graph app: {url}", file=out)
+            if candidates is not None:
+                print(f"Projects offered in the picker: {candidates}", file=out)
+            if app_token is None:
+                print(
+                    "WARNING: --no-token: anyone who can reach this port can use the app and the Botify token it "
+                    "holds (which spends export credits).",
+                    file=out,
+                )
+            page = url + (f"?token={app_token}" if app_token else "")
+            print(f"botify-graph app: {page}", file=out)
             print("Ctrl-C to stop.", file=out, flush=True)
             if config.open_browser:
-                webbrowser.open(url)
+                open_browser(page, stack)
             code = proc.wait()
             if code:
                 print(f"Voila exited with code {code}.", file=out)

@@ -208,6 +208,25 @@ def _parser() -> argparse.ArgumentParser:
         default=900,
         help="shut down kernels without an open page after this many idle seconds (default 900)",
     )
+    app.add_argument(
+        "--candidates",
+        default=None,
+        metavar="FILE",
+        help="a projects file (one Botify project URL per line, or orgs with their projects indented) "
+        "offered in the wizard's project picker",
+    )
+    app.add_argument(
+        "--page-grace",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="shut a kernel down this many seconds after its page has gone (reload, closed tab; default 10)",
+    )
+    app.add_argument(
+        "--no-token",
+        action="store_true",
+        help="serve without the access token in the URL (anyone who can reach the port can use the app)",
+    )
 
     rep = sub.add_parser("reproduce", help="turn a wizard session into a papermill command (and parameters file)")
     rep.add_argument(
@@ -466,6 +485,9 @@ def _cmd_app(args: argparse.Namespace) -> int:
         fake_scale=args.scale,
         state_dir=Path(args.state_dir) if args.state_dir else None,
         cull_idle_s=args.cull_idle,
+        token=not args.no_token,
+        **({"page_grace_s": args.page_grace} if args.page_grace is not None else {}),
+        candidates=Path(args.candidates) if args.candidates else None,
     )
     return serve(config)
 

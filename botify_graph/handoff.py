@@ -21,6 +21,10 @@ What the server does, and why:
   `Access-Control-Allow-Private-Network: true` (Chrome asks before a public site reads a loopback address);
 - everything else is 404 (unknown path) or 405 (other methods).
 
+In a notebook or the app, `page_shelf().show(owner, [(links, meta), ...])` does the same from the kernel for
+the exports a page shows: one server per kernel, each pair under its own token, the previous pairs of that
+part of the page unserved, the server stopped when nothing is shown or the kernel ends.
+
 The link (`cosmograph_url`) uses Cosmograph's QueryString API. Parameters, all optional except `data`:
 
     data=<links CSV URL>   the edge list (columns source, target)
@@ -47,7 +51,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from .errors import ConfigError
 
-__all__ = ["COSMOGRAPH_RUN", "CsvServer", "cosmograph_url", "serve_for_cosmograph"]
+__all__ = ["COSMOGRAPH_RUN", "CsvServer", "PageShelf", "cosmograph_url", "page_shelf", "serve_for_cosmograph"]
 
 COSMOGRAPH_RUN = "https://cosmograph.app/run/"
 HOST = "127.0.0.1"
@@ -176,6 +180,30 @@ class CsvServer:
         self._httpd.log = log
         self._paths = {p.name: p for p in paths}
         self._thread: threading.Thread | None = None
+        self._guard = threading.Lock()
+
+    def add(self, files: Sequence[str | Path]) -> dict[Path, str]:
+        """Serve more files, under a new random token of their own; return {resolved path: URL}."""
+        paths = [Path(f).resolve() for f in files]
+        for p in paths:
+            if not p.is_file():
+                raise ConfigError(f"Cannot serve {p}: no such file.")
+        token = secrets.token_urlsafe(16)
+        urls = {p: f"{self.base_url}/{token}/{quote(p.name)}" for p in paths}
+        with self._guard:  # the handler threads read the mapping: replace it, never change it in place
+            self._httpd.files = {**self._httpd.files, **{f"/{token}/{quote(p.name)}": p for p in paths}}
+        return urls
+
+    def remove(self, urls: Sequence[str]) -> None:
+        """Stop serving the files at these URLs (answered 404 from now on)."""
+        paths = {urlsplit(u).path for u in urls}
+        with self._guard:
+            self._httpd.files = {k: v for k, v in self._httpd.files.items() if k not in paths}
+
+    @property
+    def serving(self) -> int:
+        """How many files are served right now."""
+        return len(self._httpd.files)
 
     @property
     def port(self) -> int:
@@ -245,3 +273,73 @@ def serve_for_cosmograph(
         server.url_for(links), None if meta is None else server.url_for(meta), color_by=color_by, size_by=size_by
     )
     return server, url
+
+
+class PageShelf:
+    """The Cosmograph file server of one kernel, for the exports its page shows right now.
+
+    Each part of the page (`owner`: the result card, the project step's list) calls `show(owner, pairs)`
+    whenever it draws: the files it showed before stop being served, the new ones are served under fresh
+    random tokens, and the cosmograph.app links come back. The server starts with the first file shown and
+    stops when nothing is shown any more; it runs in a daemon thread, so it also stops with the kernel (a
+    Voila page's kernel is shut down seconds after the page closes).
+    """
+
+    def __init__(self, *, color_by: str = "pagetype") -> None:
+        self.color_by = color_by
+        self._server: CsvServer | None = None
+        self._shown: dict[str, list[str]] = {}
+        self._guard = threading.Lock()
+
+    def show(self, owner: str, pairs: Sequence[tuple[str | Path, str | Path | None]]) -> list[str | None]:
+        """Serve the (links, meta) pairs `owner` shows now, instead of what it showed before; return one
+        cosmograph.app link per pair (None for a pair whose links file is missing)."""
+        from .graph.encode import csv_header
+
+        with self._guard:
+            old = self._shown.pop(owner, [])
+            if old and self._server is not None:
+                self._server.remove(old)
+            links: list[str | None] = []
+            served: list[str] = []
+            for links_csv, meta_csv in pairs:
+                files = [Path(links_csv)] + (
+                    [Path(meta_csv)] if meta_csv is not None and Path(meta_csv).is_file() else []
+                )
+                if not files[0].is_file():
+                    links.append(None)
+                    continue
+                if self._server is None:
+                    self._server = CsvServer([]).start()
+                urls = list(self._server.add(files).values())
+                served.extend(urls)
+                color = self.color_by if len(urls) > 1 and self.color_by in csv_header(files[1], "meta") else None
+                links.append(cosmograph_url(urls[0], urls[1] if len(urls) > 1 else None, color_by=color))
+            if served:
+                self._shown[owner] = served
+            if not self._shown and self._server is not None:
+                self._server.close()
+                self._server = None
+            return links
+
+    def close(self) -> None:
+        """Stop serving everything."""
+        with self._guard:
+            self._shown.clear()
+            if self._server is not None:
+                self._server.close()
+                self._server = None
+
+
+_SHELF: PageShelf | None = None
+
+
+def page_shelf() -> PageShelf:
+    """The kernel's one PageShelf (closed when the interpreter exits)."""
+    global _SHELF
+    if _SHELF is None:
+        import atexit
+
+        _SHELF = PageShelf()
+        atexit.register(_SHELF.close)
+    return _SHELF

@@ -32,6 +32,12 @@ Files inside the output folder:
                                                              record (the CLI's --trace FILE goes where it says)
     {batch}_results.csv / .md                                what a batch did, row by row (`{batch}`: the stem
                                                              of its projects file, e.g. projects_results.csv)
+    .export-locks/{key}.lock / .progress.json                 who follows each export record right now, and
+                                                             how far its download is (`follow_lock_path`)
+
+The Jupyter server (JupyterLab's extension `botify_graph.serverext`, the app's Voila) serves the export and
+report files of one output folder, and nothing else in it (`downloadable`), at `{base_url}botify-graph/files/`;
+it tells its kernels where through $BOTIFY_GRAPH_FILES_URL and $BOTIFY_GRAPH_FILES_DIR (`served_url`).
 
 Nothing here touches the network; only `project_home` and `repo_root` look at the disk (for the notebook).
 """
@@ -47,6 +53,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from .errors import ConfigError, InvalidProjectURL
 from .urls import ProjectRef, is_analysis_slug, is_valid_slug, validate_slug
@@ -54,11 +61,17 @@ from .urls import ProjectRef, is_analysis_slug, is_valid_slug, validate_slug
 __all__ = [
     "API_BASE_VAR",
     "API_RATE",
+    "APP_TOKEN_VAR",
     "BATCH_MAX_JOBS",
+    "CANDIDATES_VAR",
     "CONFIG_DIR_VAR",
     "DEFAULT_API_BASE",
     "DEFAULT_OUT_NAME",
     "DOWNLOAD_RESUMES",
+    "FILES_DIR_VAR",
+    "FILES_ROUTE",
+    "FILES_URL_VAR",
+    "FOLLOW_POLL_S",
     "HOME_VAR",
     "JOB_REFUSED_WAIT_S",
     "KINDS",
@@ -84,9 +97,12 @@ __all__ = [
     "batch_name",
     "batch_results_paths",
     "compare_paths",
+    "downloadable",
     "export_filename",
     "export_path",
     "find_export",
+    "follow_lock_path",
+    "follow_progress_path",
     "local_analyses",
     "out_dir",
     "out_dir_of",
@@ -102,6 +118,7 @@ __all__ = [
     "repo_root",
     "report_path",
     "report_stem",
+    "served_url",
     "sidecar_path",
     "trace_path",
     "variant_tag",
@@ -115,6 +132,10 @@ STATE_VAR = "BOTIFY_GRAPH_STATE"
 HOME_VAR = "BOTIFY_GRAPH_HOME"
 CONFIG_DIR_VAR = "BOTIFY_GRAPH_CONFIG_DIR"
 RATE_VAR = "BOTIFY_GRAPH_RATE"
+CANDIDATES_VAR = "BOTIFY_GRAPH_CANDIDATES"  # the projects file of the wizard's picker (`botify-graph app --candidates`)
+APP_TOKEN_VAR = "BOTIFY_GRAPH_APP_TOKEN"  # the app's access token, read (and dropped) by the app's Voila process
+FILES_URL_VAR = "BOTIFY_GRAPH_FILES_URL"  # set by the Jupyter server for its kernels: URL path of the files route
+FILES_DIR_VAR = "BOTIFY_GRAPH_FILES_DIR"  # set by the Jupyter server for its kernels: the output folder it serves
 
 # -- defaults ------------------------------------------------------------------------------------------------
 DEFAULT_API_BASE = "https://api.botify.com/v1"
@@ -131,12 +152,15 @@ PARAM_LOG_ROTATE_BYTES = 1 << 20  # the parameter log moves to a numbered file b
 TRACE_BODY_BYTES = 2048  # request and response bodies in a trace are cut to this many bytes
 BATCH_MAX_JOBS = 4  # export jobs a batch keeps running on Botify at once, across its projects
 API_RATE = 5.0  # requests per second Botify allows per API token (shared/botify-api.md §8)
+FOLLOW_POLL_S = 1.0  # how often a run that waits for another one's export reads the registry
 
 # -- names ---------------------------------------------------------------------------------------------------
 NOTEBOOK = Path("notebooks") / "link_graph.ipynb"  # relative to the project home
 STATE_NAME = "link_graph.state.json"  # the wizard's sidecar, beside the notebook
 REGISTRY_NAME = "export_registry.json"
 TRACE_DIR = "traces"  # inside the output folder: traces the wizard records
+FOLLOW_LOCKS = ".export-locks"  # folder in the output folder: one lock file per export record being followed
+FILES_ROUTE = "botify-graph/files/"  # after the Jupyter server's base_url: where it serves `downloadable` files
 #: report file suffixes, after `{project}_{analysis}`
 REPORTS = {
     "summary_json": "_summary.json",
@@ -469,3 +493,76 @@ def variant_tag(
 def _safe(tag: str) -> str:
     tag = re.sub(r"[^a-z0-9-]+", "-", tag.lower()).strip("-")
     return tag[:80] or "default"
+
+
+# -- who follows an export, across processes -----------------------------------------------------------------
+
+
+def _key_file(key: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._@#-]+", "~", key).strip(".")[:150]
+    return f"{safe}.{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+
+
+def follow_lock_path(out: str | os.PathLike[str], key: str) -> Path:
+    """The lock file held by the one process that follows (polls, downloads) the export record `key`."""
+    return Path(out) / FOLLOW_LOCKS / f"{_key_file(key)}.lock"
+
+
+def follow_progress_path(out: str | os.PathLike[str], key: str) -> Path:
+    """Where that process says how far its download of `key` is, for the processes waiting for it."""
+    return Path(out) / FOLLOW_LOCKS / f"{_key_file(key)}.progress.json"
+
+
+# -- what the Jupyter server may serve ----------------------------------------------------------------------
+
+
+def _is_report(name: str, project: str) -> bool:
+    prefix = f"{project}_"
+    if not name.startswith(prefix):
+        return False
+    rest = name[len(prefix) :]
+    for suffix in (*REPORTS.values(), *_COMPARE.values()):
+        if rest.endswith(suffix):
+            middle = rest[: -len(suffix)]
+            slugs = middle.split("_vs_") if suffix in _COMPARE.values() else [middle]
+            return all(s and "_" not in s and (is_analysis_slug(s) or is_valid_slug(s)) for s in slugs)
+    return False
+
+
+def downloadable(out: str | os.PathLike[str], path: str | os.PathLike[str]) -> str | None:
+    """`org/project/file` when `path` is an export or report file of a project folder of `out`, else None.
+
+    Only these names are ever served (`{project}_{analysis}_{kind}[.{variant}].csv`, the REPORTS and compare
+    files): never the registry, a lock, a part file, a hidden file or anything deeper or shallower. Pure:
+    the caller checks that the file exists and is really inside `out` (symlinks).
+    """
+    root = Path(out).absolute()
+    target = Path(path)
+    target = target.absolute() if target.is_absolute() else root / target
+    try:
+        parts = target.relative_to(root).parts
+    except ValueError:
+        try:  # one of them was given through a symlink (e.g. a downloads folder linked to another disk)
+            parts = target.parent.resolve().joinpath(target.name).relative_to(root.resolve()).parts
+        except (ValueError, OSError):
+            return None
+    if len(parts) != 3:
+        return None
+    org, project, name = parts
+    if not (is_valid_slug(org) and is_valid_slug(project)) or name.startswith("."):
+        return None
+    if parse_export_filename(name, project) is None and not _is_report(name, project):
+        return None
+    return f"{org}/{project}/{name}"
+
+
+def served_url(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> str | None:
+    """The URL path (from the server's root, base_url included) the Jupyter server this kernel belongs to serves
+    `path` at, or None: no botify-graph file route in this server, or a file it does not serve."""
+    base, folder = _env(environ, FILES_URL_VAR), _env(environ, FILES_DIR_VAR)
+    if not base or not folder:
+        return None
+    rel = downloadable(folder, path)
+    if rel is None:
+        return None
+    return base.rstrip("/") + "/" + quote(rel, safe="/")

@@ -19,6 +19,7 @@ Every path and default comes from `botify_graph.layout` (the environment variabl
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -164,13 +165,22 @@ def notebook_settings(
         rate=_rate(api_rate),
     ).validated()
     state = layout.sidecar_path(home, environ=environ)
+    source = "Parameter candidates_file"
+    if (
+        not candidates
+        and chosen == "wizard"
+        and (  # the app's picker; a batch run never reads it
+            env_candidates := (os.environ if environ is None else environ).get(layout.CANDIDATES_VAR, "").strip()
+        )
+    ):
+        candidates, source = env_candidates, f"${layout.CANDIDATES_VAR} (botify-graph app --candidates)"
     candidates_path = (
-        (Path(candidates).expanduser() if Path(candidates).is_absolute() else home / candidates) if candidates else None
+        (Path(candidates).expanduser() if Path(candidates).expanduser().is_absolute() else home / candidates)
+        if candidates
+        else None
     )
     if candidates_path is not None and not candidates_path.is_file():
-        raise ConfigError(
-            f"Parameter candidates_file: {candidates_path} is not a file. Give the path of a projects file."
-        )
+        raise ConfigError(f"{source}: {candidates_path} is not a file. Give the path of a projects file.")
     trace = _text(trace_file, "trace_file")
     trace_path = (Path(trace).expanduser() if Path(trace).is_absolute() else home / trace) if trace else None
     return NotebookSettings(

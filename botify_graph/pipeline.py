@@ -11,13 +11,18 @@ Progress goes to a single `on_event` callback; each front end renders events its
 The export registry makes it idempotent: a job is created once per (project, analysis, kind, settings);
 a rerun resumes the job it recorded and never downloads a finished file twice. Another export of the same
 analysis with other settings is a new record: the earlier files are kept under their variant's name
-(`ExportRegistry.install`), never replaced. Where files go and every default come from `layout`.
+(`ExportRegistry.install`), never replaced. One process at a time follows each record (a lock file per
+record, `layout.follow_lock_path`): another run of the same export (a reloaded page's kernel, a second tab,
+a batch run) waits, shows the same progress from the registry, uses the file, and takes the same job over
+if the first one dies (the OS frees a dead process's lock). Where files go and every default come from `layout`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Awaitable, Callable
@@ -27,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import httpx
+from filelock import FileLock, Timeout
 
 from . import api, layout, partition, queries
 from .client import make_client, resolve_api_url
@@ -781,13 +787,101 @@ class _KindExport:
         )
 
     async def run(self) -> KindResult:
+        done = self._already_downloaded()
+        if done is not None:
+            return done
+        # One process follows each export record (polls it, downloads it): a second kernel, tab or batch run
+        # on the same export waits for that one and shows its progress; if it dies, the OS frees its lock
+        # and the waiting run takes the same job over.
+        lock_path = layout.follow_lock_path(self.registry.path.parent, self.key)
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(lock_path))
+        if not _try_lock(lock):
+            watched = await self._watch(lock)
+            if watched is not None:
+                return watched
+        try:
+            done = self._already_downloaded()  # the run that held the lock may just have finished
+            if done is not None:
+                return done
+            return await self._follow()
+        finally:
+            layout.follow_progress_path(self.registry.path.parent, self.key).unlink(missing_ok=True)
+            lock.release()
+
+    def _already_downloaded(self) -> KindResult | None:
         record = self.registry.get(self.key)
-        if record is not None and record.matches(self.depth, self.params.max_edges, self.fields):
-            path = self.registry.downloaded_file(record)
-            if path is not None:
-                self.steps.emit("info", f"download:{self.kind}", f"{self.kind}: already downloaded to {path}")
-                return KindResult(self.kind, path, record.rows or 0, record.job_id, True)
-        else:
+        if record is None or not record.matches(self.depth, self.params.max_edges, self.fields):
+            return None
+        path = self.registry.downloaded_file(record)
+        if path is None:
+            return None
+        self.steps.emit("info", f"download:{self.kind}", f"{self.kind}: already downloaded to {path}")
+        return KindResult(self.kind, path, record.rows or 0, record.job_id, True)
+
+    async def _watch(self, lock: FileLock) -> KindResult | None:
+        """Another process follows this export: show its progress from the registry (and its download's
+        progress file) until its file is there; None when its lock came free and this run took over."""
+        kind, t0 = self.kind, self.clock()
+        self.steps.emit(
+            "info",
+            f"export:{kind}",
+            f"{kind}: another session (a reloaded page, a second tab, a batch run) is following this export: "
+            "waiting for it, nothing is requested twice",
+            following=False,
+        )
+        seen: tuple[Any, ...] | None = None
+        shown_bytes = -1
+        progress_file = layout.follow_progress_path(self.registry.path.parent, self.key)
+        while True:
+            record = self.registry.get(self.key)
+            if record is not None and record.matches(self.depth, self.params.max_edges, self.fields):
+                path = self.registry.downloaded_file(record)
+                if path is not None:
+                    rows = record.rows or 0
+                    self.steps.emit(
+                        "step_succeeded",
+                        f"download:{kind}",
+                        f"{kind}: {rows:,} rows → {path} (downloaded by the other session)",
+                        self.clock() - t0,
+                    )
+                    return KindResult(kind, path, rows, record.job_id, False)
+                state = (record.job_id, record.status, record.polls)
+                if state != seen and record.status not in ("CREATING", "DOWNLOADED"):
+                    seen = state
+                    self.steps.emit(
+                        "job_status",
+                        f"poll:{kind}",
+                        f"{kind}: job {record.job_id} {record.status} ({record.polls} polls, by the other session)",
+                        self.clock() - t0,
+                        job_id=record.job_id,
+                        status=record.status,
+                        polls=record.polls,
+                    )
+                progress = _read_progress(progress_file) if record.status == "DONE" else None
+                if progress is not None and progress[0] != shown_bytes:
+                    shown_bytes = progress[0]
+                    self.steps.emit(
+                        "download_progress",
+                        f"download:{kind}",
+                        f"{kind}: {progress[0]:,} bytes (by the other session)",
+                        bytes=progress[0],
+                        total=progress[1],
+                    )
+            if _try_lock(lock):
+                self.steps.emit(
+                    "info",
+                    f"export:{kind}",
+                    f"{kind}: the other session stopped following this export; this one takes over the same job",
+                    following=True,
+                )
+                return None
+            await self.sleep(layout.FOLLOW_POLL_S)
+
+    async def _follow(self) -> KindResult:
+        """Create or resume the job, poll it and download its file (this run holds the export's lock)."""
+        record = self.registry.get(self.key)
+        if record is not None and not record.matches(self.depth, self.params.max_edges, self.fields):
             record = None
         while True:
             async with self.slots:  # a job runs on Botify from its POST until DONE: that is what is capped
@@ -941,10 +1035,17 @@ class _KindExport:
         return done
 
     async def _download(self, job: Job) -> DownloadResult:
+        progress_file = layout.follow_progress_path(self.registry.path.parent, self.key)
+        told = [-1e9]
+
         def progress(done: int, total: int | None) -> None:
             self.steps.emit(
                 "download_progress", f"download:{self.kind}", f"{self.kind}: {done:,} bytes", bytes=done, total=total
             )
+            now = self.clock()
+            if now - told[0] >= 0.5 or (total is not None and done >= total):  # for the sessions waiting on us
+                told[0] = now
+                _write_progress(progress_file, done, total)
 
         moved: list[Path] = []
 
@@ -1001,6 +1102,35 @@ class _KindExport:
                     raise
                 self.steps.emit("info", f"download:{self.kind}", f"{self.kind}: download failed ({exc}); trying again")
         raise AssertionError("unreachable")
+
+
+def _try_lock(lock: FileLock) -> bool:
+    """Take `lock` if it is free, without waiting."""
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return False
+    return True
+
+
+def _write_progress(path: Path, done: int, total: int | None) -> None:
+    """Say how far a download is, for the sessions waiting on it (best effort: never fails the download)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"bytes": done, "total": total}), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def _read_progress(path: Path) -> tuple[int, int | None] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        total = data.get("total")
+        return int(data["bytes"]), (int(total) if total is not None else None)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 @dataclass

@@ -54,6 +54,11 @@ class App:
     state_dir: Path
     output: list[str] = field(default_factory=list)
 
+    @property
+    def base(self) -> str:
+        """The app's URL without its access token (what someone without the token would try)."""
+        return str(httpx.URL(self.url).copy_with(query=None))
+
     def jobs(self) -> list[dict[str, Any]]:
         """Every export job the fake API knows about (GET /jobs, as a client would list them)."""
         from botify_graph.fake import DEMO_TOKEN
@@ -109,8 +114,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
             for line in list(lines):
                 if m := re.match(r"Fake Botify API: (\S+)", line):
                     api_base = m.group(1)
-                if m := re.match(r"botify-graph app: (http://127\.0\.0\.1:\d+/)", line):
-                    url = m.group(1)
+                if m := re.match(r"botify-graph app: (http://127\.0\.0\.1:\d+/\?token=\S+)", line):
+                    url = m.group(1)  # with the app's access token: the browser then keeps a login cookie
             time.sleep(0.1)
         assert url and api_base, "the app did not print its URL:\n" + "\n".join(lines)
         yield App(proc, url, api_base, state_dir, lines)
@@ -202,7 +207,9 @@ async def test_wizard_flow_with_a_reload_during_the_export(app: App, browser: An
 
     await page.reload()  # a new page load: a new kernel, which only has the sidecar and the registry
     await page.get_by_text("Connected as demo.user").wait_for(timeout=60_000)
-    await page.get_by_text("resuming job").first.wait_for(timeout=30_000)
+    # the new kernel waits for the old page's kernel (shut down seconds after its page went), then resumes
+    resumed = page.get_by_text("resuming job").or_(page.get_by_text("is following this export"))
+    await resumed.first.wait_for(timeout=30_000)
     await shot("export-resumed")
 
     await page.get_by_text("Your link graph is ready").wait_for(timeout=90_000)
@@ -263,7 +270,7 @@ async def test_idle_kernels_are_culled(app: App) -> None:
         html = (await client.get(app.url)).text
         kernel = re.search(r'"kernelId": "([0-9a-f-]+)"', html)
         assert kernel, "no kernel id in the page"
-        url = f"{app.url}api/kernels/{kernel.group(1)}"
+        url = f"{app.base}api/kernels/{kernel.group(1)}"  # the client holds the login cookie from app.url
         assert (await client.get(url)).status_code == 200
         deadline = time.monotonic() + 40  # --cull-idle 8: idle 8 s, checked every 4 s
         while (await client.get(url)).status_code == 200:

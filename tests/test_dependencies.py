@@ -16,7 +16,6 @@ PACKAGE = ROOT / "botify_graph"
 #: declared, never imported by the package: the programs the product runs (the brief's fixed package list)
 PROGRAMS = {
     "jupyterlab": "the JupyterLab front end (`jupyter lab notebooks/link_graph.ipynb`)",
-    "voila": "`botify-graph app` runs `python -m voila` as a child process",
     "papermill": "the headless front end (`papermill notebooks/link_graph.ipynb ...`)",
 }
 

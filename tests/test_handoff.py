@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from botify_graph.errors import ConfigError
-from botify_graph.handoff import CsvServer, cosmograph_url, serve_for_cosmograph
+from botify_graph.handoff import CsvServer, PageShelf, cosmograph_url, page_shelf, serve_for_cosmograph
 
 LINKS = "source,target\nhttps://e.com/,https://e.com/a\nhttps://e.com/a,https://e.com/\n"
 META = "id,pagetype,impressions\nhttps://e.com/,home,3\nhttps://e.com/a,cat,\n"
@@ -199,3 +199,57 @@ def test_cosmograph_command_serves_until_ctrl_c(files: tuple[Path, Path], tmp_pa
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# -- the kernel's shelf: what a page shows is served, nothing else, and only while it is shown --------------
+
+
+def test_added_files_get_their_own_token_and_removed_ones_are_gone(files: tuple[Path, Path]) -> None:
+    with CsvServer([]) as server:
+        first = server.add([files[0]])
+        second = server.add([files[0], files[1]])
+        (url_a,) = first.values()
+        url_b = second[files[0].resolve()]
+        assert url_a != url_b and url_a.rsplit("/", 2)[-2] != url_b.rsplit("/", 2)[-2]  # one token per add
+        assert httpx.get(url_a).status_code == httpx.get(url_b).status_code == 200
+        server.remove([url_a])
+        assert httpx.get(url_a).status_code == 404 and httpx.get(url_b).status_code == 200
+        assert server.serving == 2
+        with pytest.raises(ConfigError, match="no such file"):
+            server.add([files[0].with_name("nope.csv")])
+
+
+def test_the_shelf_serves_what_each_part_of_the_page_shows_now(files: tuple[Path, Path], tmp_path: Path) -> None:
+    links, meta = files
+    other = tmp_path / "other_20241101_links.csv"
+    other.write_text(LINKS)
+    shelf = PageShelf()
+    try:
+        (result,) = shelf.show("result", [(links, meta)])
+        assert result is not None
+        query = parse_qs(urlsplit(result).query)
+        assert query["nodeColor"] == ["color-pagetype"]  # the meta file has page types
+        data, meta_url = query["data"][0], query["meta"][0]
+        r = httpx.get(data, headers={"Origin": "https://cosmograph.app"})
+        assert r.status_code == 200 and r.text == LINKS and r.headers["access-control-allow-origin"] == "*"
+        assert httpx.get(meta_url).text == META
+        project = shelf.show("project", [(links, meta), (other, None), (tmp_path / "gone.csv", None)])
+        assert project[0] is not None and project[1] is not None and project[2] is None
+        assert "meta=" not in project[1] and "nodeColor" not in project[1]
+        # the result card shows another export: its old files are no longer served; the project list's are
+        (again,) = shelf.show("result", [(other, None)])
+        assert again is not None
+        assert httpx.get(data).status_code == 404
+        assert httpx.get(parse_qs(urlsplit(project[0]).query)["data"][0]).status_code == 200
+        # nothing shown any more: the server stops and its port is released
+        shelf.show("result", [])
+        shelf.show("project", [])
+        assert shelf._server is None
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(parse_qs(urlsplit(again).query)["data"][0])
+    finally:
+        shelf.close()
+
+
+def test_the_kernel_has_one_shelf() -> None:
+    assert page_shelf() is page_shelf()

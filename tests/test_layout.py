@@ -229,3 +229,63 @@ def test_batch_results_are_named_after_the_projects_file(tmp_path: Path, file: s
 def test_a_bad_batch_name_is_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError, match="Bad batch name"):
         layout.batch_results_paths(tmp_path, name)
+
+
+@pytest.mark.parametrize(
+    ("path", "served"),
+    [
+        ("example-org/example.com/example.com_20241108_links.csv", True),
+        ("example-org/example.com/example.com_20241108_meta.csv", True),
+        ("example-org/example.com/example.com_20241108_links.limit500-abc123.csv", True),  # an earlier variant
+        ("example-org/example.com/example.com_20241108_summary.md", True),
+        ("example-org/example.com/example.com_20241108_summary.json", True),
+        ("example-org/example.com/example.com_20241108_depth.svg", True),
+        ("example-org/example.com/example.com_20241108_graph.html", True),
+        ("example-org/example.com/example.com_20241001_vs_20241108_compare.md", True),
+        ("export_registry.json", False),  # signed download URLs: never served
+        (".export-locks/x.lock", False),
+        ("example-org/example.com/.example.com_20241108_links.csv.lock", False),
+        ("example-org/example.com/example.com_20241108_links.csv.part", False),
+        ("example-org/example.com/example.com_20241108_links.csv.download.part", False),
+        ("example-org/example.com/other_20241108_links.csv", False),  # another project's name
+        ("example-org/example.com", False),  # a folder: no listing
+        ("example-org/example.com/", False),
+        ("example-org/example.com/sub/example.com_20241108_links.csv", False),
+        ("example-org/../example.com/example.com_20241108_links.csv", False),
+        ("example-org/example.com/../example.com/example.com_20241108_links.csv", False),
+        ("../example-org/example.com/example.com_20241108_links.csv", False),
+        ("example-org/example.com/example.com_20241108_notes.txt", False),
+        ("example-org/example.com/example.com__links.csv", False),
+    ],
+)
+def test_only_export_and_report_files_are_downloadable(tmp_path: Path, path: str, served: bool) -> None:
+    expected = path if served else None
+    assert layout.downloadable(tmp_path, path) == expected
+    assert layout.downloadable(tmp_path, tmp_path / path) == expected
+    assert layout.downloadable(tmp_path / "elsewhere", tmp_path / path) is None
+
+
+def test_downloadable_through_a_symlinked_output_folder(tmp_path: Path) -> None:
+    real = tmp_path / "disk" / "downloads"
+    (real / "o" / "p").mkdir(parents=True)
+    (tmp_path / "downloads").symlink_to(real)
+    assert layout.downloadable(tmp_path / "downloads", real / "o" / "p" / "p_20241108_links.csv") == (
+        "o/p/p_20241108_links.csv"
+    )
+
+
+def test_served_url_comes_from_the_server_environment(tmp_path: Path) -> None:
+    path = tmp_path / "o" / "p" / "p_20241108_links.csv"
+    env = {layout.FILES_URL_VAR: "/user/me/botify-graph/files/", layout.FILES_DIR_VAR: str(tmp_path)}
+    assert layout.served_url(path, environ=env) == "/user/me/botify-graph/files/o/p/p_20241108_links.csv"
+    assert layout.served_url(tmp_path / "o" / "p" / "p_20241108_links x.csv", environ=env) is None
+    assert layout.served_url(path, environ={}) is None  # a server without the route: no link
+    assert layout.served_url(path, environ={**env, layout.FILES_DIR_VAR: str(tmp_path / "other")}) is None
+
+
+def test_follow_lock_files_are_one_per_key_inside_the_output_folder(tmp_path: Path) -> None:
+    keys = ["o/p/20241108/links@limit1000000", "o/p/20241108/links@limit5", "o/p/20241108/meta@x#d1-3", "a/b~c"]
+    locks = [layout.follow_lock_path(tmp_path, k) for k in keys]
+    assert len(set(locks)) == len(keys)
+    assert all(p.parent == tmp_path / ".export-locks" and p.name.endswith(".lock") for p in locks)
+    assert layout.follow_progress_path(tmp_path, keys[0]).name == locks[0].name[: -len(".lock")] + ".progress.json"

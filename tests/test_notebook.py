@@ -131,6 +131,23 @@ def test_headless_with_a_candidates_file_and_no_project_url_is_a_batch(tmp_path:
         notebook_settings(mode="headless", home=tmp_path, environ={})
 
 
+def test_the_app_passes_its_candidates_file_through_the_environment(tmp_path: Path) -> None:
+    """`botify-graph app --candidates FILE` sets BOTIFY_GRAPH_CANDIDATES; the parameter, when given, wins."""
+    (tmp_path / "app.txt").write_text("https://app.botify.com/acme/shop/\n")
+    (tmp_path / "mine.txt").write_text("acme\n  blog\n")
+    env = {"BOTIFY_GRAPH_CANDIDATES": str(tmp_path / "app.txt")}
+    assert notebook_settings(home=tmp_path, environ=env).candidates_file == tmp_path / "app.txt"
+    assert notebook_settings(candidates_file="mine.txt", home=tmp_path, environ=env).candidates_file == (
+        tmp_path / "mine.txt"
+    )
+    # a batch run never needs the picker: a stale variable does not stop it
+    stale = {"BOTIFY_GRAPH_CANDIDATES": str(tmp_path / "gone.txt")}
+    headless = notebook_settings(project_url="https://app.botify.com/acme/shop/", home=tmp_path, environ=stale)
+    assert headless.candidates_file is None
+    with pytest.raises(ConfigError, match=r"BOTIFY_GRAPH_CANDIDATES .*gone\.txt is not a file"):
+        notebook_settings(home=tmp_path, environ=stale)
+
+
 def test_project_home_is_the_folder_holding_the_notebook_from_anywhere_below_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,6 +25,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = tmp_path_factory.mktemp("source")
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(ROOT / name, source / name)
+    shutil.copytree(ROOT / "jupyter-config", source / "jupyter-config")  # data-files: the server extension's config
     shutil.copytree(PACKAGE, source / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
@@ -48,6 +49,9 @@ def test_the_wheel_holds_every_module_and_data_file(wheel: Path) -> None:
     assert {"botify_graph/py.typed", "botify_graph/render/assets/graphview.js"} <= expected
     assert {"botify_graph/render/assets/graphview.css", "botify_graph/render/assets/report.css"} <= expected
     assert sorted(expected - names) == []
+    # JupyterLab loads the download links' route from this file, installed into <prefix>/etc/jupyter/
+    config = "etc/jupyter/jupyter_server_config.d/botify_graph.json"
+    assert any(n.endswith(".data/data/" + config) for n in names), config
 
 
 @pytest.mark.slow

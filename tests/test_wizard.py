@@ -201,6 +201,27 @@ def test_parse_candidates_skips_ad_hoc_and_bad_lines() -> None:
     assert parse_candidates("  orphan\n") == []
 
 
+def test_parse_candidates_reads_project_urls_too_such_as_a_batch_projects_file() -> None:
+    text = "\n".join(
+        [
+            "https://app.botify.com/my-org/my-site.com/",
+            "https://app.botify.com/my-org/my-shop.com/ max_edges=500000 meta_fields=pagetype   # settings ignored",
+            "app.botify.com/other-org/their-blog.net/segmentation?filter=all#overview",
+            "https://app.botify.com/my-org/my-site.com/20241108/",  # the same project again
+            "https://app.botify.com/ad-hoc/adhoc-test/",  # named as a URL: kept (only org listings skip ad hoc)
+            "https://example.com/not/botify",
+            "  indented.after.url",  # no org to belong to
+            "acme",
+            "  shop",
+        ]
+    )
+    assert parse_candidates(text) == [("my-org", "my-site.com"), ("my-org", "my-shop.com"),
+                                      ("other-org", "their-blog.net"), ("ad-hoc", "adhoc-test"),
+                                      ("acme", "shop")]  # fmt: skip
+    example = Path(__file__).resolve().parents[1] / "templates" / "airflow" / "botify_graph_projects.example.txt"
+    assert len(parse_candidates(example.read_text())) == 4
+
+
 def test_pipeline_model_lands_on_first_unfinished_step() -> None:
     steps: dict[str, Any] = {
         "connect": {"username": "u"},
@@ -311,7 +332,8 @@ async def test_full_flow_from_dirty_url_to_two_csvs(build: Callable[..., Wizard]
         assert "poll" in row.text.value and "job" in row.text.value
     result: Any = wiz.steps["result"]
     assert result.state == StepState.SUCCESS
-    assert "downloads/example-org/example.com/example.com_20241108_links.csv" in result.files.value
+    assert "example.com_20241108_links.csv" in result.files.value
+    assert "downloads/example-org/example.com" in result.files.value  # the folder, once
     assert "papermill" in result.next_steps.value and "pd.read_csv" in result.next_steps.value
     assert "-r analysis 20241108" in result.next_steps.value
     assert isinstance(result.summary_box.children[-1], w.Accordion)  # the graph summary
@@ -911,3 +933,90 @@ async def test_a_read_only_sidecar_folder_is_a_message_not_a_crash(
         assert wiz.steps["project"].state == StepState.FAIL
         assert f"{folder} cannot be written to" in error_of(wiz, "project")
         assert "Traceback" not in error_of(wiz, "project")
+
+
+# -- download and Cosmograph links (served by the Jupyter server and by the kernel) ------------------------
+
+
+def _hrefs(html: str, cls: str | None = None) -> list[str]:
+    import html as html_lib
+    import re
+
+    pattern = r'<a href="([^"]+)"' + (rf'[^>]*class="{cls}"' if cls else "")
+    return [html_lib.unescape(h) for h in re.findall(pattern, html)]
+
+
+async def test_the_result_card_links_each_file_and_opens_cosmograph(
+    build: Callable[..., Wizard], fake: FakeBotify, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    import httpx
+
+    from botify_graph.handoff import page_shelf
+
+    # what a Jupyter server with botify_graph.serverext tells its kernels (base_url /user/me/)
+    monkeypatch.setenv("BOTIFY_GRAPH_FILES_URL", "/user/me/botify-graph/files/")
+    monkeypatch.setenv("BOTIFY_GRAPH_FILES_DIR", str(tmp_path / "downloads"))
+    wiz = build()
+    await through_fields(wiz, fake.token)
+    await click(wiz, wiz.steps["export"].go)  # type: ignore[attr-defined]
+    result: Any = wiz.steps["result"]
+    html = result.files.value
+    base = "/user/me/botify-graph/files/example-org/example.com/"
+    downloads = _hrefs(html)
+    assert base + "example.com_20241108_links.csv" in downloads
+    assert base + "example.com_20241108_meta.csv" in downloads
+    assert 'download="example.com_20241108_links.csv"' in html
+    (cosmograph,) = _hrefs(html, "botify-graph-cosmograph")
+    assert cosmograph.startswith("https://cosmograph.app/run/?")
+    query = parse_qs(urlsplit(cosmograph).query)
+    assert query["nodeColor"] == ["color-pagetype"]
+    folder = tmp_path / "downloads" / "example-org" / "example.com"
+    for name, kind in (("data", "links"), ("meta", "meta")):
+        r = httpx.get(query[name][0], headers={"Origin": "https://cosmograph.app"})
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*"
+        assert r.content == (folder / f"example.com_20241108_{kind}.csv").read_bytes()
+    # another export shown (or the card cleared): these files are no longer served
+    result.clear()
+    try:
+        assert httpx.get(query["data"][0]).status_code == 404
+    except httpx.ConnectError:
+        assert page_shelf()._server is None  # nothing else shown: the server stopped
+
+
+async def test_without_the_servers_route_the_path_is_shown_instead_of_a_link(
+    build: Callable[..., Wizard], fake: FakeBotify, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BOTIFY_GRAPH_FILES_URL", raising=False)
+    monkeypatch.delenv("BOTIFY_GRAPH_FILES_DIR", raising=False)
+    wiz = build()
+    await through_fields(wiz, fake.token)
+    await click(wiz, wiz.steps["export"].go)  # type: ignore[attr-defined]
+    html = wiz.steps["result"].files.value  # type: ignore[attr-defined]
+    assert "botify-graph/files" not in html and "example.com_20241108_links.csv</code>" in html
+    assert _hrefs(html, "botify-graph-cosmograph")  # Cosmograph still opens: the kernel serves the files
+
+
+async def test_the_project_step_lists_registry_exports_and_files_found_on_disk_with_links(
+    build: Callable[..., Wizard], fake: FakeBotify, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOTIFY_GRAPH_FILES_URL", "/botify-graph/files/")
+    monkeypatch.setenv("BOTIFY_GRAPH_FILES_DIR", str(tmp_path / "downloads"))
+    folder = tmp_path / "downloads" / "example-org" / "example.com"
+    folder.mkdir(parents=True)
+    (folder / "example.com_20240901_links.csv").write_text("source,target\nhttps://e/,https://e/a\n")
+    (folder / "example.com_20240901_meta.csv").write_text("id,pagetype\nhttps://e/,home\n")
+    (folder / "example.com_20240901_links.csv.part").write_text("half")  # not an export
+    (folder / "notes.csv").write_text("x\n")
+    wiz = build()
+    await connect(wiz, fake.token)
+    await to_next(wiz, "connect")
+    await do_project(wiz, DIRTY)
+    html = wiz.steps["project"].existing.value  # type: ignore[attr-defined]
+    assert "Already exported" in html and "on disk" in html  # no registry record, still listed
+    assert "/botify-graph/files/example-org/example.com/example.com_20240901_links.csv" in _hrefs(html)
+    assert "/botify-graph/files/example-org/example.com/example.com_20240901_meta.csv" in _hrefs(html)
+    assert ".part" not in html and "notes.csv" not in html
+    (cosmograph,) = _hrefs(html, "botify-graph-cosmograph")
+    assert "meta=" in cosmograph

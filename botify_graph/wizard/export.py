@@ -23,7 +23,7 @@ from ..pipeline import Event, ExportParams, export_variant, run_export
 from ..registry import registry_key
 from ..reproduce import notebook_parameters, papermill_command
 from ..state import ParamLog, export_settings
-from ..urls import ProjectRef
+from ..urls import ProjectRef, clean_url
 from .base import KIND_NAMES, Step
 from .model import (
     DepthAnswer,
@@ -33,7 +33,7 @@ from .model import (
     StepState,
     shown_path,
 )
-from .view import ProgressRow, button, esc, link, note, ok_html, show, table
+from .view import ProgressRow, button, esc, note, ok_html, show, table
 
 # -- 6 Export --------------------------------------------------------------------------------------------
 
@@ -364,6 +364,9 @@ class ResultStep(Step):
     def clear(self) -> None:
         super().clear()
         self.files.value = self.next_steps.value = self.compare_hint.value = ""
+        from .files import cosmograph_links
+
+        cosmograph_links("result", [])  # another export will be shown: stop serving this one's files
         self.summary_box.children = self.graph_box.children = self.compare_box.children = ()
 
     def export(self) -> ExportAnswer:
@@ -377,13 +380,8 @@ class ResultStep(Step):
         export = self.export()
         assert export.links is not None and export.meta is not None
         links, meta = export.links, export.meta
-        rows = []
-        for kind, f in (("links", links), ("meta", meta)):
-            text, href = shown_path(f.path, self.wiz.notebook_dir)
-            exists = Path(f.path).is_file()
-            rows.append([esc(kind), f"{f.rows:,}", link(text, href) + ("" if exists else " (missing!)")])
         reused = " These files were already there: nothing was exported again." if links.reused and meta.reused else ""
-        self.files.value = ok_html("Your link graph is ready." + esc(reused)) + table(["file", "rows", "path"], rows)
+        self.files.value = ok_html("Your link graph is ready." + esc(reused)) + self.files_html(export)
         self.summary_box.children = (self.basic_summary(export),)
         self.graph_box.children = self.compare_box.children = ()
         self.offer_compare(export)
@@ -395,6 +393,38 @@ class ResultStep(Step):
             self.wiz.start(self, self.summarise(export))
         else:
             self.set(StepState.SUCCESS, "")
+
+    def files_html(self, export: ExportAnswer) -> str:
+        """The two CSVs with their download links, the report files, and "Open in Cosmograph" (served now)."""
+        from .files import cosmograph_links, download_link, open_link, report_files
+
+        assert export.links is not None and export.meta is not None
+        links, meta = Path(export.links.path), Path(export.meta.path)
+        rows = []
+        for kind, f in (("links", export.links), ("meta", export.meta)):
+            missing = "" if Path(f.path).is_file() else ' <span style="color:#c62828">(missing!)</span>'
+            rows.append([esc(kind), f"{f.rows:,}", download_link(f.path) + missing])
+        html = table(["file", "rows", "download"], rows)
+        html += note(f'In <code style="word-break:break-all">{esc(links.parent)}</code>', color="#757575")
+        try:
+            reports = report_files(export.out_dir, clean_url(export.project_url), export.analysis)
+        except Exception:
+            reports = []
+        if reports:
+            html += note("Reports: " + " · ".join(download_link(p) for p in reports))
+        (cosmograph,) = cosmograph_links("result", [(links, meta if meta.is_file() else None)])
+        if cosmograph:
+            html += (
+                '<div style="margin:6px 0">'
+                + open_link(cosmograph, button=True)
+                + note(
+                    "Cosmograph loads the two CSVs from this computer (127.0.0.1), served by this session for as "
+                    "long as this page is open; nodes are coloured by page type.",
+                    color="#757575",
+                )
+                + "</div>"
+            )
+        return html
 
     async def summarise(self, export: ExportAnswer) -> None:
         """The graph summary (graph.summarize streams the CSVs in a worker thread; the widget is built here)."""

@@ -19,7 +19,7 @@ from ..partition import ExportPlan
 from ..queries import MAX_EXPORT_ROWS, META_BY_NAME, META_FIELDS
 from ..render import partition as partition_view
 from ..token import ENV_VAR, save_token, token_path
-from ..urls import APP_ROOT, EXAMPLE, clean_url
+from ..urls import APP_ROOT, EXAMPLE, ProjectRef, clean_url
 from .base import Step
 from .model import (
     AnalysisAnswer,
@@ -31,9 +31,8 @@ from .model import (
     clamp_max_edges,
     exported_analyses,
     parse_candidates,
-    shown_path,
 )
-from .view import DESC, button, depth_table_html, esc, link, note, ok_html, show, table
+from .view import DESC, button, depth_table_html, esc, note, ok_html, show, table
 
 # -- 1 Connect -------------------------------------------------------------------------------------------
 
@@ -267,6 +266,9 @@ class ProjectStep(Step):
     def clear(self) -> None:
         super().clear()
         self.existing.value = ""
+        from .files import cosmograph_links
+
+        cosmograph_links("project", [])  # its files are no longer shown: stop serving them
 
     def fill(self, answer: ProjectAnswer) -> None:
         self.url.value = answer.url
@@ -304,34 +306,39 @@ class ProjectStep(Step):
         self.set(StepState.SUCCESS, "")
 
     def show_existing(self, answer: ProjectAnswer) -> None:
-        """List what already exists for this project in the export registry."""
+        """List what already exists for this project: the registry's exports and files found on disk, with
+        download links and, per analysis, an "Open in Cosmograph" link."""
+        from .files import cosmograph_links, download_link, open_link, project_exports
+
+        ref = ProjectRef(answer.org, answer.project)
         registry = self.wiz.registry()
-        records = registry.records(org=answer.org, project=answer.project)
-        if not records:
-            self.existing.value = note(
-                f"Nothing exported yet for this project in <code>{esc(self.wiz.out_dir)}</code>."
-            )
+        found = project_exports(registry, ref)
+        folder = layout.project_dir(self.wiz.out_dir, ref)
+        if not found:
+            cosmograph_links("project", [])
+            self.existing.value = note(f"Nothing exported yet for this project in <code>{esc(folder)}</code>.")
             return
+        analyses = list(dict.fromkeys(f.analysis for f in found if f.latest and f.kind == "links" and f.present))
+        out = self.wiz.out_dir
+        paths = [(layout.export_path(out, ref, a, "links"), layout.export_path(out, ref, a, "meta")) for a in analyses]
+        opened = dict(zip(analyses, cosmograph_links("project", paths), strict=True))
         rows = []
-        for r in sorted(records, key=lambda r: (r.analysis, r.kind), reverse=True):
-            path = registry.downloaded_file(r)
-            if path is not None:
-                text, href = shown_path(path, self.wiz.notebook_dir)
-                file_cell = link(text, href)
-            else:
-                file_cell = '<span style="color:#9e9e9e">—</span>'
+        for f in found:
+            url = opened.pop(f.analysis, None) if f.latest and f.kind == "links" else None
             rows.append(
                 [
-                    esc(r.analysis),
-                    esc(r.kind),
-                    f"{r.rows:,}" if r.rows is not None else "—",
-                    file_cell,
-                    esc(r.status if path is not None or r.status != "DOWNLOADED" else "file missing"),
+                    esc(f.analysis),
+                    esc(f.kind),
+                    f"{f.rows:,}" if f.rows is not None else "—",
+                    download_link(f.path) if f.present else '<span style="color:#9e9e9e">—</span>',
+                    esc(f.status),
+                    open_link(url, "Cosmograph ↗") if url else "",
                 ]
             )
         self.existing.value = note(
-            "<b>Already exported for this project</b> (analyses marked ✓ in step 3 open without exporting again):"
-        ) + table(["analysis", "kind", "rows", "file", "status"], rows)
+            "<b>Already exported for this project</b> (analyses marked ✓ in step 3 open without exporting "
+            f'again), in <code style="word-break:break-all">{esc(folder)}</code>:'
+        ) + table(["analysis", "kind", "rows", "file", "status", ""], rows)
 
 
 # -- 3 Analysis ------------------------------------------------------------------------------------------
