@@ -49,7 +49,7 @@ from .model import (
     is_complete,
 )
 from .steps import AnalysisStep, ConnectStep, DepthStep, FieldsStep, ProjectStep
-from .view import GAP, MAX_WIDTH, Confirm, button, error_html, esc, note, show
+from .view import CARD_CSS, GAP, MAX_WIDTH, Confirm, button, error_html, esc, note, show
 
 __all__ = ["Wizard", "wizard"]
 
@@ -164,7 +164,7 @@ class Wizard:
 
     def _build_toolbar(self) -> None:
         self.title = w.HTML(
-            '<div style="font-size:1.25em;font-weight:700;margin:2px 0">botify-graph '
+            CARD_CSS + '<div style="font-size:1.25em;font-weight:700;margin:2px 0">botify-graph '
             '<span style="font-weight:400;color:#616161">· the internal link graph of a Botify project</span></div>'
         )
         self.pipeline_label = w.HTML(layout=w.Layout(flex="1 1 auto"))

@@ -337,7 +337,7 @@ class ExportStep(Step):
             if event.kind == "step_started":
                 self.show_checked(event.message)
             elif event.kind in ("step_succeeded", "info"):
-                found = f" ({event.message})" if event.step == "depth" else ""
+                found = f" — {event.message[:1].lower()}{event.message[1:]}" if event.step == "depth" else ""
                 self.checked[event.step] = found
                 self.show_checked()
             elif event.kind == "step_failed":
@@ -357,7 +357,8 @@ class ExportStep(Step):
                 row.phase, row.status = "pending", "CREATED" if "created" in event.message.lower() else "PROCESSING"
                 self.follow_record(row)
             elif event.kind == "info":
-                row.note = event.message.split(": ", 1)[-1]
+                note_text = event.message.split(": ", 1)[-1]
+                row.note = "resumed, not created again" if note_text.startswith("resuming job") else note_text
                 self.follow_record(row)
         elif phase == "poll":
             if event.kind == "job_status":
@@ -365,7 +366,6 @@ class ExportStep(Step):
                 row.phase, row.status = "pending", status
                 row.job_id = event.data.get("job_id", row.job_id)
                 row.polls = int(event.data.get("polls", row.polls) or 0)
-                row.note = ""
             elif event.kind == "step_succeeded":
                 row.status = "DONE"
         elif phase == "download":
@@ -603,8 +603,11 @@ class ResultStep(Step):
         }
         if export.elapsed is not None:
             took = duration(export.elapsed)
+            started, finished = export.started[:19].replace("T", " "), export.finished[:19].replace("T", " ")
+            if finished[:10] == started[:10]:
+                finished = finished[11:]  # the same day: the time is enough
             values["time"] = (
-                L.EXPORT_TIME.format(took=took, started=export.started[:19], finished=export.finished[:19])
+                L.EXPORT_TIME.format(took=took, started=started, finished=finished)
                 if export.started and export.finished
                 else took
             )

@@ -109,7 +109,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, highlight: S
         body.append(f"<tr>{tds}</tr>")
     thead = f"<thead><tr>{th}</tr></thead>" if any(headers) else ""
     return (
-        '<table style="border-collapse:collapse;font-size:0.92em;margin:4px 0">'
+        '<table style="border-collapse:collapse;font-size:0.92em;margin:4px 0;line-height:1.4">'
         f"{thead}<tbody>{''.join(body)}</tbody></table>"
     )
 
@@ -162,7 +162,7 @@ class Confirm:
         self.no.on_click(self._no)
 
     def ask(self, text: str, on_yes: Callable[[], None], *, yes: str | None = None) -> None:
-        self.text.value = f'<span style="margin-right:10px">⚠ {esc(text)}</span>'
+        self.text.value = f'<div style="margin-right:10px;line-height:1.45">⚠ {esc(text)}</div>'
         if yes:
             self.yes.description = yes
         self._on_yes = on_yes
@@ -186,6 +186,11 @@ class Confirm:
         self.hide()
 
 
+#: Styles the inline ones cannot say (shown once, in the wizard's title): a card's one-line summary may shrink
+#: below its text's width, so it ends in an ellipsis instead of running under the Change button.
+CARD_CSS = "<style>.bg-summary .widget-html-content{min-width:0;overflow:hidden}</style>"
+
+
 class Card:
     """One step's card: header (badge, number and title, summary, Change), body, messages and actions.
 
@@ -199,7 +204,8 @@ class Card:
         self.state = StepState.INIT
         self.badge = w.HTML(layout=w.Layout(width="28px", min_width="28px"))
         self.heading = w.HTML(layout=w.Layout(min_width="150px"))
-        self.summary = w.HTML(layout=w.Layout(flex="1 1 auto", overflow="hidden"))
+        self.summary = w.HTML(layout=w.Layout(flex="1 1 auto", overflow="hidden", min_width="0"))
+        self.summary.add_class("bg-summary")  # CARD_CSS lets it shrink, so a long summary ends in "…"
         self.change = button("✎ Change", tooltip="Go back to this step (later steps are cleared)")
         self.header = w.HBox(
             [self.badge, self.heading, self.summary, self.change],
@@ -226,6 +232,7 @@ class Card:
                 border_left="4px solid #9e9e9e",
             ),
         )
+        self.box.add_class("bg-card")  # the browser tests check that nothing runs past a card's edge
         self.render(StepState.INIT, expanded=False, summary="", can_change=False)
 
     def set_content(self, children: Sequence[w.Widget]) -> None:
@@ -245,7 +252,8 @@ class Card:
             f'<span style="font-weight:{weight};color:{fade};font-size:1.05em">{self.number} · {esc(self.title)}</span>'
         )
         self.summary.value = (
-            f'<span style="color:{"#9e9e9e" if dim else "#424242"};white-space:nowrap">{esc(summary)}</span>'
+            f'<div style="color:{"#9e9e9e" if dim else "#424242"};white-space:nowrap;overflow:hidden;'
+            f'text-overflow:ellipsis" title="{esc(summary)}">{esc(summary)}</div>'
             if summary and not expanded
             else ""
         )
@@ -289,7 +297,8 @@ def bar_html(phase: str, fraction: float | None = None) -> str:
     if phase in ("pending", "download"):
         inner = (
             f'<div class="bg-pending" style="position:absolute;top:0;left:-35%;width:35%;height:100%;'
-            f'border-radius:5px;background:{color};animation:bg-pending 1.6s ease-in-out infinite"></div>'
+            f"border-radius:5px;background:repeating-linear-gradient(45deg,{color} 0 6px,#90caf9 6px 12px);"
+            'animation:bg-pending 1.6s ease-in-out infinite"></div>'
         )
         return _PENDING_CSS + track.format(aria=' aria-busy="true"', inner=inner)
     return track.format(aria="", inner="")
@@ -367,10 +376,10 @@ class ProgressRow:
         if self.polls:
             parts.append(f"{self.polls} poll{'s' if self.polls != 1 else ''}")
         if self.phase == "pending" and self.status in ("CREATED", "PROCESSING"):
-            parts.append('<span style="color:#757575">Botify reports no progress until the job is done</span>')
+            parts.append('<span style="color:#757575">Botify reports no progress</span>')
         if self.bytes:
             size = human_bytes(self.bytes) + (f" of {human_bytes(self.total)}" if self.total else "")
             parts.append(f"↓ {size}")
         if self.note:
             parts.append(breakable(self.note))
-        self.text.value = f'<span style="{WRAP}">{" · ".join(parts)}</span>'
+        self.text.value = f'<div style="line-height:1.4;{WRAP}">{" · ".join(parts)}</div>'
