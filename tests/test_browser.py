@@ -391,3 +391,83 @@ async def test_idle_kernels_are_culled(app: App) -> None:
         while (await client.get(url)).status_code == 200:
             assert time.monotonic() < deadline, "the idle kernel was not culled"
             await asyncio.sleep(0.5)
+
+
+async def test_jupyterlab_opens_the_notebook_unmodified_and_saves_it_without_outputs(
+    venv_kernel: str, browser: Any, artifacts: Path, tmp_path: Path
+) -> None:
+    """JupyterLab used to mark notebooks/link_graph.ipynb modified as soon as it was opened (the kernel's
+    language_info), so a save wrote the wizard's output into the repository's notebook."""
+    from botify_graph.hygiene import problems
+
+    repo = tmp_path / "repo"  # a copy of the repository's notebook where layout finds a repository
+    (repo / "notebooks").mkdir(parents=True)
+    committed = json.loads((ROOT / "notebooks" / "link_graph.ipynb").read_text(encoding="utf-8"))
+    here = sys.version.split()[0]
+    if committed["metadata"]["language_info"]["version"] != here:  # pragma: no cover - another Python than 3.11.7
+        committed["metadata"]["language_info"]["version"] = here  # what the committed file would say for it
+    path = repo / "notebooks" / "link_graph.ipynb"
+    path.write_text(json.dumps(committed, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    before = json.loads(path.read_text(encoding="utf-8"))
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOTIFY_")}
+    env.update(JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"),
+               BOTIFY_GRAPH_HOME=str(repo), BOTIFY_GRAPH_CONFIG_DIR=str(tmp_path / "config"),
+               JUPYTER_PREFER_ENV_PATH="1")  # fmt: skip
+    lab = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={repo}"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    log: list[str] = []
+    threading.Thread(target=lambda: log.extend(lab.stdout or []), daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/api/status", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and lab.poll() is None, "JupyterLab did not start:\n" + "".join(log)
+            await asyncio.sleep(0.5)
+        assert any("saved without outputs" in line for line in log), "the hygiene extension is not enabled:" + (
+            " run scripts/bootstrap\n" + "".join(log)
+        )
+        page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+        await page.goto(f"{base}/lab/tree/notebooks/link_graph.ipynb")
+        status = page.locator(".jp-Notebook-ExecutionIndicator").first
+        await page.wait_for_function(
+            "() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'",
+            timeout=60_000,
+        )
+        await page.wait_for_timeout(3_000)  # the kernel's info has arrived and been applied
+        dirty = page.locator(".lm-TabBar-tab.jp-mod-dirty")
+        assert await dirty.count() == 0, "opening the notebook marked it modified"
+        await page.screenshot(path=str(artifacts / "lab-01-opened.png"))
+
+        await page.get_by_role("menuitem", name="Run").click()
+        await page.get_by_text("Run All Cells", exact=True).click()
+        await page.get_by_text("1 · Connect").first.wait_for(timeout=60_000)  # the wizard is an output now
+        assert await status.get_attribute("data-status") in ("idle", "busy")
+        await page.keyboard.press("Control+s")
+        await page.wait_for_timeout(2_000)
+        await page.screenshot(path=str(artifacts / "lab-02-wizard-saved.png"))
+        assert await page.locator(".jp-Dialog").count() == 0  # no "file changed on disk" conflict
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        assert problems(saved) == []
+        assert all(not c.get("outputs") for c in saved["cells"]) and "widgets" not in saved["metadata"]
+        assert saved["metadata"] == before["metadata"] and saved["cells"] == before["cells"]
+    finally:
+        if lab.poll() is None:
+            lab.send_signal(signal.SIGTERM)
+            try:
+                lab.wait(20)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(lab.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
