@@ -20,6 +20,7 @@ from typing import Any
 import ipywidgets as w
 import pytest
 
+from botify_graph import wizard as w_mod
 from botify_graph.errors import ConfigError
 from botify_graph.fake import DEMO_USERNAME, FakeBotify, Scenario
 from botify_graph.notebook import notebook_settings
@@ -1095,3 +1096,13 @@ async def test_saved_pipelines_picker_and_start_from_these_settings(
     await to_next(wiz, "analysis")
     assert wiz.model.answer("depth").max_edges == 30_000
     assert len(fake.jobs) == 2  # nothing exported along the way
+
+
+def test_the_wizard_spells_no_report_label() -> None:
+    """Report labels (the depth table, the Result card's rows) live in render/labels.py: the wizard asks it."""
+    from botify_graph.render import labels as L
+
+    source = "".join(p.read_text(encoding="utf-8") for p in (Path(w_mod.__file__).parent).glob("*.py"))
+    spelled = [*L.EXPORT_ROWS.values(), *L.DEPTH_TABLE_COLUMNS[1:], L.CHOSEN, L.OVER_LIMIT, L.KEPT_HEADING,
+               "limit {limit:,} rows"]  # fmt: skip
+    assert [label for label in spelled if f'"{label}"' in source or f"'{label}'" in source] == []
