@@ -1106,3 +1106,24 @@ def test_the_wizard_spells_no_report_label() -> None:
     spelled = [*L.EXPORT_ROWS.values(), *L.DEPTH_TABLE_COLUMNS[1:], L.CHOSEN, L.OVER_LIMIT, L.KEPT_HEADING,
                "limit {limit:,} rows"]  # fmt: skip
     assert [label for label in spelled if f'"{label}"' in source or f"'{label}'" in source] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/tmp/out/example.com_20241108_links.csv",
+         "/<wbr>tmp/<wbr>out/<wbr>example.<wbr>com_<wbr>20241108_<wbr>links.<wbr>csv"),
+        ("a-b <c>", "a-<wbr>b &lt;c&gt;"),
+        ("nothing", "nothing"),
+    ],
+)  # fmt: skip
+def test_paths_break_at_separators_not_mid_word(text: str, expected: str) -> None:
+    """File paths and code blocks used to break mid-word ('…20241108 _links', '…2024110 8_meta')."""
+    import html
+
+    from botify_graph.wizard.view import breakable, code_block, link
+
+    assert breakable(text) == expected
+    assert breakable(text).replace("<wbr>", "") == html.escape(text)
+    assert "word-break:normal" in code_block(text) and expected in code_block(text)
+    assert expected in link(text, None) and expected in link(text, "x/y.csv")

@@ -483,14 +483,15 @@ class Wizard:
         pid = ref.url
         preset, self.preset = self.preset, None
         if pid != self.model.pid and self.has_pipeline(pid):
+            saved = PipelineModel.from_record(pid, self.sidecar.pipeline(pid))
+            export = saved.answer("export")
+            busy = saved.finalized or (isinstance(export, ExportAnswer) and export.state == "ACTIVE")
             self.load_pipeline(pid)
-            if preset is not None and not self.model.finalized:
+            if preset is not None and not busy:
                 self._apply_preset(preset, ref)
                 return
-            self.say(note(f"Switched to the saved pipeline <code>{esc(pid)}</code>."))
-            return
-        if preset is not None and pid == self.model.pid and self.has_pipeline(pid):
-            self._apply_preset(preset, ref)
+            why = " Its export is running or it is finalized, so its settings were not changed." if preset else ""
+            self.say(note(f"Switched to the saved pipeline <code>{esc(pid)}</code>.{why}"))
             return
         self.sidecar.set_current(pid)
         record = self.sidecar.pipeline(pid) or {}
@@ -613,7 +614,7 @@ class Wizard:
             )
 
     def fork(self) -> None:
-        """ "Start from these settings": a new pipeline with this one's row limit and fields."""
+        """Start from these settings: a new pipeline with this one's row limit and fields."""
         depth, fields = self.model.answer("depth"), self.model.answer("fields")
         if depth is None or fields is None or not self.model.pid:
             raise ConfigError("Choose a row limit (step 4) and fields (step 5) first: they are the settings to reuse.")

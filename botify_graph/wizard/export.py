@@ -19,6 +19,7 @@ from .. import layout
 from ..depth import DepthChoice
 from ..errors import ConfigError, ExportJobFailed
 from ..fsutil import utc_now_iso as utc_now
+from ..jobs import parse_timestamp
 from ..pipeline import Event, ExportParams, export_variant, run_export
 from ..registry import ExportRecord, registry_key
 from ..render import labels as L
@@ -71,12 +72,8 @@ PREPARATION = {
 
 def epoch(iso: str | None) -> float | None:
     """Seconds since the epoch of an ISO-8601 time (None when missing or unreadable)."""
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(str(iso)).timestamp() if iso else None
-    except ValueError:
-        return None
+    moment = parse_timestamp(iso)
+    return moment.timestamp() if moment is not None else None
 
 
 class ExportStep(Step):

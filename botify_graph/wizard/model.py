@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..depth import DepthChoice
+from ..jobs import parse_timestamp
 from ..layout import export_path
 from ..pipeline import ExportParams, export_variant
 from ..queries import MAX_EXPORT_ROWS, META_BY_NAME
@@ -356,12 +357,8 @@ ANSWER_TYPES: dict[str, Any] = {
 
 def seconds_between(started: str, finished: str) -> float | None:
     """Seconds from one ISO-8601 time to another (None when either is missing or unreadable)."""
-    from datetime import datetime
-
-    try:
-        return max(0.0, (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds())
-    except (TypeError, ValueError):
-        return None
+    a, b = parse_timestamp(started), parse_timestamp(finished)
+    return None if a is None or b is None else max(0.0, (b - a).total_seconds())
 
 
 def parse_answer(step: str, data: Any) -> Any:
