@@ -258,8 +258,11 @@ async def test_wizard_flow_with_a_reload_during_the_export(app: App, browser: An
     await shot("result")
     await page.locator("#rendered_cells").screenshot(path=str(artifacts / "result-full.png"))
     await page.get_by_text("Graph summary:").click()  # the accordion opens: its tables stay inside the card
-    await page.get_by_text("Most-linked pages").first.wait_for()
-    await shot("result-summary-open", page.locator(".bg-card").last)
+    for heading in ("Link graph summary", "Most-linked pages (top 20)", "Pages per page type"):
+        place = page.get_by_text(heading, exact=True).first
+        await place.scroll_into_view_if_needed()
+        await place.evaluate("e => e.scrollIntoView({block: 'start'})")
+        await shot("result-summary-" + heading.split()[0].lower())
 
     # the interactive graph view renders in the app, offline
     await page.get_by_role("button", name="Show the graph").click()

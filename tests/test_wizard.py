@@ -441,6 +441,7 @@ async def test_killed_mid_export_resumes_the_same_jobs(build: Callable[..., Wiza
     done = Sidecar(tmp_path / "state.json").pipeline(PID)
     assert done is not None and done["steps"]["export"]["state"] == "SUCCESS"
     assert text_of(second.steps["export"].card.summary).count("37,033") in (0, 1)
+    assert all("resumed, not created again" in r.text.value for r in second.steps["export"].rows.values())
 
 
 async def test_a_second_wizard_in_the_same_kernel_takes_the_export_over(
@@ -1127,3 +1128,11 @@ def test_paths_break_at_separators_not_mid_word(text: str, expected: str) -> Non
     assert breakable(text).replace("<wbr>", "") == html.escape(text)
     assert "word-break:normal" in code_block(text) and expected in code_block(text)
     assert expected in link(text, None) and expected in link(text, "x/y.csv")
+
+
+def test_a_command_wraps_at_its_spaces_not_inside_its_options() -> None:
+    from botify_graph.render.html import breakable
+
+    assert breakable("out.ipynb -p max_edges --project-url x") == (
+        "out.<wbr>ipynb -p max_<wbr>edges --project-<wbr>url x"
+    )

@@ -355,7 +355,10 @@ class ExportStep(Step):
                 self.follow_record(row)
             elif event.kind == "info":
                 note_text = event.message.split(": ", 1)[-1]
-                row.note = "resumed, not created again" if note_text.startswith("resuming job") else note_text
+                if note_text.startswith("resuming job"):
+                    row.resumed = True
+                else:
+                    row.note = note_text
                 self.follow_record(row)
         elif phase == "poll":
             if event.kind == "job_status":

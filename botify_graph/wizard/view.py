@@ -8,7 +8,6 @@ a person or an API goes through `esc`.
 from __future__ import annotations
 
 import html
-import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,6 +16,7 @@ import ipywidgets as w
 
 from ..render import labels as L
 from ..render.formats import human_bytes
+from ..render.html import breakable
 from .model import StepState
 
 MAX_WIDTH = "900px"
@@ -62,18 +62,8 @@ def ok_html(text: str) -> str:
     return f'<div style="color:#1b5e20;margin:2px 0;line-height:1.45">✓ {text}</div>'
 
 
-_BREAK_AFTER = re.compile(r"([/_.\-=&?,])")
-
 #: a long path or command wraps at the break points `breakable` marks, and mid-word only as a last resort
-WRAP = "white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere"
-
-
-def breakable(text: object) -> str:
-    """Escape `text` and mark a line-break opportunity (<wbr>) after each / _ . - = & ? , so a long path or
-    URL wraps at a separator instead of in the middle of a word (copying the text gives it back unchanged)."""
-    return "".join(
-        esc(part) + ("<wbr>" if _BREAK_AFTER.fullmatch(part) else "") for part in _BREAK_AFTER.split(str(text))
-    )
+WRAP = "white-space:pre-wrap;word-break:normal;overflow-wrap:break-word"
 
 
 def code(text: object) -> str:
@@ -186,9 +176,13 @@ class Confirm:
         self.hide()
 
 
-#: Styles the inline ones cannot say (shown once, in the wizard's title): a card's one-line summary may shrink
-#: below its text's width, so it ends in an ellipsis instead of running under the Change button.
-CARD_CSS = "<style>.bg-summary .widget-html-content{min-width:0;overflow:hidden}</style>"
+#: Styles the inline ones cannot say (shown once, in the wizard's title). An HTML widget's content may be
+#: narrower than its widest line (a wide table then scrolls inside its `.t` box, a path wraps): nothing makes a
+#: card wider than the page. A card's one-line summary ends in an ellipsis instead of running under Change.
+CARD_CSS = (
+    "<style>.bg-card .widget-html-content{min-width:0;max-width:100%}"
+    ".bg-summary .widget-html-content{overflow:hidden}</style>"
+)
 
 
 class Card:
@@ -342,6 +336,7 @@ class ProgressRow:
         self.bytes = 0
         self.total: int | None = None
         self.note = ""
+        self.resumed = False  # the job was recorded by an earlier run and followed again, not created again
         self._drawn = 0.0
         self.render()
 
@@ -380,6 +375,8 @@ class ProgressRow:
         if self.bytes:
             size = human_bytes(self.bytes) + (f" of {human_bytes(self.total)}" if self.total else "")
             parts.append(f"↓ {size}")
+        if self.resumed:
+            parts.append("resumed, not created again")
         if self.note:
             parts.append(breakable(self.note))
         self.text.value = f'<div style="line-height:1.4;{WRAP}">{" · ".join(parts)}</div>'
