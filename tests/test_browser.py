@@ -457,7 +457,9 @@ async def test_jupyterlab_opens_the_notebook_unmodified_and_saves_it_without_out
         assert await status.get_attribute("data-status") in ("idle", "busy")
         await page.keyboard.press("Control+s")
         await page.wait_for_timeout(2_000)
+        await page.get_by_text("1 · Connect").first.scroll_into_view_if_needed()
         await page.screenshot(path=str(artifacts / "lab-02-wizard-saved.png"))
+        assert await page.evaluate(OUTSIDE_CARDS_JS) == []  # nothing past a card's edge in Lab either
         assert await page.locator(".jp-Dialog").count() == 0  # no "file changed on disk" conflict
         saved = json.loads(path.read_text(encoding="utf-8"))
         assert problems(saved) == []
