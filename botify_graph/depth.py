@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .errors import BotifyError, DepthTooLarge
+
+DepthRow = dict[str, "int | bool"]
+
+
+class DepthTable(list[DepthRow]):
+    """The rows of `DepthChoice.table()`: a plain list of dicts for code (`pd.DataFrame(table)`, `json.dumps`),
+    and a readable table when printed (text) or shown as the last value of a notebook cell (HTML)."""
+
+    def __init__(self, rows: Iterable[DepthRow], *, max_edges: int, depth: int) -> None:
+        super().__init__(rows)
+        self.max_edges = max_edges
+        self.depth = depth
+
+    def __repr__(self) -> str:
+        from .render.tables import depth_table_text  # strings are render's; imported only when printed
+
+        return depth_table_text(self)
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        from .render.tables import depth_table_html
+
+        cumulative = [(int(r["depth"]), int(r["cumulative"])) for r in self]
+        per_depth = [(int(r["depth"]), int(r["edges"])) for r in self]
+        return depth_table_html(cumulative, per_depth, self.max_edges, self.depth)
 
 
 @dataclass(frozen=True)
@@ -21,10 +47,11 @@ class DepthChoice:
     requests: int = 0  # API requests spent finding it
     cut: bool = False  # depth 1 alone is over the limit and is exported cut at it (`allow_cut`)
 
-    def table(self) -> list[dict[str, int | bool]]:
-        """Rows for display: depth, edges at the depth, cumulative edges, fits, chosen."""
+    def table(self) -> DepthTable:
+        """Rows for display: depth, edges at the depth, cumulative edges, fits, chosen (a list of dicts that
+        prints as a table)."""
         per = dict(self.per_depth)
-        return [
+        rows: list[DepthRow] = [
             {
                 "depth": d,
                 "edges": per.get(d, 0),
@@ -34,6 +61,7 @@ class DepthChoice:
             }
             for d, c in self.cumulative
         ]
+        return DepthTable(rows, max_edges=self.max_edges, depth=self.depth)
 
 
 def cumulate(per_depth: Mapping[int, int]) -> list[tuple[int, int]]:

@@ -66,3 +66,20 @@ def test_cumulate_and_back() -> None:
     cum = dict(cumulate(per))
     assert cum == {0: 3, 1: 7, 2: 7, 3: 12}
     assert per_depth_from_cumulative(cum) == per
+
+
+def test_table_prints_as_a_table_and_stays_a_list_of_dicts() -> None:
+    """`print(choice.table())` (the README's snippet) used to print a raw list of dicts."""
+    import json
+
+    choice = choose_depth({0: 5, 1: 45, 2: 450, 3: 4000}, 600)
+    table = choice.table()
+    assert isinstance(table, list) and table == [dict(r) for r in table] and table[2]["chosen"] is True
+    assert json.loads(json.dumps(table))[3] == {"depth": 3, "edges": 4000, "cumulative": 4500, "fits": False,
+                                                "chosen": False}  # fmt: skip
+    lines = str(table).splitlines()
+    assert lines[0].split() == ["depth", "links", "at", "depth", "cumulative", "fits", "chosen"]
+    assert lines[3].split() == ["2", "450", "500", "yes", "◀", "chosen"]
+    assert lines[4].split() == ["3", "4,000", "4,500", "no", "over", "the", "limit"]
+    assert repr(table) == str(table) and "{" not in str(table)
+    assert "<table" in table._repr_html_() and "◀ chosen" in table._repr_html_()

@@ -54,12 +54,7 @@ FORBIDDEN = {
 
 
 # (importer, imported) → why this `if TYPE_CHECKING:` import still closes a cycle
-TYPE_ONLY_CYCLES = {
-    ("botify_graph.wizard.base", "botify_graph.wizard.app"): (
-        "Step annotates its owner as the Wizard (app.py), which builds the steps; a Protocol of the ~30 "
-        "Wizard members the steps use would remove it"
-    ),
-}
+TYPE_ONLY_CYCLES: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: Path) -> str:

@@ -57,7 +57,7 @@ def words(blocks: list[Block]) -> list[str]:
 
 def visible_html(text: str) -> str:
     """What a browser shows: tags and the stylesheet dropped, entities decoded."""
-    text = re.sub(r"<style>.*?</style>", "", text, flags=re.S)
+    text = re.sub(r"<style>.*?</style>", "", text, flags=re.S).replace("<wbr>", "")  # a break, not a character
     return html.unescape(re.sub(r"<[^>]+>", " ", text))
 
 

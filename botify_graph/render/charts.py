@@ -39,9 +39,41 @@ def _nice_step(span: float) -> float:
     return next(base * m for m in (1, 2, 5, 10) if base * m >= raw)
 
 
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+
+
+def text_width(text: str, size: float = 11) -> float:
+    """A generous estimate of a sans-serif text's width in pixels (no font metrics in a pure function)."""
+    return len(text) * size * 0.62
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def place_label(
+    width: float, line_y: float, obstacles: list[Box], *, x_min: float, x_max: float
+) -> tuple[float, float]:
+    """Where to write a label of `width` px beside a horizontal line at `line_y` without touching `obstacles`:
+    (right end x, baseline y). Tried in order: just above the line, from the right end leftwards; just below
+    it; else (None found) the right end above the line."""
+    for baseline in (line_y - 5, line_y + 14):
+        x_end = x_max
+        while x_end - width >= x_min - 0.5:
+            box = (x_end - width - 4, baseline - 12, x_end + 4, baseline + 4)
+            if not any(_overlaps(box, o) for o in obstacles):
+                return x_end, baseline
+            x_end -= 4
+    return x_max, line_y - 5
+
+
 def depth_svg_rows(rows: Sequence[DepthRow], limit: int, *, width: int, height: int, standalone: bool) -> str:
-    """The depth chart of (depth, cumulative, fits, chosen) rows (see `depth_chart_svg`)."""
-    left, right, top, bottom = 58, 16, 30, 40
+    """The depth chart of (depth, cumulative, fits, chosen) rows (see `depth_chart_svg`).
+
+    The limit's label is placed where it touches no bar, no value and no title (the line crosses the bars
+    over the limit, so "on the line at the right end" would sit on them); failing that, under the chart.
+    """
+    left, right, top, bottom = 58, 16, 34, 40
     pw, ph = width - left - right, height - top - bottom
     ymax = _y_max(rows, limit)
 
@@ -53,10 +85,12 @@ def depth_svg_rows(rows: Sequence[DepthRow], limit: int, *, width: int, height: 
     ns = f' xmlns="{SVG_NS}"' if standalone else ""
     out = [
         f'<svg{ns} class="bg-depth-chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{html.escape(title)}" font-family="sans-serif" font-size="11">',
+        f'role="img" aria-label="{html.escape(title)}" font-family="sans-serif" font-size="11" '
+        'style="max-width:100%;height:auto">',
         f"<title>{html.escape(title)}</title>",
         f'<text x="{left}" y="16" font-size="13" font-weight="bold" fill="#222">{html.escape(title)}</text>',
     ]
+    obstacles: list[Box] = [(left, 2, left + text_width(title, 13), 20)]
     step = _nice_step(ymax)
     tick = 0.0
     while tick <= ymax:
@@ -76,20 +110,32 @@ def depth_svg_rows(rows: Sequence[DepthRow], limit: int, *, width: int, height: 
             f'<rect class="bar {cls}" x="{x:.1f}" y="{by:.1f}" width="{bar:.1f}" height="{top + ph - by:.1f}" '
             f'fill="{fill}"><title>{html.escape(label)}</title></rect>'
         )
+        obstacles.append((x, by, x + bar, top + ph))
         out.append(f'<text x="{x + bar / 2:.1f}" y="{top + ph + 14}" text-anchor="middle" fill="#333">{d}</text>')
         if is_chosen or c > ymax:
             mark = "▲ " if c > ymax else ""
+            value = f"{mark}{compact(c)}"
+            vy = max(by - 4, top - 2)
+            half = text_width(value) / 2
+            obstacles.append((x + bar / 2 - half, vy - 11, x + bar / 2 + half, vy + 3))
             out.append(
-                f'<text x="{x + bar / 2:.1f}" y="{max(by - 4, top - 2):.1f}" text-anchor="middle" '
-                f'fill="#222">{mark}{compact(c)}</text>'
+                f'<text x="{x + bar / 2:.1f}" y="{vy:.1f}" text-anchor="middle" fill="#222">{html.escape(value)}</text>'
             )
     ly = y(limit)
     out.append(
         f'<line class="limit" x1="{left}" x2="{left + pw}" y1="{ly:.1f}" y2="{ly:.1f}" stroke="#c0392b" '
         'stroke-width="1.5" stroke-dasharray="6 4"/>'
     )
-    limit_text = html.escape(L.DEPTH_CHART_LIMIT.format(limit=limit))
-    out.append(f'<text x="{left + pw}" y="{ly - 5:.1f}" text-anchor="end" fill="#c0392b">{limit_text}</text>')
+    limit_text = L.DEPTH_CHART_LIMIT.format(limit=limit)
+    lx, lyb = place_label(text_width(limit_text), ly, obstacles, x_min=left + 2, x_max=left + pw - 2)
+    if any(
+        _overlaps((lx - text_width(limit_text) - 2, lyb - 11, lx + 2, lyb + 3), o) for o in obstacles
+    ):  # nowhere beside the line: under the chart, at the right, where the axis title is not
+        lx, lyb = left + pw, height - 6
+    out.append(
+        f'<text class="limit-label" x="{lx:.1f}" y="{lyb:.1f}" text-anchor="end" fill="#c0392b">'
+        f"{html.escape(limit_text)}</text>"
+    )
     axis = html.escape(L.DEPTH_CHART_AXIS)
     out.append(f'<text x="{left + pw / 2:.1f}" y="{height - 6}" text-anchor="middle" fill="#555">{axis}</text>')
     out.append("</svg>")

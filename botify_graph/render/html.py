@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import html
 import numbers
+import re
 from collections.abc import Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -20,9 +21,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..graph.compare import GraphDiff
     from ..graph.summary import GraphSummary
 
-__all__ = ["asset_text", "diff_html", "document_html", "html_table", "summary_html"]
+__all__ = ["asset_text", "breakable", "diff_html", "document_html", "html_table", "summary_html"]
 
 URL_KEYS = ("url", "source", "target")  # columns whose long values wrap
+_BREAK_AFTER = re.compile(r"([/_.=&?,]|(?<=[^\s-])-)")  # not after a command-line flag's dashes
+
+
+def breakable(text: object) -> str:
+    """Escape `text` and mark a line-break opportunity (<wbr>) after each / _ . - = & ? , so a long path or URL
+    wraps at a separator instead of in the middle of a word (copying it gives the text back unchanged). The
+    dashes that start an option (` -p`, ` --out`) are left alone: a command wraps at its spaces."""
+    value, out, start = str(text), [], 0
+    for match in _BREAK_AFTER.finditer(value):
+        out.append(html.escape(value[start : match.end()]) + "<wbr>")
+        start = match.end()
+    return "".join(out) + html.escape(value[start:])
 
 
 @functools.cache
@@ -36,8 +49,9 @@ def _td(value: Any, key: str = "") -> str:
         return "<td></td>"
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return f'<td class="n">{cell_text(value)}</td>'
-    cls = ' class="u"' if key in URL_KEYS else ""
-    return f"<td{cls}>{html.escape(cell_text(value))}</td>"
+    if key in URL_KEYS:
+        return f'<td class="u">{breakable(cell_text(value))}</td>'
+    return f"<td>{html.escape(cell_text(value))}</td>"
 
 
 def html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], keys: Sequence[str] = ()) -> str:
@@ -45,7 +59,7 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], keys: Sequ
     keys = keys or headers
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(_td(v, k) for v, k in zip(row, keys, strict=True)) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="t"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _block(block: Block) -> str:
@@ -56,7 +70,9 @@ def _block(block: Block) -> str:
     if isinstance(block, Paragraph):
         return f"<p>{esc(block.text)}</p>"
     if isinstance(block, Files):
-        return '<p class="note">' + "<br>".join(f"{esc(k)}: <code>{esc(v)}</code>" for k, v in block.items) + "</p>"
+        return (
+            '<p class="note">' + "<br>".join(f"{esc(k)}: <code>{breakable(v)}</code>" for k, v in block.items) + "</p>"
+        )
     if isinstance(block, Bullets):
         return '<ul class="note">' + "".join(f"<li>{esc(item)}</li>" for item in block.items) + "</ul>"
     if isinstance(block, Figure):

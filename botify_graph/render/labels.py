@@ -40,6 +40,12 @@ SELF_LOOPS_KEPT = {True: "dropped from", False: "kept in"}  # by GraphSummary.se
 
 DEPTH_HEADING = "Links per depth (chosen depth {depth}, limit {limit:,})"
 DEPTH_COLUMNS = ("depth", "links at depth", "cumulative", "fits", "chosen")
+DEPTH_FITS = {True: "yes", False: "no"}  # the "fits" column of DepthChoice.table() printed as text
+
+# -- the depth table with bars (the wizard's Depth card, DepthChoice.table() in a notebook) ------------------
+DEPTH_TABLE_COLUMNS = ("depth", "links at depth", "links up to depth")
+DEPTH_LIMIT_ROW = "limit {limit:,} rows"
+DEPTH_LIMIT_ALL_FIT = "limit {limit:,} rows (the whole graph fits)"
 
 DEGREES_HEADING = "Degrees"
 IN_DEGREE = "Inbound links per page"
@@ -76,6 +82,21 @@ COMPLIANCE = {
     "links_to_non_compliant": "links to non-compliant pages",
     "links_to_non_compliant_share": "… share of the links counted",
 }
+
+# -- one export at a glance (the wizard's Result card) -------------------------------------------------------
+#: key → row label, in the order shown
+EXPORT_ROWS = {
+    "pages": "pages (meta rows)",
+    "links": "links (edges)",
+    "depth": "click depth",
+    "fields": "meta fields",
+    "time": "export time",
+}
+URL_ONLY = "URL only"
+EXPORT_TIME = "{took} (from {started} to {finished} UTC)"
+KEPT_HEADING = "Earlier exports of this analysis, kept beside it"
+SETTINGS = "limit {limit:,} · {fields}"  # the settings an export was requested with
+FIELD_COUNT = {True: "{n} field", False: "{n} fields"}  # by n == 1
 
 # -- what changed between two crawls -------------------------------------------------------------------------
 DIFF_TITLE = "What changed: {old} → {new}"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -50,7 +51,7 @@ from .model import (
     is_complete,
 )
 from .steps import AnalysisStep, ConnectStep, DepthStep, FieldsStep, ProjectStep
-from .view import GAP, MAX_WIDTH, Confirm, button, error_html, esc, note, show
+from .view import CARD_CSS, GAP, MAX_WIDTH, Confirm, button, error_html, esc, note, show
 
 __all__ = ["Wizard", "wizard"]
 
@@ -143,6 +144,7 @@ class Wizard:
         self._trace_stack = contextlib.ExitStack()
         if self._trace_file is not None:
             self.set_tracing(True)
+        self.preset: dict[str, Any] | None = None  # settings a new pipeline starts from ("Start from these …")
 
         self._build_toolbar()
         self.step_list: list[Step] = [cls(self, i) for i, cls in enumerate(STEP_CLASSES)]
@@ -180,7 +182,7 @@ class Wizard:
 
     def _build_toolbar(self) -> None:
         self.title = w.HTML(
-            '<div style="font-size:1.25em;font-weight:700;margin:2px 0">botify-graph '
+            CARD_CSS + '<div style="font-size:1.25em;font-weight:700;margin:2px 0">botify-graph '
             '<span style="font-weight:400;color:#616161">· the internal link graph of a Botify project</span></div>'
         )
         self.pipeline_label = w.HTML(layout=w.Layout(flex="1 1 auto"))
@@ -192,6 +194,7 @@ class Wizard:
         self.unfinalize_button.on_click(self.handler(None, self.unfinalize))
         self.message = w.HTML()
         self.storage = w.HTML()  # a sidecar folder that cannot be written: said once, kept in view
+        self.message_at: int | None = None  # the card the toolbar message is about: it goes when another opens
         self.confirm = Confirm()
         self.toolbar = w.VBox(
             [
@@ -336,15 +339,26 @@ class Wizard:
         if self.error is not None:
             return
         if step is None:
-            self.message.value = ""
+            self.say("")
         try:
             fn()
         except Exception as exc:
             if step is None:
                 log.debug("wizard toolbar action failed", exc_info=True)
-                self.message.value = error_html(self.readable(exc))
+                self.say(error_html(self.readable(exc)))
             else:
                 self.fail(step, exc)
+
+    def say(self, html_text: str) -> None:
+        """A toolbar message about the open card: it is cleared when another card opens."""
+        self.message.value = html_text
+        self.message_at = self.focus if html_text else None
+
+    def ask(self, text: str, on_yes: Callable[[], None], *, yes: str) -> None:
+        """A question where it can be seen: in the open card (a collapsed card's body is hidden)."""
+        for step in self.step_list:
+            step.card.confirm.hide()
+        self.step_list[self.focus].card.confirm.ask(text, on_yes, yes=yes)
 
     def start(self, step: Step, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
         """Run `coro` as the step's task (one at a time); its exceptions go to the step's card."""
@@ -426,12 +440,19 @@ class Wizard:
 
     def enter(self, step: Step, *, reverted: bool = False) -> None:
         try:
+            if not step.view_current:  # made for other earlier answers: never shown, never used
+                step.forget_view()
             step.enter(reverted=reverted)
         except Exception as exc:
             self.fail(step, exc)
 
     def goto(self, index: int, *, reverted: bool = False) -> None:
         """Open the card at `index`; later cards without an answer go back to INIT."""
+        if index != self.focus:
+            for step in self.step_list:
+                step.card.confirm.hide()  # a question about the card that was open is moot now
+        if self.message_at is not None and index != self.message_at:
+            self.say("")
         self.focus = index
         for later in self.step_list[index + 1 :]:
             if not is_complete(later.name, self.model.answer(later.name)):
@@ -455,12 +476,11 @@ class Wizard:
         index = STEPS.index(name)
         if self.model.finalized:
             raise ConfigError("This pipeline is finalized, so its answers are read-only. Unfinalize it first.")
-        export = self.steps["export"]
-        if export.running and index <= export.index and not confirmed:
-            self.steps[name].card.confirm.ask(
-                "An export is running. Going back stops following it here; the Botify jobs keep running and the "
-                "same export started again resumes them. Go back?",
-                lambda: self._call(self.steps[name], lambda: self.revert(name, confirmed=True)),
+        if index <= self.steps["export"].index and not confirmed and self.export_in_flight():
+            self.ask(
+                f"An export is running. Going back to step {index + 1} ({self.steps[name].title}) stops following "
+                "it here; the Botify jobs keep running, and the same export started again resumes them. Go back?",
+                lambda: self._call(self.step_list[self.focus], lambda: self.revert(name, confirmed=True)),
                 yes="Go back",
             )
             return
@@ -477,6 +497,11 @@ class Wizard:
             step.retry_action = None
             step.state = StepState.INIT
         self.goto(index, reverted=True)
+
+    def export_in_flight(self) -> bool:
+        """An export runs here, or is saved as running (it resumes once connected)."""
+        answer = self.model.answer("export")
+        return self.steps["export"].running or (isinstance(answer, ExportAnswer) and answer.state == "ACTIVE")
 
     # -- pipelines ----------------------------------------------------------------------------------
 
@@ -500,30 +525,59 @@ class Wizard:
         self.model.answers[step] = answer
 
     def choose_project(self, ref: ProjectRef) -> None:
-        """Use a project: a URL whose pipeline exists switches to it; otherwise it becomes this pipeline."""
+        """Use a checked project: a URL whose pipeline exists switches to it; otherwise it becomes this pipeline.
+
+        After "Start from these settings" (`fork`) the new pipeline carries the settings it started from; a saved
+        pipeline given those settings goes back to its Analysis step (its earlier files stay where they are).
+        """
         pid = ref.url
+        preset, self.preset = self.preset, None
         if pid != self.model.pid and self.has_pipeline(pid):
+            saved = PipelineModel.from_record(pid, self.sidecar.pipeline(pid))
+            export = saved.answer("export")
+            busy = saved.finalized or (isinstance(export, ExportAnswer) and export.state == "ACTIVE")
             self.load_pipeline(pid)
-            self.message.value = note(f"Switched to the saved pipeline <code>{esc(pid)}</code>.")
+            if preset is not None and not busy:
+                self._apply_preset(preset, ref)
+                return
+            why = " Its export is running or it is finalized, so its settings were not changed." if preset else ""
+            self.say(note(f"Switched to the saved pipeline <code>{esc(pid)}</code>.{why}"))
             return
         self.sidecar.set_current(pid)
         record = self.sidecar.pipeline(pid) or {}
         if pid != self.model.pid:
-            connect = self.model.answer("connect")
-            self.model = PipelineModel(pid=pid, finalized=bool(record.get("finalized")))
-            if connect is not None:
-                self.model.answers["connect"] = connect
+            self._replace_model(PipelineModel(pid=pid, finalized=bool(record.get("finalized"))))
         connect = self.model.answer("connect")
         if connect is not None:
             self.submit("connect", connect)
         answer = ProjectAnswer(url=pid, org=ref.org, project=ref.project, analysis_hint=ref.analysis)
+        if preset is not None:
+            answer = dataclasses.replace(answer, **preset)
         self.submit("project", answer)
+        if preset is None:
+            self.say("")  # "New project: paste its URL…" is done with
         project = self.steps["project"]
         assert isinstance(project, ProjectStep)
         project.succeed(answer)
 
+    def _apply_preset(self, preset: dict[str, Any], ref: ProjectRef) -> None:
+        """A saved pipeline started again from other settings: back to its Analysis step with them."""
+        current = self.model.answer("project")
+        assert current is not None
+        answer = dataclasses.replace(current, analysis_hint=ref.analysis or current.analysis_hint, **preset)
+        self.submit("project", answer)  # first: the steps opened below start from these settings
+        self.steps["project"].fill(answer)
+        self.revert("analysis", confirmed=True)
+        self.say(
+            note(
+                f"<code>{esc(answer.url)}</code> went back to step 3 with the settings of "
+                f"<code>{esc(answer.source)}</code>: choose an analysis. Its earlier exports stay where they are "
+                "(listed in step 2)."
+            )
+        )
+
     def _replace_model(self, model: PipelineModel) -> None:
-        """Stop the steps after Connect, clear them and switch to `model`, staying connected."""
+        """Stop the steps after Connect, forget what they show and switch to `model`, staying connected."""
         for step in self.step_list[1:]:
             step.cancel()
         connect = self.model.answer("connect")
@@ -531,7 +585,8 @@ class Wizard:
         if connect is not None and self.connected:
             self.model.answers["connect"] = connect
         for step in self.step_list[1:]:
-            step.clear()
+            step.reset()
+            step.card.confirm.hide()
             step.retry_action = None
             step.state = StepState.INIT
 
@@ -589,21 +644,43 @@ class Wizard:
         self.steps["analysis"].state = StepState.SUCCESS
         self.goto(self.model.landing(after=0))
 
-    def new_project(self, *, confirmed: bool = False) -> None:
+    def new_project(self, *, confirmed: bool = False, preset: dict[str, Any] | None = None) -> None:
         """Start another pipeline (the current one stays in the sidecar as it is)."""
-        if self.steps["export"].running and not confirmed:
+        if self.export_in_flight() and not confirmed:
             self.confirm.ask(
                 "An export is running. Starting another project stops following it here; it resumes when you "
                 "open this project again. Continue?",
-                lambda: self._call(None, lambda: self.new_project(confirmed=True)),
+                lambda: self._call(None, lambda: self.new_project(confirmed=True, preset=preset)),
                 yes="New project",
             )
             return
         self._replace_model(PipelineModel())
-        self.steps["project"].url.value = ""  # type: ignore[attr-defined]
+        self.preset = preset
+        project = self.steps["project"]
+        assert isinstance(project, ProjectStep)
+        project.url.value = ""
         self.sidecar.clear_current()  # a reload now lands on the empty project step, not the old pipeline
-        self.message.value = note("New project: paste its URL in step 2.")
         self.goto(self.landing())
+        if preset is None:
+            self.say(note("New project: paste its URL in step 2, or open a saved pipeline."))
+        else:
+            fields = preset["fields"]
+            self.say(
+                note(
+                    f"Starting from the settings of <code>{esc(preset['source'])}</code> (limit "
+                    f"{preset['max_edges']:,} rows; {esc(', '.join(fields) or 'URL only')}): paste another "
+                    "project's URL in step 2, or this project's to export another analysis with them."
+                )
+            )
+
+    def fork(self) -> None:
+        """Start from these settings: a new pipeline with this one's row limit and fields."""
+        depth, fields = self.model.answer("depth"), self.model.answer("fields")
+        if depth is None or fields is None or not self.model.pid:
+            raise ConfigError("Choose a row limit (step 4) and fields (step 5) first: they are the settings to reuse.")
+        self.new_project(
+            preset={"max_edges": depth.max_edges, "fields": tuple(fields.fields), "source": self.model.pid}
+        )
 
     def finalize(self) -> None:
         """Lock the current pipeline (its answers become read-only)."""
@@ -612,7 +689,7 @@ class Wizard:
             raise ConfigError("Finalize a pipeline once its export has finished.")
         self.sidecar.set_finalized(pid, True)
         self.model.finalized = True
-        self.message.value = note("Finalized: this pipeline is read-only. Unfinalize it to change an answer.")
+        self.say(note("Finalized: this pipeline is read-only. Unfinalize it to change an answer."))
         self.render()
 
     def unfinalize(self) -> None:
@@ -622,7 +699,7 @@ class Wizard:
             raise ConfigError("There is no pipeline to unfinalize.")
         self.sidecar.set_finalized(pid, False)
         self.model.finalized = False
-        self.message.value = note("Unfinalized: the answers can be changed again.")
+        self.say(note("Unfinalized: the answers can be changed again."))
         self.render()
 
     # -- drawing ------------------------------------------------------------------------------------
@@ -655,6 +732,9 @@ class Wizard:
             )
             for control in step.controls():
                 control.disabled = finalized or (expanded and state == StepState.ACTIVE)
+            if not step.view_current:
+                for use in step.use_buttons():
+                    use.disabled = True  # what the card shows was made for other answers
             can_retry = expanded and state == StepState.FAIL and not finalized
             can_next = expanded and state == StepState.SUCCESS and step.has_next and not finalized
             show(step.card.retry, can_retry)

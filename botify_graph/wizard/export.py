@@ -19,8 +19,10 @@ from .. import layout
 from ..depth import DepthChoice
 from ..errors import ConfigError, ExportJobFailed
 from ..fsutil import utc_now_iso as utc_now
+from ..jobs import parse_timestamp
 from ..pipeline import Event, ExportParams, export_variant, run_export
-from ..registry import registry_key
+from ..registry import ExportRecord, registry_key
+from ..render import labels as L
 from ..reproduce import notebook_parameters, papermill_command
 from ..state import ParamLog, export_settings
 from ..urls import ProjectRef, clean_url
@@ -31,9 +33,25 @@ from .model import (
     FileAnswer,
     ResultAnswer,
     StepState,
+    files_to_keep,
+    kept_files,
+    seconds_between,
     shown_path,
 )
-from .view import ProgressRow, button, esc, note, ok_html, show, table
+from .view import (
+    ProgressRow,
+    button,
+    code,
+    code_block,
+    duration,
+    esc,
+    link,
+    note,
+    ok_html,
+    settings_text,
+    show,
+    table,
+)
 
 # -- 6 Export --------------------------------------------------------------------------------------------
 
@@ -41,6 +59,21 @@ from .view import ProgressRow, button, esc, note, ok_html, show, table
 #: The export step following each (out_dir, project, analysis) in this process: a second wizard built in the
 #: same kernel (a cell run again) takes the export over instead of downloading the same files twice.
 RUNNING_EXPORTS: dict[tuple[str, str, str], ExportStep] = {}
+
+#: what the export checks before its jobs start (pipeline steps without a kind), as the card lists them
+PREPARATION = {
+    "connect": "token",
+    "analysis": "analysis",
+    "reuse": "existing files",
+    "fields": "page attributes",
+    "depth": "graph sized",
+}
+
+
+def epoch(iso: str | None) -> float | None:
+    """Seconds since the epoch of an ISO-8601 time (None when missing or unreadable)."""
+    moment = parse_timestamp(iso)
+    return moment.timestamp() if moment is not None else None
 
 
 class ExportStep(Step):
@@ -52,13 +85,22 @@ class ExportStep(Step):
         self.plan = w.HTML()
         self.go = button("▶ Start export", primary=True)
         self.go.on_click(self.wiz.handler(self, self.on_start))
+        self.prep = w.HTML()
         self.rows = {kind: ProgressRow(kind) for kind in KIND_NAMES}
         self.parts: dict[str, tuple[int, set[str]]] = {}  # complete export: kind -> (jobs, parts downloaded)
         self.generation = 0  # events of a cancelled run must not draw over a newer one
-        self.progress = w.VBox([r.box for r in self.rows.values()], layout=w.Layout(display="none", width="100%"))
+        self.progress = w.VBox(
+            [self.prep, *(r.box for r in self.rows.values())],
+            layout=w.Layout(display="none", width="auto", max_width="100%"),
+        )
+        self.checked: dict[str, str] = {}  # preparation step → what it found
+        self.running_answer: ExportAnswer | None = None
         self.card.set_content([self.plan, self.go, self.progress])
 
     def controls(self) -> list[w.DOMWidget]:
+        return [self.go]
+
+    def use_buttons(self) -> list[w.Button]:
         return [self.go]
 
     def clear(self) -> None:
@@ -66,12 +108,19 @@ class ExportStep(Step):
         self.generation += 1
         for row in self.rows.values():
             row.reset()
+        self.checked = {}
+        self.prep.value = ""
         show(self.progress, False)
         self.card.retry.description = "↻ Retry"
+
+    def forget_view(self) -> None:
+        super().forget_view()
+        self.plan.value = ""
 
     def enter(self, *, reverted: bool = False) -> None:
         answer: ExportAnswer | None = self.answer
         self.show_plan()
+        self.view_made()
         if answer is None:
             self.set(StepState.READY, "")
         elif answer.state == "ACTIVE":
@@ -102,14 +151,24 @@ class ExportStep(Step):
             f"Two Botify export jobs start at once for analysis <b>{esc(params.get('analysis', '?'))}</b>: "
             f"the links {esc(depth_txt)} and one row per page with "
             f"<b>{esc(', '.join(fields) or 'the URL only')}</b>. They download by themselves when done, into "
-            f"<code>{esc(where)}</code>. You can close the page: the export resumes when the wizard is opened again."
+            f"{code(where)}. You can close the page: the export resumes when the wizard is opened again."
         )
 
-    def on_start(self) -> None:
+    def on_start(self, *, confirmed: bool = False) -> None:
+        self.require_current_view()
         params = self.wiz.model.export_params()
         missing = [k for k in ("project_url", "analysis", "max_edges", "fields") if k not in params]
         if missing:
             raise ConfigError("Finish the earlier steps first (" + ", ".join(missing) + " missing).")
+        if not confirmed:
+            question = self.keep_question(params)
+            if question:
+                self.card.confirm.ask(
+                    question,
+                    self.wiz.handler(self, lambda: self.on_start(confirmed=True)),
+                    yes="Export, keep the earlier files",
+                )
+                return
         answer = ExportAnswer(
             state="ACTIVE",
             project_url=params["project_url"],
@@ -126,12 +185,29 @@ class ExportStep(Step):
         self.wiz.submit("export", answer)  # saved ACTIVE before the task runs: a new kernel resumes it
         self.launch(answer, resumed=False)
 
+    def keep_question(self, params: dict[str, Any]) -> str | None:
+        """The question to ask when this export would move an earlier export of the analysis aside, else None."""
+        ref = self.ref()
+        kept = files_to_keep(self.wiz.registry(), ref, params["analysis"], params["max_edges"], tuple(params["fields"]))
+        if not kept:
+            return None
+        before = next((k.record for k in kept if k.kind == "meta"), kept[0].record)
+        earlier = settings_text(before.max_edges, before.fields if before.kind == "meta" else None)
+        now = settings_text(params["max_edges"], tuple(params["fields"]))
+        names = " and ".join(k.path.name for k in kept)
+        return (
+            f"Analysis {params['analysis']} was already exported with {earlier}. Exporting it with these settings "
+            f"({now}) starts new Botify jobs and keeps the earlier files as {names}. Continue?"
+        )
+
     def launch(self, answer: ExportAnswer, *, resumed: bool) -> None:
         self.retry_action = lambda: self.relaunch(answer)
         self.generation += 1
         for row in self.rows.values():
             row.reset()
         self.parts = {}
+        self.checked = {}
+        self.prep.value = ""
         show(self.progress, True)
         key = (str(Path(answer.out_dir).absolute()), answer.project_url, answer.analysis)
         previous = RUNNING_EXPORTS.get(key)
@@ -155,13 +231,14 @@ class ExportStep(Step):
         return moved
 
     def relaunch(self, previous: ExportAnswer) -> None:
+        """Retry: the same jobs are resumed (the export's time runs on), or a FAILED job starts a new export."""
         answer = dataclasses.replace(
             self.current_api(previous),
             state="ACTIVE",
             error=None,
             job_failed=False,
             retry_failed=previous.job_failed,
-            started=utc_now(),
+            started=utc_now() if previous.job_failed or not previous.started else previous.started,
         )
         self.wiz.submit("export", answer)
         self.launch(answer, resumed=False)
@@ -172,6 +249,7 @@ class ExportStep(Step):
             if resumed
             else ("Starting the export…" if not answer.retry_failed else "Starting a new export job…")
         )
+        self.running_answer = answer
         self.set(StepState.ACTIVE, note(esc(what)))
         params = answer.to_params()
         generation = self.generation
@@ -180,6 +258,7 @@ class ExportStep(Step):
             if generation == self.generation:
                 self.on_event(event)
 
+        ticker = asyncio.ensure_future(self.tick(generation))
         try:
             result = await run_export(
                 params, token=self.wiz.require_token(), on_event=on_event, sleep=self.wiz.sleep, trace=self.wiz.trace
@@ -198,6 +277,11 @@ class ExportStep(Step):
             self.retry_action = lambda: self.relaunch(failed)
             self.set_retry_label(failed)
             raise
+        finally:
+            ticker.cancel()
+            self.running_answer = None
+        finished = utc_now()
+        whole = seconds_between(answer.started, finished)  # from the first start, across reloads
         done = dataclasses.replace(
             answer,
             state="SUCCESS",
@@ -205,15 +289,41 @@ class ExportStep(Step):
             links=FileAnswer(str(result.links.path), result.links.rows, result.links.job_id, result.links.reused),
             meta=FileAnswer(str(result.meta.path), result.meta.rows, result.meta.job_id, result.meta.reused),
             depth=result.depth.depth if result.depth is not None else None,
-            elapsed=round(result.elapsed, 1),
+            elapsed=round(whole if whole is not None else result.elapsed, 1),
+            finished=finished,
         )
         self.wiz.model.answers["export"] = done
         self.wiz.save_only("export", done)
         for row in self.rows.values():
-            row.bar.value, row.bar.bar_style, row.status = 100, "success", "done"
+            if row.phase != "done":
+                row.phase, row.status = "done", "done"
             row.render()
-        self.set(StepState.SUCCESS, ok_html(f"Export finished in {result.elapsed:.0f} s."))
+        self.set(StepState.SUCCESS, ok_html(f"Export finished in {duration(done.elapsed or 0)}."))
         self.wiz.goto(self.wiz.landing())
+
+    async def tick(self, generation: int, every: float = 1.0) -> None:
+        """Once a second while the export runs: the running times in the rows and the status line."""
+        while generation == self.generation:
+            await asyncio.sleep(every)
+            if generation != self.generation or not self.running:
+                return
+            for row in self.rows.values():
+                if row.phase == "pending":
+                    row.render()
+            self.show_running()
+
+    def show_running(self) -> None:
+        answer = self.running_answer
+        took = seconds_between(answer.started, utc_now()) if answer is not None else None
+        if took is None:
+            return
+        started = (answer.started if answer is not None else "")[11:19]
+        self.card.set_status(
+            note(
+                f"→ The export has been running for {duration(took)} (started at {esc(started)} UTC). You can close "
+                "the page: it resumes when the wizard is opened again."
+            )
+        )
 
     def set_retry_label(self, answer: ExportAnswer) -> None:
         self.card.retry.description = (
@@ -226,65 +336,86 @@ class ExportStep(Step):
         self.card.set_error(answer.error or "The export failed.")
         self.set(StepState.FAIL)
 
+    def show_checked(self, current: str | None = None) -> None:
+        """What the export checked before its jobs, as one line above them (never read as the current step)."""
+        done = [f"{esc(PREPARATION.get(step, step))} ✓{esc(found)}" for step, found in self.checked.items()]
+        line = "Checked before the jobs: " + " · ".join(done) if done else ""
+        if current:
+            line += (" · " if line else "") + f"→ {esc(current)}…"
+        self.prep.value = note(line, color="#616161") if line else ""
+
     def on_event(self, event: Event) -> None:
-        """Render one pipeline event: a status line for whole-run steps, a progress row per job."""
+        """Render one pipeline event: the preparation line for whole-run steps, a progress row per job."""
         if event.step == "plan" and event.kind == "info":  # a complete export: its jobs, before any starts
             self.parts = {kind: (int(n), set()) for kind, n in dict(event.data.get("parts", {})).items()}
-            self.card.set_status(note("→ " + esc(str(event.data.get("summary", "")))))
+            self.prep.value = note("→ " + esc(str(event.data.get("summary", ""))), color="#616161")
             return
         if "#" in event.step:
             self.on_part_event(event)
             return
         if event.step.startswith("merge:") and event.step[len("merge:") :] in self.rows:
             merged = self.rows[event.step[len("merge:") :]]
-            merged.status = "merging the parts" if event.kind == "step_started" else merged.status
-            if event.kind == "step_succeeded":
-                merged.status, merged.bar.value, merged.bar.bar_style = "done", 100, "success"
+            if event.kind == "step_started":
+                merged.phase, merged.status = "pending", "merging the parts"
+            elif event.kind == "step_succeeded":
+                merged.phase, merged.status = "done", "done"
                 merged.note = event.message.split(": ", 1)[-1]
             merged.render()
             return
         if ":" not in event.step:
-            mark = {"step_started": "→", "step_succeeded": "✓", "step_failed": "✗"}.get(event.kind, "·")
-            self.card.set_status(note(f"{mark} {esc(event.message)}"))
+            if event.kind == "step_started":
+                self.show_checked(event.message)
+            elif event.kind in ("step_succeeded", "info"):
+                found = f" — {event.message[:1].lower()}{event.message[1:]}" if event.step == "depth" else ""
+                self.checked[event.step] = found
+                self.show_checked()
+            elif event.kind == "step_failed":
+                self.show_checked()
+            self.show_running()
             return
         phase, kind = event.step.split(":", 1)
         row = self.rows.get(kind)
         if row is None:
             return
         if event.kind == "step_failed":
-            row.status, row.note, row.bar.bar_style = "failed", event.message, "danger"
+            row.phase, row.status, row.note = "failed", "failed", event.message
         elif phase == "export":
             if event.kind == "step_started":
-                row.status, row.bar.value = "creating job", 5
+                row.phase, row.status = "pending", "creating job"
             elif event.kind == "step_succeeded":
-                row.status, row.bar.value = "CREATED", 15
-                row.job_id = self.job_id(kind)
+                row.phase, row.status = "pending", "CREATED" if "created" in event.message.lower() else "PROCESSING"
+                self.follow_record(row)
             elif event.kind == "info":
-                row.note = event.message.split(": ", 1)[-1]
-                row.job_id = self.job_id(kind) or row.job_id
+                note_text = event.message.split(": ", 1)[-1]
+                if note_text.startswith("resuming job"):
+                    row.resumed = True
+                else:
+                    row.note = note_text
+                self.follow_record(row)
         elif phase == "poll":
             if event.kind == "job_status":
                 status = str(event.data.get("status", "?"))
-                row.status, row.job_id = status, event.data.get("job_id", row.job_id)
+                row.phase, row.status = "pending", status
+                row.job_id = event.data.get("job_id", row.job_id)
                 row.polls = int(event.data.get("polls", row.polls) or 0)
-                row.elapsed = event.elapsed
-                row.bar.value = 70 if status == "DONE" else min(65, 15 + 5 * row.polls)
-            elif event.kind == "step_started":
-                row.status = row.status if row.status != "creating job" else "CREATED"
             elif event.kind == "step_succeeded":
-                row.status, row.bar.value = "DONE", 70
+                row.status = "DONE"
         elif phase == "download":
             if event.kind == "download_progress":
-                row.status = "downloading"
+                row.phase, row.status = "download", "downloading"
                 row.bytes, row.total = int(event.data.get("bytes", 0)), event.data.get("total")
                 if not row.due() and (row.total is None or row.bytes < row.total):
                     return  # at most a few redraws a second, whatever the chunk size
-                row.bar.value = 70 + int(28 * row.bytes / row.total) if row.total else 85
             elif event.kind == "step_started":
-                row.status, row.bar.value = "downloading", max(row.bar.value, 70)
-            elif event.kind in ("step_succeeded", "info"):
-                row.status, row.bar.value, row.bar.bar_style = "done", 100, "success"
-                row.note = event.message.split(": ", 1)[-1]
+                row.phase, row.status = "download", "downloading"
+            elif event.kind == "step_succeeded":
+                row.phase, row.status = "done", "done"
+                row.note = event.message.split(": ", 1)[-1].split(" → ", 1)[0]
+            elif event.kind == "info" and "kept" in event.data:
+                row.note = f"the earlier file was kept as {Path(str(event.data['kept'])).name}"
+            elif event.kind == "info":
+                row.phase, row.status = "done", "already downloaded"
+                row.note = ""
         row.render()
 
     def on_part_event(self, event: Event) -> None:
@@ -299,16 +430,22 @@ class ExportStep(Step):
             done.add(part)
         self.parts[kind] = (jobs, done)
         if event.kind == "step_failed":
-            row.status, row.note, row.bar.bar_style = "failed", f"{part}: {event.message}", "danger"
+            row.phase, row.status, row.note = "failed", "failed", f"{part}: {event.message}"
         else:
-            total = max(jobs, len(done), 1)
+            row.phase, row.parts = "parts", (len(done), max(jobs, len(done)))
             row.status = f"{len(done)}/{jobs or '?'} parts downloaded"
-            row.bar.value = 5 + int(90 * len(done) / total)
             if event.kind in ("job_status", "info"):
                 row.note = f"{part}: {event.message.split(': ', 1)[-1]}"
         row.render()
 
-    def job_id(self, kind: str) -> Any:
+    def follow_record(self, row: ProgressRow) -> None:
+        """The job's id and creation time from the registry: its running time counts from its creation."""
+        record = self.record(row.kind)
+        if record is not None:
+            row.job_id = record.job_id if record.job_id is not None else row.job_id
+            row.since = epoch(record.created) or row.since
+
+    def record(self, kind: str) -> ExportRecord | None:
         project = self.wiz.model.answer("project")
         analysis = self.wiz.model.answer("analysis")
         if project is None or analysis is None:
@@ -316,9 +453,12 @@ class ExportStep(Step):
         try:
             params = self.wiz.model.export_params()
             variant = export_variant(kind, params.get("max_edges", 0), tuple(params.get("fields", ())))
-            record = self.wiz.registry().get(registry_key(project.org, project.project, analysis.slug, kind, variant))
+            return self.wiz.registry().get(registry_key(project.org, project.project, analysis.slug, kind, variant))
         except Exception:
             return None
+
+    def job_id(self, kind: str) -> Any:
+        record = self.record(kind)
         return record.job_id if record is not None else None
 
 
@@ -345,9 +485,16 @@ class ResultStep(Step):
         self.compare_hint = w.HTML()
         self.compare_box = w.VBox(layout=w.Layout(width="100%"))
         self.next_steps = w.HTML()
+        self.kept = w.HTML()
+        self.fork = button(
+            "Start from these settings",
+            tooltip="A new pipeline with this row limit and these fields: another project, or another analysis",
+        )
+        self.fork.on_click(self.wiz.handler(self, self.wiz.fork))
         self.card.set_content(
             [
                 self.files,
+                self.kept,
                 self.summary_box,
                 self.view,
                 self.graph_box,
@@ -355,15 +502,16 @@ class ResultStep(Step):
                 self.compare_hint,
                 self.compare_box,
                 self.next_steps,
+                self.fork,
             ]
         )
 
     def controls(self) -> list[w.DOMWidget]:
-        return [self.view, self.compare, self.compare_with]
+        return [self.view, self.compare, self.compare_with, self.fork]
 
     def clear(self) -> None:
         super().clear()
-        self.files.value = self.next_steps.value = self.compare_hint.value = ""
+        self.files.value = self.next_steps.value = self.compare_hint.value = self.kept.value = ""
         from .files import cosmograph_links
 
         cosmograph_links("result", [])  # another export will be shown: stop serving this one's files
@@ -382,6 +530,8 @@ class ResultStep(Step):
         links, meta = export.links, export.meta
         reused = " These files were already there: nothing was exported again." if links.reused and meta.reused else ""
         self.files.value = ok_html("Your link graph is ready." + esc(reused)) + self.files_html(export)
+        self.kept.value = self.kept_html(export)
+        self.view_made()
         self.summary_box.children = (self.basic_summary(export),)
         self.graph_box.children = self.compare_box.children = ()
         self.offer_compare(export)
@@ -472,7 +622,6 @@ class ResultStep(Step):
     def offer_compare(self, export: ExportAnswer) -> None:
         """Offer the other analyses of this project already exported here for a crawl-to-crawl comparison."""
         from ..layout import local_analyses
-        from ..urls import clean_url
 
         others = [a for a in local_analyses(export.out_dir, clean_url(export.project_url)) if a != export.analysis]
         self.compare_with.options = sorted(others, reverse=True)
@@ -508,33 +657,55 @@ class ResultStep(Step):
         self.compare_box.children = (diff_widget(diff), w.HTML(note(f"Report: {files}", color="#757575")))
         self.set(StepState.SUCCESS, "")
 
+    def kept_html(self, export: ExportAnswer) -> str:
+        """The earlier exports of this analysis (other settings) kept beside its latest files."""
+        try:
+            kept = kept_files(self.wiz.registry(), clean_url(export.project_url), export.analysis)
+        except Exception:
+            return ""
+        if not kept:
+            return ""
+        rows = []
+        for k in kept:
+            text, href = shown_path(k.path, self.wiz.notebook_dir)
+            fields = k.record.fields if k.kind == "meta" else None
+            rows.append([esc(k.kind), esc(settings_text(k.record.max_edges, fields)), f"{k.record.rows or 0:,}",
+                         link(text, href)])  # fmt: skip
+        return note(f"<b>{esc(L.KEPT_HEADING)}</b>:") + table(["file", "settings", "rows", "path"], rows)
+
     def basic_summary(self, export: ExportAnswer) -> w.Widget:
         assert export.links is not None and export.meta is not None
         depth: DepthAnswer | None = self.wiz.model.answer("depth")
         depth_value = export.depth if export.depth is not None else (depth.depth if depth is not None else None)
-        items = [
-            ("pages (meta rows)", f"{export.meta.rows:,}"),
-            ("links (edges)", f"{export.links.rows:,}"),
-            ("click depth", "—" if depth_value is None else str(depth_value)),
-            ("meta fields", ", ".join(export.fields) or "URL only"),
-        ]
+        values = {
+            "pages": f"{export.meta.rows:,}",
+            "links": f"{export.links.rows:,}",
+            "depth": "—" if depth_value is None else str(depth_value),
+            "fields": ", ".join(export.fields) or L.URL_ONLY,
+        }
         if export.elapsed is not None:
-            items.append(("export time", f"{export.elapsed:.0f} s"))
-        return w.HTML(table(["", ""], [[esc(k), esc(v)] for k, v in items]))
+            took = duration(export.elapsed)
+            started, finished = export.started[:19].replace("T", " "), export.finished[:19].replace("T", " ")
+            if finished[:10] == started[:10]:
+                finished = finished[11:]  # the same day: the time is enough
+            values["time"] = (
+                L.EXPORT_TIME.format(took=took, started=started, finished=finished)
+                if export.started and export.finished
+                else took
+            )
+        rows = [[esc(L.EXPORT_ROWS[k]), esc(v)] for k, v in values.items()]
+        return w.HTML(table(["", ""], rows))
 
     def next_steps_html(self, export: ExportAnswer) -> str:
         assert export.links is not None and export.meta is not None
         links_path, _ = shown_path(export.links.path, self.wiz.notebook_dir)
         meta_path, _ = shown_path(export.meta.path, self.wiz.notebook_dir)
-        code = (
+        snippet = (
             "import pandas as pd\n"
             f"links = pd.read_csv({links_path!r})  # columns: source, target\n"
             f"meta = pd.read_csv({meta_path!r})  # id (the URL) + page attributes"
         )
-        parts = [
-            "<b>What next</b>",
-            f"Load the graph in Python:<pre style='margin:4px 0;padding:6px;background:#f5f5f5'>{esc(code)}</pre>",
-        ]
+        parts = ["<b>What next</b>", f"Load the graph in Python:{code_block(snippet)}"]
         cosmograph = shlex.join(
             [
                 "botify-graph",
@@ -549,13 +720,12 @@ class ResultStep(Step):
         )
         parts.append(
             f"Explore it in Cosmograph (serves the two CSVs on 127.0.0.1 and prints the link to open): "
-            f"<code>{esc(cosmograph)}</code>"
+            f"{code(cosmograph)}"
         )
         command = self.papermill()
         if command:
             parts.append(
-                "Reproduce this run headless (papermill, the token from BOTIFY_API_TOKEN):"
-                f"<pre style='margin:4px 0;padding:6px;background:#f5f5f5;white-space:pre-wrap'>{esc(command)}</pre>"
+                f"Reproduce this run headless (papermill, the token from BOTIFY_API_TOKEN):{code_block(command)}"
             )
         return note("<br>".join(parts), color="#212121")
 

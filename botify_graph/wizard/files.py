@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import layout
 from ..handoff import page_shelf
-from ..registry import ExportRegistry
+from ..registry import ExportRecord, ExportRegistry
 from ..urls import ProjectRef
 from .view import esc
 
@@ -38,6 +38,7 @@ class ExportFile:
     rows: int | None
     status: str  # the registry's status, "file missing", or "on disk" for a file the registry does not know
     latest: bool  # it holds the plain name of its analysis and kind (not an earlier variant)
+    record: ExportRecord | None = None  # the registry's record (its settings), None for a file found on disk
 
     @property
     def present(self) -> bool:
@@ -56,7 +57,7 @@ def project_exports(registry: ExportRegistry, ref: ProjectRef) -> list[ExportFil
         path = registry.file_path(r) or layout.export_path(out, ref, r.analysis, r.kind)
         status = r.status if r.status != "DOWNLOADED" or path.is_file() else "file missing"
         plain = layout.export_path(out, ref, r.analysis, r.kind).absolute()
-        found.append(ExportFile(r.analysis, r.kind, path, r.rows, status, path == plain))
+        found.append(ExportFile(r.analysis, r.kind, path, r.rows, status, path == plain, r))
         known.add(path)
     folder = layout.project_dir(out, ref)
     if folder.is_dir():

@@ -19,11 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from ..depth import DepthChoice
-from ..pipeline import ExportParams
+from ..jobs import parse_timestamp
+from ..layout import export_path
+from ..pipeline import ExportParams, export_variant
 from ..projects import parse_candidates
 from ..queries import MAX_EXPORT_ROWS, META_BY_NAME
 from ..registry import KINDS, ExportRecord, ExportRegistry
 from ..state import STEPS
+from ..urls import ProjectRef
 
 __all__ = [
     "ANSWER_TYPES",
@@ -34,12 +37,17 @@ __all__ = [
     "ExportAnswer",
     "FieldsAnswer",
     "FileAnswer",
+    "KeptFile",
     "PipelineModel",
     "ProjectAnswer",
     "ResultAnswer",
     "StepState",
     "exported_analyses",
+    "files_to_keep",
+    "kept_files",
     "parse_candidates",
+    "pipeline_status",
+    "seconds_between",
     "shown_path",
 ]
 
@@ -155,15 +163,30 @@ class ConnectAnswer(JsonAnswer):
 
 @dataclass(frozen=True)
 class ProjectAnswer(JsonAnswer):
-    """Step 2: the project; `url` is the clean project URL and the pipeline id."""
+    """Step 2: the project; `url` is the clean project URL and the pipeline id.
+
+    A pipeline started from another one's settings ("Start from these settings") carries them here: the
+    Depth step starts from `max_edges` and the Fields step from `fields`, and `source` names that pipeline.
+    """
 
     url: str
     org: str
     project: str
     analysis_hint: str | None = None  # an analysis slug the pasted URL named, preselected in step 3
+    max_edges: int | None = None
+    fields: tuple[str, ...] | None = None
+    source: str | None = None
+
+    def check(self) -> None:
+        if self.fields is not None and not all(f in META_BY_NAME for f in self.fields):
+            raise ValueError("bad fields")
+
+    @property
+    def preset(self) -> bool:
+        return self.max_edges is not None or self.fields is not None
 
     def summary(self) -> str:
-        return self.url
+        return self.url + (f" (settings from {self.source})" if self.source and self.source != self.url else "")
 
 
 @dataclass(frozen=True)
@@ -279,7 +302,8 @@ class ExportAnswer(JsonAnswer):
     depth: int | None = None
     error: str | None = None
     job_failed: bool = False  # the failure was Botify reporting the job FAILED: a retry starts a new job
-    elapsed: float | None = None
+    elapsed: float | None = None  # seconds from `started` to `finished`: the whole export, across reloads
+    finished: str = ""
 
     def check(self) -> None:
         if self.state not in EXPORT_STATES:
@@ -347,6 +371,12 @@ ANSWER_TYPES: dict[str, Any] = {
     "export": ExportAnswer,
     "result": ResultAnswer,
 }
+
+
+def seconds_between(started: str, finished: str) -> float | None:
+    """Seconds from one ISO-8601 time to another (None when either is missing or unreadable)."""
+    a, b = parse_timestamp(started), parse_timestamp(finished)
+    return None if a is None or b is None else max(0.0, (b - a).total_seconds())
 
 
 def parse_answer(step: str, data: Any) -> Any:
@@ -426,12 +456,79 @@ class PipelineModel:
 
 
 def exported_analyses(registry: ExportRegistry, org: str, project: str) -> dict[str, dict[str, ExportRecord]]:
-    """Analyses whose links AND meta files are downloaded and present: slug -> {kind: record}."""
-    by_analysis: dict[str, dict[str, ExportRecord]] = {}
-    for record in registry.records(org=org, project=project):
-        if not record.part and registry.downloaded_file(record) is not None:  # a partition is not an export
-            by_analysis.setdefault(record.analysis, {})[record.kind] = record
-    return {slug: kinds for slug, kinds in by_analysis.items() if all(k in kinds for k in KINDS)}
+    """Analyses whose links AND meta files are downloaded and present: slug -> {kind: record}.
+
+    With several exports of one analysis (other settings, kept under their variant names) the latest meta
+    file is taken, and the links file made with the same row limit (the latest links file otherwise).
+    """
+    out: dict[str, dict[str, ExportRecord]] = {}
+    for slug in sorted({r.analysis for r in registry.records(org=org, project=project)}):
+        meta = registry.downloads(org, project, slug, "meta")
+        links = registry.downloads(org, project, slug, "links")
+        if meta and links:
+            same = [r for r in links if r.max_edges == meta[0].max_edges]
+            out[slug] = {"links": (same or links)[0], "meta": meta[0]}
+    return out
+
+
+@dataclass(frozen=True)
+class KeptFile:
+    """An earlier export of an analysis that another export moves aside (or has moved) to its variant's name."""
+
+    kind: str
+    record: ExportRecord
+    path: Path  # where it goes (or is)
+
+
+def files_to_keep(
+    registry: ExportRegistry, ref: ProjectRef, analysis: str, max_edges: int, fields: tuple[str, ...]
+) -> list[KeptFile]:
+    """The files an export of `analysis` with these settings would move aside: per kind, the latest file (the
+    plain name) when it was made with other settings and no file of these settings is there to reuse."""
+    out: list[KeptFile] = []
+    for kind in KINDS:
+        found = registry.downloads(ref.org, ref.project, analysis, kind)
+        wanted = export_variant(kind, max_edges, fields)
+        if not found or any(r.variant == wanted for r in found):
+            continue  # nothing there, or these settings' file is reused as it is
+        latest = found[0]
+        plain = export_path(registry.path.parent, ref, analysis, kind).absolute()
+        if registry.file_path(latest) == plain:
+            out.append(KeptFile(kind, latest, export_path(registry.path.parent, ref, analysis, kind, latest.variant)))
+    return out
+
+
+def kept_files(registry: ExportRegistry, ref: ProjectRef, analysis: str) -> list[KeptFile]:
+    """The earlier exports of an analysis kept beside the latest one (their files are on disk)."""
+    out = []
+    for kind in KINDS:
+        for record in registry.downloads(ref.org, ref.project, analysis, kind)[1:]:
+            path = registry.file_path(record)
+            if path is not None:
+                out.append(KeptFile(kind, record, path))
+    return out
+
+
+def pipeline_status(record: dict[str, Any] | None) -> str:
+    """Where a saved pipeline stands, in a few words (for the picker of saved pipelines)."""
+    steps = record.get("steps", {}) if isinstance(record, dict) else {}
+    model = PipelineModel.from_record("", record)
+    analysis = model.answer("analysis")
+    depth = model.answer("depth")
+    export = model.answer("export")
+    parts = []
+    if isinstance(export, ExportAnswer):
+        parts.append({"SUCCESS": "exported", "ACTIVE": "export running", "FAIL": "export failed"}[export.state])
+    else:
+        index = model.landing(after=0)
+        parts.append(f"at step {index + 1} ({STEPS[index].capitalize()})" if steps else "empty")
+    if analysis is not None:
+        parts.append(analysis.slug)
+    if depth is not None:
+        parts.append(f"limit {depth.max_edges:,}")
+    if isinstance(record, dict) and record.get("finalized"):
+        parts.append("finalized")
+    return " · ".join(parts)
 
 
 def shown_path(path: str | os.PathLike[str], base: str | os.PathLike[str]) -> tuple[str, str | None]:

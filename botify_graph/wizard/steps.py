@@ -7,6 +7,7 @@ A step turns clicks into calls (`api.*`) and answers into its card; long work ru
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,13 @@ import ipywidgets as w
 
 from .. import api, layout
 from ..client import make_client
-from ..errors import ConfigError, InvalidProjectURL
+from ..errors import AuthError, ConfigError, InvalidProjectURL, NotFound, PermissionDenied
 from ..partition import ExportPlan
 from ..queries import MAX_EXPORT_ROWS, META_BY_NAME, META_FIELDS
 from ..render import partition as partition_view
+from ..render.tables import depth_table_html
 from ..token import ENV_VAR, save_token, token_path
-from ..urls import APP_ROOT, EXAMPLE, ProjectRef, clean_url
+from ..urls import EXAMPLE, ProjectRef, clean_url
 from .base import Step
 from .model import (
     AnalysisAnswer,
@@ -31,15 +33,41 @@ from .model import (
     clamp_max_edges,
     exported_analyses,
     parse_candidates,
+    pipeline_status,
 )
-from .view import DESC, button, depth_table_html, esc, note, ok_html, show, table
+from .view import DESC, button, esc, note, ok_html, settings_text, show, table
 
 # -- 1 Connect -------------------------------------------------------------------------------------------
+
+
+#: where a token the wizard checks came from, as the messages name it
+TOKEN_ORIGINS = {
+    "environment": f"the token in {ENV_VAR}",
+    "file": "the token saved in {path}",
+    "argument": "the token given to the wizard (its token argument)",
+    "pasted": "the token you pasted",
+}
+
+
+def rejected_token_message(origin: str, *, attempt: int, at: str) -> str:
+    """What to say when Botify rejects a token (401): which token was checked, when, and what to do."""
+    what = TOKEN_ORIGINS[origin].format(path=token_path())
+    head = f"Botify rejected {what} (401, checked at {at}" + (f", attempt {attempt})." if attempt > 1 else ").")
+    todo = {
+        "pasted": "Copy the token again from Botify (your profile → API token) and paste it here; a token that was "
+        "regenerated no longer works.",
+        "environment": f"Set a fresh token in {ENV_VAR} and restart, or paste one here (it is used for this "
+        f"session only while {ENV_VAR} is set).",
+        "file": "Paste a fresh token here (Botify → your profile → API token): it replaces the saved one.",
+        "argument": "Pass a fresh token (Botify → your profile → API token), or paste one here.",
+    }[origin]
+    return f"{head} {todo}"
 
 
 class ConnectStep(Step):
     name = "connect"
     title = "Connect"
+    uses_earlier_answers = False
 
     def build(self) -> None:
         self.intro = w.HTML(
@@ -70,6 +98,7 @@ class ConnectStep(Step):
         self.trace_where = w.HTML()
         self.findings = w.HTML()
         self.show_trace()
+        self.attempts: dict[str, int] = {}  # rejected checks per token origin, so a repeated failure says so
         self.card.set_content(
             [
                 self.intro,
@@ -138,19 +167,21 @@ class ConnectStep(Step):
         self.wiz.start(self, self.check(token, origin, auto=False))
 
     async def check(self, token: str, origin: str, *, auto: bool) -> None:
-        where = {
-            "environment": f"the {ENV_VAR} environment variable",
-            "file": f"the token file {token_path()}",
-            "argument": "the wizard's token argument",
-            "pasted": "the token you pasted",
-        }[origin]
+        where = TOKEN_ORIGINS[origin].format(path=token_path())
+        self.greeting.value = ""
         self.set(StepState.ACTIVE, note(f"Checking {esc(where)}…"))
         try:
             checked = await self.wiz.verify(token)
-        except BaseException:
+        except BaseException as exc:
             if origin == "pasted" or (isinstance(self.wiz.token, str) and self.wiz.token == token):
                 self.wiz.token = None
+            if isinstance(exc, AuthError):  # the API's text names BOTIFY_API_TOKEN: say which token it was
+                self.attempts[origin] = self.attempts.get(origin, 0) + 1
+                at = datetime.now().strftime("%H:%M:%S")
+                message = rejected_token_message(origin, attempt=self.attempts[origin], at=at)
+                raise AuthError(message, status=exc.status, error_code=exc.error_code, url=exc.url) from None
             raise
+        self.attempts.pop(origin, None)
         self.wiz.token = token
         saved = ""
         if origin == "pasted":
@@ -174,7 +205,7 @@ class ConnectStep(Step):
         else:  # the (undocumented) profile endpoint could not say: the project's analyses list will
             self.greeting.value = ok_html(
                 f"Token taken. Botify's profile endpoint could not say whose it is ({esc(checked.problem)}), so "
-                f"the token is checked when the Analysis step lists the project's analyses. {esc(saved)}"
+                f"the token is checked when the Project step lists the project's analyses. {esc(saved)}"
             )
         self.set(StepState.SUCCESS, "")
         if auto or self.wiz.model.pid:
@@ -218,6 +249,7 @@ def doctor_html(report: Any) -> str:
 class ProjectStep(Step):
     name = "project"
     title = "Project"
+    uses_earlier_answers = False
 
     def build(self) -> None:
         self.url = w.Text(
@@ -228,19 +260,29 @@ class ProjectStep(Step):
             continuous_update=True,
         )
         self.url.observe(self.wiz.observer(self, self.preview), names="value")
+        self.saved = w.Dropdown(
+            description="Open a saved pipeline",
+            options=[("—", "")],
+            value="",
+            style=DESC,
+            layout=w.Layout(width="auto", max_width="98%", display="none"),
+        )
+        self.saved.observe(self.wiz.observer(self, self.on_pick), names="value")
         self.candidates = w.Dropdown(
             description="or pick a project",
             options=[("—", "")],
             value="",
             style=DESC,
-            layout=w.Layout(width="60%", display="none"),
+            layout=w.Layout(width="auto", max_width="98%", display="none"),
         )
-        self.candidates.observe(self.wiz.observer(self, self.on_candidate), names="value")
-        self.cleaned = w.HTML(note("Paste any Botify URL of the project: anything after the project is fine."))
+        self.candidates.observe(self.wiz.observer(self, self.on_pick), names="value")
+        self.cleaned = w.HTML(note(self.HINT))
         self.use = button("Use this project", primary=True)
         self.use.on_click(self.wiz.handler(self, self.on_use))
         self.existing = w.HTML()
-        self.card.set_content([self.candidates, self.url, self.cleaned, self.use, self.existing])
+        self.card.set_content([self.saved, self.candidates, self.url, self.cleaned, self.use, self.existing])
+
+    HINT = "Paste any Botify URL of the project: anything after the project is fine."
 
     def load_candidates(self, path: str | os.PathLike[str] | None) -> None:
         if path is None:
@@ -254,14 +296,39 @@ class ProjectStep(Step):
             return
         if pairs:
             options = [("— choose —", "")] + [
-                (f"{org} / {project}", f"{APP_ROOT}/{org}/{project}/") for org, project in pairs
+                (f"{org} / {project}", ProjectRef(org, project).url) for org, project in pairs
             ]
             self.candidates.options = options
             self.candidates.value = ""
             show(self.candidates, True)
 
+    def list_saved(self) -> None:
+        """The saved pipelines (newest first) with where each stands, so a URL need not be pasted again."""
+        try:
+            pids = self.wiz.sidecar.pipelines()
+            records = {pid: self.wiz.sidecar.pipeline(pid) for pid in pids}
+        except Exception:  # an unreadable sidecar is reported by the wizard itself; the picker just stays empty
+            records = {}
+        usable = {pid: r for pid, r in records.items() if isinstance(r, dict) and "project" in r.get("steps", {})}
+        order = sorted(usable, key=lambda pid: str(usable[pid].get("updated", "")), reverse=True)
+        options: list[tuple[str, str]] = [("— choose —", "")]
+        for pid in order:
+            try:
+                ref = clean_url(pid)
+            except InvalidProjectURL:
+                continue
+            mark = " (open now)" if pid == self.wiz.model.pid else ""
+            options.append((f"{ref.org} / {ref.project} — {pipeline_status(usable[pid])}{mark}", pid))
+        self.saved.options = options
+        self.saved.value = ""
+        show(self.saved, len(options) > 1)
+
     def controls(self) -> list[w.DOMWidget]:
-        return [self.url, self.candidates, self.use]
+        return [self.url, self.saved, self.candidates, self.use]
+
+    def enter(self, *, reverted: bool = False) -> None:
+        self.list_saved()
+        self.set(StepState.READY)
 
     def clear(self) -> None:
         super().clear()
@@ -274,31 +341,77 @@ class ProjectStep(Step):
         self.url.value = answer.url
         self.show_existing(answer)
 
-    def on_candidate(self, change: dict[str, Any]) -> None:
+    def on_pick(self, change: dict[str, Any]) -> None:
         if change.get("new"):
             self.url.value = change["new"]
 
     def preview(self, change: dict[str, Any]) -> None:
         text = change.get("new") or ""
+        if self.state in (StepState.FAIL, StepState.SUCCESS) and not self.running:
+            answer = self.answer
+            if self.state == StepState.FAIL or answer is None or text.strip() != answer.url:
+                self.set(StepState.READY, "")  # another URL typed: an error or a ✓ about the last one is stale
+        self.use.description = "Use this project"
         if not text.strip():
-            self.cleaned.value = note("Paste any Botify URL of the project: anything after the project is fine.")
+            self.cleaned.value = note(self.HINT)
             return
         try:
             ref = clean_url(text)
         except InvalidProjectURL as exc:
             self.cleaned.value = note(esc(exc), color="#c62828")
             return
-        answer = self.answer
-        if self.state == StepState.SUCCESS and answer is not None and ref.url != answer.url:
-            self.set(StepState.READY, "")  # another project typed: Use it before Next
         extra = f" (analysis {esc(ref.analysis)} will be preselected)" if ref.analysis else ""
-        known = " · a saved pipeline: using it resumes where it stopped" if self.wiz.has_pipeline(ref.url) else ""
+        known = ""
+        if ref.url != self.wiz.model.pid and self.wiz.has_pipeline(ref.url):
+            known = " · a saved pipeline: opening it resumes where it stopped"
+            self.use.description = "Open this pipeline"
         self.cleaned.value = note(f"Pipeline id: <code>{esc(ref.url)}</code>{extra}{esc(known)}")
 
     def on_use(self) -> None:
         self.retry_action = self.on_use
-        ref = clean_url(self.url.value)  # InvalidProjectURL: its message goes to the card
+        try:
+            ref = clean_url(self.url.value)
+        except InvalidProjectURL:
+            self.cleaned.value = note(self.HINT)  # the error box says what is wrong: once
+            raise
+        self.wiz.start(self, self.check(ref))
+
+    async def check(self, ref: ProjectRef) -> None:
+        """Botify must know the project (its analyses are listed) before it becomes the pipeline's."""
+        self.existing.value = ""
+        self.set(StepState.ACTIVE, note(f"Checking {esc(ref)} on Botify (listing its analyses)…"))
+        try:
+            async with self.wiz.client() as client:
+                analyses = await api.fetch_analyses_light(client, ref)
+        except NotFound as exc:
+            raise NotFound(
+                f"Botify has no project {ref.org}/{ref.project} (404): check the organisation and project in the "
+                "URL — copy it from the project's page in Botify. Nothing was changed.",
+                status=exc.status,
+                error_code=exc.error_code,
+                url=exc.url,
+            ) from None
+        except AuthError as exc:
+            raise AuthError(
+                f"Botify rejected the API token (401) while listing the analyses of {ref.org}/{ref.project}: the "
+                "token taken at step 1 does not work. Go back to step 1 (✎ Change) and paste a fresh token from "
+                "your Botify profile; regenerating a token invalidates the old one. Nothing was changed.",
+                status=exc.status,
+                error_code=exc.error_code,
+                url=exc.url,
+            ) from None
+        except PermissionDenied as exc:
+            raise PermissionDenied(
+                f"Your token has no access to {ref.org}/{ref.project} (403): the project belongs to an organisation "
+                "your Botify user is not a member of, or the URL is wrong. Check the URL, or ask the project's "
+                "admin for access. Nothing was changed.",
+                status=exc.status,
+                error_code=exc.error_code,
+                url=exc.url,
+            ) from None
         self.wiz.choose_project(ref)
+        if not analyses and self.state == StepState.SUCCESS:
+            self.card.set_status(note(f"{esc(ref)} has no finished analysis yet.", color="#ef6c00"))
 
     def succeed(self, answer: ProjectAnswer) -> None:
         self.url.value = answer.url
@@ -325,20 +438,25 @@ class ProjectStep(Step):
         rows = []
         for f in found:
             url = opened.pop(f.analysis, None) if f.latest and f.kind == "links" else None
+            r = f.record
+            settings = settings_text(r.max_edges, r.fields if r.kind == "meta" else None) if r is not None else "—"
+            kept = "" if f.latest else ' <span style="color:#757575">(kept)</span>'
             rows.append(
                 [
                     esc(f.analysis),
                     esc(f.kind),
+                    esc(settings),
                     f"{f.rows:,}" if f.rows is not None else "—",
-                    download_link(f.path) if f.present else '<span style="color:#9e9e9e">—</span>',
+                    (download_link(f.path) if f.present else '<span style="color:#9e9e9e">—</span>') + kept,
                     esc(f.status),
                     open_link(url, "Cosmograph ↗") if url else "",
                 ]
             )
         self.existing.value = note(
-            "<b>Already exported for this project</b> (analyses marked ✓ in step 3 open without exporting "
-            f'again), in <code style="word-break:break-all">{esc(folder)}</code>:'
-        ) + table(["analysis", "kind", "rows", "file", "status", ""], rows)
+            "<b>Already exported for this project</b> (analyses marked ✓ in step 3 open without exporting again; "
+            "an export of the same analysis with other settings keeps the earlier files, marked kept), in "
+            f'<code style="word-break:break-all">{esc(folder)}</code>:'
+        ) + table(["analysis", "kind", "settings", "rows", "file", "status", ""], rows)
 
 
 # -- 3 Analysis ------------------------------------------------------------------------------------------
@@ -349,7 +467,7 @@ class AnalysisStep(Step):
     title = "Analysis"
 
     def build(self) -> None:
-        self.select = w.Select(options=[], rows=8, layout=w.Layout(width="100%"))
+        self.select = w.Select(options=[], rows=8, layout=w.Layout(width="auto", max_width="100%"))
         self.select.observe(self.wiz.observer(self, self.on_select), names="value")
         self.use = button("Use this analysis", primary=True)
         self.use.on_click(self.wiz.handler(self, self.on_use))
@@ -361,9 +479,20 @@ class AnalysisStep(Step):
     def controls(self) -> list[w.DOMWidget]:
         return [self.select, self.use]
 
+    def use_buttons(self) -> list[w.Button]:
+        return [self.use]
+
+    def forget_view(self) -> None:
+        super().forget_view()
+        self.analyses, self.exported = {}, {}
+        self.select.options = []
+        self.info.value = ""
+        self.use.description = "Use this analysis"
+
     def fill(self, answer: AnalysisAnswer) -> None:
         self.select.options = [(answer.summary(), answer.slug)]
         self.select.value = answer.slug
+        self.view_made()
 
     def enter(self, *, reverted: bool = False) -> None:
         self.retry_action = self.enter
@@ -371,6 +500,7 @@ class AnalysisStep(Step):
 
     async def load(self) -> None:
         ref = self.ref()
+        self.forget_view()  # nothing from before while listing, and nothing if listing fails
         self.set(StepState.ACTIVE, note(f"Listing the analyses of {esc(ref)}…"))
         async with self.wiz.client() as client:
             analyses = await api.fetch_analyses_light(client, ref)
@@ -389,6 +519,7 @@ class AnalysisStep(Step):
         project = self.wiz.model.answer("project")
         hint = project.analysis_hint if project is not None else None
         self.select.value = hint if hint in self.analyses else analyses[0].slug
+        self.view_made()
         self.on_select({"new": self.select.value})
         self.set(StepState.READY, note(f"{len(analyses)} finished analyses, newest first."))
 
@@ -407,15 +538,16 @@ class AnalysisStep(Step):
             self.info.value = ""
 
     def on_use(self) -> None:
+        self.require_current_view()
         slug = self.select.value
-        if not slug:
+        if not slug or slug not in self.analyses:
             raise ConfigError("Choose an analysis in the list first.")
         self.retry_action = self.on_use
-        a = self.analyses.get(slug)
+        a = self.analyses[slug]
         if slug in self.exported:
-            self.wiz.open_exported(slug, a.name if a else None, self.exported[slug])
+            self.wiz.open_exported(slug, a.name, self.exported[slug])
             return
-        answer = AnalysisAnswer(slug=slug, name=a.name if a else None, date=a.date_launched if a else None)
+        answer = AnalysisAnswer(slug=slug, name=a.name, date=a.date_launched)
         self.wiz.submit("analysis", answer)
         self.set(StepState.SUCCESS, ok_html(f"Analysis <b>{esc(answer.summary())}</b>"))
 
@@ -432,9 +564,10 @@ class DepthStep(Step):
             value=MAX_EXPORT_ROWS, description="Row limit (links)", style=DESC, layout=w.Layout(width="260px")
         )
         self.max_edges.observe(self.wiz.observer(self, self.on_limit), names="value")
+        self.limit_for: Any = None  # the project answer the limit was set for (a new pipeline starts afresh)
         self.size = button("Size the graph", primary=True)
         self.size.on_click(self.wiz.handler(self, self.on_size))
-        self.chart = w.VBox()
+        self.chart = w.VBox(layout=w.Layout(width="auto", max_width="100%", overflow="auto"))
         self.plan: ExportPlan | None = None
         self.options = w.HTML()
         self.complete = button(
@@ -453,7 +586,7 @@ class DepthStep(Step):
                         "complete graph in several jobs (its jobs and credits are shown first)."
                     )
                 ),
-                w.HBox([self.max_edges, self.size], layout=w.Layout(align_items="center")),
+                w.HBox([self.max_edges, self.size], layout=w.Layout(align_items="center", flex_flow="row wrap")),
                 self.chart,
                 self.options,
                 self.choices,
@@ -470,13 +603,32 @@ class DepthStep(Step):
         self.plan = None
         show(self.choices, False)
 
+    def reset(self) -> None:
+        super().reset()
+        self.limit_for = None
+        self.initial_limit()
+
+    def initial_limit(self) -> None:
+        """A pipeline's first limit: the one it was started from (see `Wizard.fork`), else Botify's maximum.
+        Within one pipeline the limit typed last is kept when a step is changed."""
+        project: ProjectAnswer | None = self.wiz.model.answer("project")
+        if project is not None and project == self.limit_for:
+            return
+        self.limit_for = project
+        wanted = project.max_edges if project is not None and project.max_edges is not None else MAX_EXPORT_ROWS
+        if self.max_edges.value != wanted:
+            self.max_edges.value = wanted
+
     def fill(self, answer: DepthAnswer) -> None:
+        self.limit_for = self.wiz.model.answer("project")
         self.max_edges.value = answer.max_edges
         self.show_chart(answer)
         if answer.complete or answer.allow_cut:
             self.options.value = note(esc(answer.summary()) + ". Click <b>Size the graph</b> to see the plan again.")
+        self.view_made()
 
     def enter(self, *, reverted: bool = False) -> None:
+        self.initial_limit()
         if reverted:  # going back to change the limit: wait for it
             self.set(StepState.READY, note("Change the limit if you like, then click <b>Size the graph</b>."))
         else:
@@ -497,6 +649,7 @@ class DepthStep(Step):
         self.chart.children = ()
         self.options.value = ""
         show(self.choices, False)
+        self.forget_view()
         self.set(StepState.ACTIVE, note(f"Counting internal links per depth in {esc(slug)}…"))
         async with self.wiz.client() as client:
             plan = await api.export_plan(client, ref, slug, limit)
@@ -525,6 +678,7 @@ class DepthStep(Step):
         )
         self.wiz.submit("depth", answer)
         self.show_chart(answer)
+        self.view_made()
         extra = " — the whole graph fits" if answer.whole_graph else ""
         self.set(
             StepState.SUCCESS,
@@ -637,18 +791,38 @@ class FieldsStep(Step):
     def controls(self) -> list[w.DOMWidget]:
         return [self.use, *self.boxes.values()]
 
+    def use_buttons(self) -> list[w.Button]:
+        return [self.use]
+
+    def forget_view(self) -> None:
+        super().forget_view()
+        self.boxes = {}
+        self.available = ()
+        self.list.children = ()
+        self.missing.value = ""
+
     def enter(self, *, reverted: bool = False) -> None:
         self.retry_action = self.enter
         self.wiz.start(self, self.load())
 
     async def load(self) -> None:
         ref, slug = self.ref(), self.slug()
+        self.forget_view()
         self.set(StepState.ACTIVE, note("Checking which page attributes this project has…"))
         async with self.wiz.client() as client:
             availability = await api.available_meta_fields(client, ref, slug)
-        previous = self.answer
-        self.show_boxes(availability.fields, previous.fields if previous is not None else None)
-        self.set(StepState.READY, "")
+        previous: FieldsAnswer | None = self.answer
+        project: ProjectAnswer | None = self.wiz.model.answer("project")
+        checked = previous.fields if previous is not None else (project.fields if project is not None else None)
+        self.show_boxes(availability.fields, checked)
+        self.view_made()
+        dropped = [f for f in (checked or ()) if f not in availability.fields]
+        self.set(
+            StepState.READY,
+            note("Not in this project, so not checked: " + esc(", ".join(dropped)) + ".", color="#ef6c00")
+            if dropped
+            else "",
+        )
 
     def show_boxes(self, available: tuple[str, ...], checked: tuple[str, ...] | None) -> None:
         self.available = tuple(available)
@@ -676,8 +850,10 @@ class FieldsStep(Step):
 
     def fill(self, answer: FieldsAnswer) -> None:
         self.show_boxes(answer.available or answer.fields, answer.fields)
+        self.view_made()
 
     def on_use(self) -> None:
+        self.require_current_view()
         self.retry_action = self.on_use
         fields = tuple(f.name for f in META_FIELDS if f.name in self.boxes and self.boxes[f.name].value)
         answer = FieldsAnswer(fields=fields, available=self.available)

@@ -14,7 +14,9 @@ from typing import Any
 
 import ipywidgets as w
 
+from ..render import labels as L
 from ..render.formats import human_bytes
+from ..render.html import breakable
 from .model import StepState
 
 MAX_WIDTH = "900px"
@@ -60,14 +62,31 @@ def ok_html(text: str) -> str:
     return f'<div style="color:#1b5e20;margin:2px 0;line-height:1.45">✓ {text}</div>'
 
 
+#: a long path or command wraps at the break points `breakable` marks, and mid-word only as a last resort
+WRAP = "white-space:pre-wrap;word-break:normal;overflow-wrap:break-word"
+
+
+def code(text: object) -> str:
+    """Inline code that wraps at separators."""
+    return f'<code style="{WRAP}">{breakable(text)}</code>'
+
+
+def code_block(text: str) -> str:
+    """A block of code (a command, a snippet) that wraps at separators, never past the card's edge."""
+    return (
+        f'<pre style="margin:4px 0;padding:6px;background:#f5f5f5;max-width:100%;box-sizing:border-box;{WRAP}">'
+        f"{breakable(text)}</pre>"
+    )
+
+
 def link(text: str, href: str | None) -> str:
-    """An <a> to a relative path when there is one, else the path as code."""
+    """An <a> to a relative path when there is one, else the path as code (both wrap at separators)."""
     if href:
         return (
             f'<a href="{esc(href)}" target="_blank" rel="noopener" '
-            f'style="color:#1565c0;text-decoration:underline">{esc(text)}</a>'
+            f'style="color:#1565c0;text-decoration:underline;{WRAP}">{breakable(text)}</a>'
         )
-    return f"<code>{esc(text)}</code>"
+    return code(text)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, highlight: Sequence[bool] = ()) -> str:
@@ -80,71 +99,17 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, highlight: S
         body.append(f"<tr>{tds}</tr>")
     thead = f"<thead><tr>{th}</tr></thead>" if any(headers) else ""
     return (
-        '<table style="border-collapse:collapse;font-size:0.92em;margin:4px 0">'
+        '<table style="border-collapse:collapse;font-size:0.92em;margin:4px 0;line-height:1.4">'
         f"{thead}<tbody>{''.join(body)}</tbody></table>"
     )
 
 
-def depth_table_html(
-    cumulative: Sequence[tuple[int, int]],
-    per_depth: Sequence[tuple[int, int]],
-    max_edges: int,
-    chosen: int,
-    *,
-    bars: bool = True,
-) -> str:
-    """Links per depth (with a bar each unless `bars=False`), the limit line between the last fitting and the
-    first over-limit row, and the chosen depth highlighted."""
-    if not cumulative:
-        return ""
-    per = dict(per_depth)
-    biggest = max(max(c for _, c in cumulative), 1)
-    # scale to the data when the limit is far above it, so the bars stay visible
-    top = biggest if max_edges > 1.25 * biggest else max(biggest, max_edges)
-    limit_at = 100 * max_edges / top if max_edges <= top else None
-    columns = 4 if bars else 3
-
-    def limit_row(text: str) -> str:
-        return (
-            f'<tr><td colspan="{columns + 1}" style="padding:0 10px"><div style="border-top:2px dashed #c62828;'
-            f'color:#c62828;font-size:0.85em">{text}</div></td></tr>'
-        )
-
-    rows = []
-    limit_drawn = False
-    for depth, cum in cumulative:
-        fits = cum <= max_edges
-        if not fits and not limit_drawn:
-            rows.append(limit_row(f"limit {max_edges:,} rows"))
-            limit_drawn = True
-        cells = [str(depth), f"{per.get(depth, 0):,}", f"{cum:,}"]
-        if bars:
-            color = "#2e7d32" if depth == chosen else ("#90caf9" if fits else "#ef9a9a")
-            line = (
-                f'<div style="position:absolute;top:-2px;left:{limit_at:.1f}%;height:16px;'
-                'border-left:2px dashed #c62828"></div>'
-                if limit_at is not None
-                else ""
-            )
-            cells.append(
-                '<div style="position:relative;height:12px;width:200px;background:#f5f5f5">'
-                f'<div style="height:12px;width:{min(100.0, 100 * cum / top):.1f}%;background:{color}"></div>'
-                f"{line}</div>"
-            )
-        mark = "◀ chosen" if depth == chosen else ("" if fits else "over the limit")
-        cells.append(f'<span style="font-size:0.85em;white-space:nowrap">{mark}</span>')
-        style = "background:#e8f5e9;font-weight:600;" if depth == chosen else ""
-        rows.append("<tr>" + "".join(f'<td style="padding:2px 10px;{style}">{c}</td>' for c in cells) + "</tr>")
-    if not limit_drawn:
-        rows.append(limit_row(f"limit {max_edges:,} rows (the whole graph fits)"))
-    headers = ["depth", "links at depth", "links up to depth"] + ([""] if bars else []) + [""]
-    head = "".join(
-        f'<th style="text-align:left;padding:3px 10px;border-bottom:1px solid #ccc">{h}</th>' for h in headers
-    )
-    return (
-        '<table style="border-collapse:collapse;font-size:0.92em;margin:4px 0">'
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
+def settings_text(max_edges: int, fields: Sequence[str] | None = None) -> str:
+    """The settings an export was requested with: 'limit 1,000,000 · 7 fields' ('limit 30,000' for links)."""
+    if fields is None:
+        return f"limit {max_edges:,}"
+    count = L.FIELD_COUNT[len(fields) == 1].format(n=len(fields))
+    return L.SETTINGS.format(limit=max_edges, fields=count)
 
 
 def button(label: str, *, primary: bool = False, tooltip: str = "", width: str = "auto") -> w.Button:
@@ -187,7 +152,7 @@ class Confirm:
         self.no.on_click(self._no)
 
     def ask(self, text: str, on_yes: Callable[[], None], *, yes: str | None = None) -> None:
-        self.text.value = f'<span style="margin-right:10px">⚠ {esc(text)}</span>'
+        self.text.value = f'<div style="margin-right:10px;line-height:1.45">⚠ {esc(text)}</div>'
         if yes:
             self.yes.description = yes
         self._on_yes = on_yes
@@ -211,6 +176,15 @@ class Confirm:
         self.hide()
 
 
+#: Styles the inline ones cannot say (shown once, in the wizard's title). An HTML widget's content may be
+#: narrower than its widest line (a wide table then scrolls inside its `.t` box, a path wraps): nothing makes a
+#: card wider than the page. A card's one-line summary ends in an ellipsis instead of running under Change.
+CARD_CSS = (
+    "<style>.bg-card .widget-html-content{min-width:0;max-width:100%}"
+    ".bg-summary .widget-html-content{overflow:hidden}</style>"
+)
+
+
 class Card:
     """One step's card: header (badge, number and title, summary, Change), body, messages and actions.
 
@@ -224,7 +198,8 @@ class Card:
         self.state = StepState.INIT
         self.badge = w.HTML(layout=w.Layout(width="28px", min_width="28px"))
         self.heading = w.HTML(layout=w.Layout(min_width="150px"))
-        self.summary = w.HTML(layout=w.Layout(flex="1 1 auto", overflow="hidden"))
+        self.summary = w.HTML(layout=w.Layout(flex="1 1 auto", overflow="hidden", min_width="0"))
+        self.summary.add_class("bg-summary")  # CARD_CSS lets it shrink, so a long summary ends in "…"
         self.change = button("✎ Change", tooltip="Go back to this step (later steps are cleared)")
         self.header = w.HBox(
             [self.badge, self.heading, self.summary, self.change],
@@ -251,6 +226,7 @@ class Card:
                 border_left="4px solid #9e9e9e",
             ),
         )
+        self.box.add_class("bg-card")  # the browser tests check that nothing runs past a card's edge
         self.render(StepState.INIT, expanded=False, summary="", can_change=False)
 
     def set_content(self, children: Sequence[w.Widget]) -> None:
@@ -270,7 +246,8 @@ class Card:
             f'<span style="font-weight:{weight};color:{fade};font-size:1.05em">{self.number} · {esc(self.title)}</span>'
         )
         self.summary.value = (
-            f'<span style="color:{"#9e9e9e" if dim else "#424242"};white-space:nowrap">{esc(summary)}</span>'
+            f'<div style="color:{"#9e9e9e" if dim else "#424242"};white-space:nowrap;overflow:hidden;'
+            f'text-overflow:ellipsis" title="{esc(summary)}">{esc(summary)}</div>'
             if summary and not expanded
             else ""
         )
@@ -287,29 +264,99 @@ class Card:
         self.status.value = html_text
 
 
-class ProgressRow:
-    """One export job's progress: name, bar, and a status text (state · elapsed · polls · bytes)."""
+#: the animation of a bar whose end is unknown (CSS only, no asset); still for people who ask for less motion
+_PENDING_CSS = (
+    "<style>@keyframes bg-pending{0%{left:-35%}100%{left:100%}}"
+    "@media (prefers-reduced-motion:reduce){.bg-pending{animation:none!important;left:0!important;width:100%!important;"
+    "opacity:.45}}</style>"
+)
+_BAR_COLORS = {
+    "pending": "#64b5f6",
+    "download": "#1e88e5",
+    "parts": "#1e88e5",
+    "done": "#43a047",
+    "failed": "#e53935",
+}
 
-    def __init__(self, kind: str) -> None:
+
+def bar_html(phase: str, fraction: float | None = None) -> str:
+    """A progress bar: `pending` (Botify reports no progress: an animated, indeterminate bar), `download` with a
+    `fraction` when the size is known (else indeterminate), `done`, `failed`, or `waiting` (an empty track)."""
+    track = (
+        '<div class="bg-bar" style="position:relative;overflow:hidden;height:10px;border-radius:5px;'
+        'background:#e8edf2;width:100%;min-width:120px" role="progressbar"{aria}>{inner}</div>'
+    )
+    color = _BAR_COLORS.get(phase, "#90a4ae")
+    if phase in ("done", "failed"):
+        inner = f'<div style="height:100%;width:100%;background:{color}"></div>'
+        return track.format(aria=' aria-valuenow="100" aria-valuemin="0" aria-valuemax="100"', inner=inner)
+    if phase in ("download", "parts") and fraction is not None:
+        pct = max(0.0, min(1.0, fraction)) * 100
+        inner = f'<div style="height:100%;width:{pct:.1f}%;background:{color}"></div>'
+        return track.format(aria=f' aria-valuenow="{pct:.0f}" aria-valuemin="0" aria-valuemax="100"', inner=inner)
+    if phase in ("pending", "download"):
+        inner = (
+            f'<div class="bg-pending" style="position:absolute;top:0;left:-35%;width:35%;height:100%;'
+            f"border-radius:5px;background:repeating-linear-gradient(45deg,{color} 0 6px,#90caf9 6px 12px);"
+            'animation:bg-pending 1.6s ease-in-out infinite"></div>'
+        )
+        return _PENDING_CSS + track.format(aria=' aria-busy="true"', inner=inner)
+    return track.format(aria="", inner="")
+
+
+def duration(seconds: float) -> str:
+    """42 → '42 s', 125 → '2 min 05 s', 3725 → '1 h 02 min'."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+class ProgressRow:
+    """One export job's progress: name, bar, and a status text (job · state · time · polls · bytes).
+
+    While Botify only says CREATED or PROCESSING the bar is indeterminate (it reports no progress), and the
+    text says how long the job has run and how many times it was asked; during the download the bytes are
+    real, and so is the bar when the size is known. `clock` gives the wall time (seconds since the epoch).
+    """
+
+    def __init__(self, kind: str, clock: Callable[[], float] = time.time) -> None:
         self.kind = kind
+        self.clock = clock
         self.label = w.HTML(f"<b>{esc(kind)}</b>", layout=w.Layout(width="60px", min_width="60px"))
-        self.bar = w.IntProgress(value=0, min=0, max=100, layout=w.Layout(width="35%", min_width="160px"))
-        self.text = w.HTML(layout=w.Layout(flex="1 1 auto", margin="0 0 0 10px"))
-        self.box = w.HBox([self.label, self.bar, self.text], layout=w.Layout(align_items="center", width="100%"))
+        self.bar = w.HTML(layout=w.Layout(width="30%", min_width="120px", margin="0 4px"))
+        self.text = w.HTML(layout=w.Layout(flex="1 1 0%", min_width="0", margin="0 0 0 10px"))
+        self.box = w.HBox(
+            [self.label, self.bar, self.text], layout=w.Layout(align_items="center", width="auto", max_width="100%")
+        )
         self.reset()
 
     def reset(self) -> None:
+        self.phase = "waiting"  # waiting | pending | download | parts (of a complete export) | done | failed
+        self.parts: tuple[int, int] = (0, 0)  # a complete export: (parts downloaded, parts in all)
         self.status = "waiting"
         self.job_id: object = None
-        self.elapsed: float | None = None
+        self.since: float | None = None  # when the job was created (wall clock), for its running time
         self.polls = 0
         self.bytes = 0
         self.total: int | None = None
         self.note = ""
+        self.resumed = False  # the job was recorded by an earlier run and followed again, not created again
         self._drawn = 0.0
-        self.bar.value = 0
-        self.bar.bar_style = ""
-        self.text.value = '<span style="color:#757575">waiting</span>'
+        self.render()
+
+    @property
+    def fraction(self) -> float | None:
+        """How much of the file is downloaded, when its size is known."""
+        if self.phase == "done":
+            return 1.0
+        if self.phase == "download" and self.total:
+            return self.bytes / self.total
+        if self.phase == "parts" and self.parts[1]:
+            return self.parts[0] / self.parts[1]
+        return None
 
     def due(self, every: float = 0.25) -> bool:
         """True at most once per `every` seconds (throttles download redraws)."""
@@ -320,17 +367,25 @@ class ProgressRow:
         return True
 
     def render(self) -> None:
+        self.bar.value = bar_html(self.phase, self.fraction)
+        if self.phase == "waiting":
+            self.text.value = '<span style="color:#757575">waiting</span>'
+            return
         parts = []
         if self.job_id is not None:
             parts.append(f"job {esc(self.job_id)}")
         parts.append(f"<b>{esc(self.status)}</b>")
-        if self.elapsed is not None:
-            parts.append(f"{self.elapsed:.0f} s")
+        if self.since is not None and self.phase == "pending":
+            parts.append(f"for {duration(self.clock() - self.since)}")
         if self.polls:
             parts.append(f"{self.polls} poll{'s' if self.polls != 1 else ''}")
+        if self.phase == "pending" and self.status in ("CREATED", "PROCESSING"):
+            parts.append('<span style="color:#757575">Botify reports no progress</span>')
         if self.bytes:
             size = human_bytes(self.bytes) + (f" of {human_bytes(self.total)}" if self.total else "")
             parts.append(f"↓ {size}")
+        if self.resumed:
+            parts.append("resumed, not created again")
         if self.note:
-            parts.append(esc(self.note))
-        self.text.value = " · ".join(parts)
+            parts.append(breakable(self.note))
+        self.text.value = f'<div style="line-height:1.4;{WRAP}">{" · ".join(parts)}</div>'
