@@ -45,6 +45,7 @@ __all__ = [
     "CONFIG_DIR_VAR",
     "DEFAULT_API_BASE",
     "DEFAULT_OUT_NAME",
+    "GSC_DAYS",
     "HOME_VAR",
     "KINDS",
     "MAX_EXPORT_ROWS",
@@ -93,6 +94,7 @@ POLL_TIMEOUT_S = 3 * 3600.0  # seconds to wait for one export job; a rerun resum
 MAX_EXPORT_ROWS = 1_000_000  # Botify's default cap on one export (rows)
 KINDS = ("links", "meta")  # the two files of an export, in this order everywhere
 MAX_JOBS = 2  # export jobs one run keeps running on Botify at once (Botify documents no limit)
+GSC_DAYS = 30  # Search Console days a meta export sums, ending at the crawl date (--gsc-period changes it)
 
 # -- names ---------------------------------------------------------------------------------------------------
 NOTEBOOK = Path("notebooks") / "link_graph.ipynb"  # relative to the project home
