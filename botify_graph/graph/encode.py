@@ -3,8 +3,14 @@
 How it stays small on a 1,000,000-link export (about 100 MB of CSV):
 
     links CSV ──pyarrow streaming reader, blocks of `block_size` bytes──▶ dictionary-encoded batches
-    meta CSV  ──same──▶ id (dictionary-encoded), pagetype, flags, numbers
+    meta CSV  ──same──▶ id (dictionary-encoded), pagetype, flags, numbers, and every other column
+                        dictionary-encoded, then typed by its distinct values (`column_kind`)
     each batch's distinct URLs ──one dict shared by every file──▶ int32 page ids (the batch is dropped)
+
+Any column of the meta file is read: the known ones by name (`FLAG_COLUMNS`, `NUMBER_COLUMNS`, `pagetype`), the
+others by what their distinct values are: all true/false → a flag (int8), all numbers → float64, else
+strings as int32 codes into their distinct values (a category). Only the distinct values ever become Python
+objects, so a 20-column meta file costs 4 bytes per page per column while it is read, 8 for a number.
 
 The URL strings are held once (the vocabulary, an Arrow string array); everything else is numpy arrays of
 4 or 8 bytes per link or page. Several graphs can share one vocabulary (`encode_graphs`), which is what
@@ -30,15 +36,19 @@ from ..errors import ConfigError
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
+    "DEFAULT_COLUMNS",
     "FLAG_COLUMNS",
     "NONE_LABEL",
     "NUMBER_COLUMNS",
+    "Category",
     "EncodedGraph",
     "PageAttributes",
+    "column_kind",
     "csv_header",
     "encode_graph",
     "encode_graphs",
     "isin_sorted",
+    "meta_column_kinds",
     "sorted_unique",
     "to_plain",
     "top_ids",
@@ -50,6 +60,7 @@ _POOL = pa.system_memory_pool()
 DEFAULT_BLOCK_SIZE = 1 << 20  # bytes of CSV per streamed batch: bigger blocks raise the peak, not the speed
 FLAG_COLUMNS = ("is_compliant", "canonical_equal", "sitemaps_present")
 NUMBER_COLUMNS = ("impressions", "clicks", "depth")
+DEFAULT_COLUMNS = ("pagetype", *FLAG_COLUMNS, *NUMBER_COLUMNS)  # the seven default fields' columns
 _DICT = pa.dictionary(pa.int32(), pa.string())
 _TRUE = pa.array(["true", "1", "yes", "y", "t"])
 _FALSE = pa.array(["false", "0", "no", "n", "f"])
@@ -139,6 +150,33 @@ def _read_links(path: Path, vocab: _Vocabulary, block_size: int) -> tuple[list[n
     return sources, targets
 
 
+def column_kind(values: pa.Array) -> str:
+    """ "flag", "number" or "category": what the distinct values of a column (strings, "" = missing) are."""
+    words = pc.utf8_lower(pc.utf8_trim_whitespace(values.cast(pa.string())))
+    given = pc.filter(words, pc.not_equal(words, ""))
+    if len(given) == 0:
+        return "number"  # nothing to go by: an empty column is read as numbers (all unknown)
+    if pc.all(pc.is_in(given, value_set=pa.concat_arrays([_TRUE, _FALSE]))).as_py():
+        return "flag"
+    try:
+        pc.cast(given, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return "category"
+    return "number"
+
+
+@dataclass(frozen=True)
+class Category:
+    """A text column: int32 codes into `labels` per page (-1: no meta row or an empty value)."""
+
+    codes: np.ndarray
+    labels: list[str]
+
+    def label(self, page: int) -> str | None:
+        code = int(self.codes[page])
+        return None if code < 0 else self.labels[code]
+
+
 @dataclass
 class _RawMeta:
     columns: tuple[str, ...]
@@ -146,20 +184,27 @@ class _RawMeta:
     pagetypes: list[pa.Array] = field(default_factory=list)
     flags: dict[str, list[np.ndarray]] = field(default_factory=dict)
     numbers: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    others: dict[str, list[pa.Array]] = field(default_factory=dict)  # dictionary-encoded, typed when all read
 
 
 def _read_meta(path: Path, vocab: _Vocabulary, block_size: int) -> _RawMeta:
     header = csv_header(path, "meta")
     if "id" not in header:
         raise ConfigError(f"{path} is not a meta export: its header {','.join(header)!r} has no 'id' column.")
+    if len(set(header)) != len(header):
+        twice = sorted({c for c in header if header.count(c) > 1})
+        raise ConfigError(f"{path} names the column(s) {', '.join(twice)} twice; export it again.")
     types: dict[str, pa.DataType] = {"id": _DICT}
     if "pagetype" in header:
         types["pagetype"] = _DICT
     types.update({c: pa.string() for c in FLAG_COLUMNS if c in header})
     types.update({c: pa.float64() for c in NUMBER_COLUMNS if c in header})
+    others = [c for c in header if c not in types and c]
+    types.update(dict.fromkeys(others, _DICT))
     raw = _RawMeta(tuple(c for c in header if c in types and c != "id"))
     raw.flags = {c: [] for c in FLAG_COLUMNS if c in types}
     raw.numbers = {c: [] for c in NUMBER_COLUMNS if c in types}
+    raw.others = {c: [] for c in others}
     for batch in _batches(path, types, block_size, "meta"):
         raw.ids.append(vocab.ids(batch.column("id")))
         if "pagetype" in types:
@@ -168,26 +213,78 @@ def _read_meta(path: Path, vocab: _Vocabulary, block_size: int) -> _RawMeta:
             raw.flags[c].append(_flag_values(batch.column(c)))
         for c in raw.numbers:
             raw.numbers[c].append(batch.column(c).to_numpy(zero_copy_only=False).astype(np.float64))
+        for c in raw.others:
+            raw.others[c].append(batch.column(c))
     return raw
+
+
+def _typed(chunks: list[pa.Array]) -> tuple[str, np.ndarray, list[str]]:
+    """(kind, per-row values, labels) of a dictionary-encoded column: flags int8, numbers float64, category codes."""
+    if not chunks:
+        return "number", np.empty(0), []
+    unified = pa.chunked_array(chunks, type=_DICT).unify_dictionaries()
+    words = unified.chunk(0).dictionary
+    missing = len(words)  # a null (there should be none) reads as an empty value
+    index = _concat([pc.fill_null(c.indices, missing).to_numpy(zero_copy_only=False) for c in unified.chunks], np.int64)
+    kind = column_kind(words)
+    text = pa.concat_arrays([words, pa.array([""])])
+    if kind == "flag":
+        return kind, _flag_values(text)[index], []
+    if kind == "number":
+        empty = pc.equal(pc.utf8_trim_whitespace(text), "")
+        numbers = pc.cast(pc.if_else(empty, None, pc.utf8_trim_whitespace(text)), pa.float64())
+        return kind, numbers.to_numpy(zero_copy_only=False).astype(np.float64)[index], []
+    labels = [str(w) for w in text.to_pylist()]
+    code = np.arange(len(labels), dtype=np.int32)
+    code[[i for i, w in enumerate(labels) if w == ""]] = -1
+    return kind, code[index], labels
 
 
 @dataclass(eq=False)
 class PageAttributes:
     """The meta file as per-page arrays aligned with the vocabulary (index = page id)."""
 
-    columns: tuple[str, ...]  # the known columns the file had, besides id
+    columns: tuple[str, ...]  # every column the file had besides id, in file order
     rows: int  # rows in the meta file
     present: np.ndarray  # bool: the page has a meta row
     pagetype: np.ndarray | None  # int32 code into `pagetypes`, -1 = no meta row
     pagetypes: list[str]
     flags: dict[str, np.ndarray]  # int8: 1 true, 0 false, -1 unknown
     numbers: dict[str, np.ndarray]  # float64, NaN unknown
+    categories: dict[str, Category] = field(default_factory=dict)  # any other text column
 
     def pagetype_of(self, page: int) -> str | None:
         """The page type label of one page (None without a meta row or without the column)."""
         if self.pagetype is None or self.pagetype[page] < 0:
             return None
         return self.pagetypes[int(self.pagetype[page])] or NONE_LABEL
+
+    def kind(self, column: str) -> str | None:
+        """ "pagetype", "flag", "number", "category", or None for a column the file does not have."""
+        if column == "pagetype" and self.pagetype is not None:
+            return "pagetype"
+        if column in self.flags:
+            return "flag"
+        if column in self.numbers:
+            return "number"
+        if column in self.categories:
+            return "category"
+        return None
+
+    def value(self, column: str, page: int) -> Any:
+        """One page's value of a column as plain Python (None when unknown)."""
+        kind = self.kind(column)
+        if kind == "pagetype":
+            return self.pagetype_of(page)
+        if kind == "flag":
+            flag = int(self.flags[column][page])
+            return None if flag < 0 else bool(flag)
+        if kind == "number":
+            v = float(self.numbers[column][page])
+            return None if math.isnan(v) else int(v) if v.is_integer() else v
+        if kind == "category":
+            return self.categories[column].label(page)
+        return None
 
 
 def _meta_arrays(raw: _RawMeta, n: int) -> PageAttributes:
@@ -210,7 +307,42 @@ def _meta_arrays(raw: _RawMeta, n: int) -> PageAttributes:
     for c, parts in raw.numbers.items():
         numbers[c] = np.full(n, np.nan)
         numbers[c][ids] = _concat(parts, np.float64)
-    return PageAttributes(raw.columns, len(ids), present, pagetype, labels, flags, numbers)
+    categories: dict[str, Category] = {}
+    for c in list(raw.others):
+        kind, values, words = _typed(raw.others.pop(c))  # each column's batches are dropped once typed
+        if kind == "flag":
+            flags[c] = np.full(n, -1, dtype=np.int8)
+            flags[c][ids] = values
+        elif kind == "number":
+            numbers[c] = np.full(n, np.nan)
+            numbers[c][ids] = values
+        else:
+            codes = np.full(n, -1, dtype=np.int32)
+            codes[ids] = values
+            categories[c] = Category(codes, words)
+    return PageAttributes(raw.columns, len(ids), present, pagetype, labels, flags, numbers, categories)
+
+
+def meta_column_kinds(path: str | Path, *, block_size: int = DEFAULT_BLOCK_SIZE) -> dict[str, str]:
+    """Column → "pagetype", "flag", "number" or "category" of a meta file, judged on its first block (cheap:
+    what a picker of colour and size columns needs; `encode_graph` types columns on the whole file)."""
+    path = Path(path)
+    header = csv_header(path, "meta")
+    columns = [c for c in header if c and c != "id"]
+    if not columns:
+        return {}
+    first = next(_batches(path, dict.fromkeys(columns, pa.string()), block_size, "meta"), None)
+    out: dict[str, str] = {}
+    for c in columns:
+        if c == "pagetype":
+            out[c] = "pagetype"
+        elif c in FLAG_COLUMNS:
+            out[c] = "flag"
+        elif c in NUMBER_COLUMNS:
+            out[c] = "number"
+        else:
+            out[c] = column_kind(pc.unique(first.column(c))) if first is not None else "number"
+    return out
 
 
 @dataclass(eq=False)
