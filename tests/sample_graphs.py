@@ -72,7 +72,7 @@ SHOP_LINKS = [(H, P1), (H, P2), (H, P3), (H, P4), (P1, P2), (P2, P3), (P3, P1), 
 SHOP_META = (
     "id,pagetype,is_compliant,depth,inlinks_internal_nb_unique,internal_page_rank,title,impressions,clicks\n"
     f"{H},home,True,0,40,9.5,Home,1000,100\n"
-    f"{P1},cat,True,1,30,7.0,\"Cat, one\",500,50\n"
+    f'{P1},cat,True,1,30,7.0,"Cat, one",500,50\n'
     f"{P2},cat,True,1,25,6.5,Cat two,,\n"
     f"{P3},product,False,2,3,2.0,Prod three,300,0\n"
     f"{P4},product,True,4,2,1.5,Deep four,200,20\n"

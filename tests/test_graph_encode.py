@@ -77,7 +77,7 @@ def test_any_meta_column_is_typed_by_its_values(tmp_path: Path) -> None:
     meta = tmp_path / "m.csv"
     rows = [
         "id,http_code,title,js,internal_page_rank,mixed,empty",
-        f"{A},200,\"Home, sweet\",True,9.5,12,",
+        f'{A},200,"Home, sweet",True,9.5,12,',
         f"{B},301,,false,,abc,",
         f"{C},200,Cat,,0.25,7,",
     ]

@@ -61,7 +61,9 @@ def queries_sent(fake: FakeBotify) -> list[dict[str, Any]]:
     return [r.body for r in fake.requests if r.endpoint.endswith("/query") and isinstance(r.body, dict)]
 
 
-async def test_any_field_is_exported_under_its_column_with_the_sites_values(fake_api: FakeBotify, tmp_path: Path) -> None:
+async def test_any_field_is_exported_under_its_column_with_the_sites_values(
+    fake_api: FakeBotify, tmp_path: Path
+) -> None:
     result, events = await export(fake_api, tmp_path, fields=EXTRA)
     assert result.fields == (
         "http_code",
@@ -161,7 +163,12 @@ async def test_the_catalogue_of_the_fake(fake_api: FakeBotify) -> None:
         "search_engines_orphans.20241108",
     }
     keys = {f.key for f in catalog.exportable}
-    assert {"http_code", "internal_page_rank.position", "search_console.ctr", "search_engines.google.crawls.count"} <= keys
+    assert {
+        "http_code",
+        "internal_page_rank.position",
+        "search_console.ctr",
+        "search_engines.google.crawls.count",
+    } <= keys
     assert "metadata.h1.contents" not in keys and catalog.get("metadata.h1.contents") is not None
     assert catalog.get("js.rendering.exec") is not None  # listed (Botify refuses it when asked)
     assert (catalog.gsc_start, catalog.gsc_end) == ("2023-11-01", "2024-11-17")
