@@ -137,7 +137,7 @@ def _urls(rows: list[dict[str, object]]) -> list[object]:
 
 
 def test_opportunities_of_a_graph_built_by_hand(tmp_path: Path) -> None:
-    from sample_graphs import H, P4, P5, P6, shop
+    from sample_graphs import P4, P5, P6, H, shop
 
     s = summarize(*shop(tmp_path))
     o = s.opportunities

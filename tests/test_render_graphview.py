@@ -115,7 +115,7 @@ def test_graph_view_colours_and_sizes(site_graph: tuple[Path, Path]) -> None:
 
 
 def test_any_column_colours_or_sizes_the_view(tmp_path: Path) -> None:
-    from sample_graphs import H, P1, P4, P6, shop
+    from sample_graphs import P1, P4, P6, H, shop
 
     g = encode_graph(*shop(tmp_path))
     data = graphview.graph_view_data(g, color_by="title", size_by="internal_page_rank")
