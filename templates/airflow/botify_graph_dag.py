@@ -55,7 +55,7 @@ NOTEBOOK_VAR = "BOTIFY_GRAPH_NOTEBOOK"  # default: the checkout's notebooks/link
 OUT_VAR = "BOTIFY_GRAPH_OUT"  # the same variable the notebook reads; default $AIRFLOW_HOME/botify-graph
 DEFAULT_PROJECTS_FILE = Path(__file__).resolve().with_name("botify_graph_projects.txt")
 # Notebook parameters a line of the projects file may set after the URL, as key=value.
-LINE_SETTINGS = ("analysis", "max_edges", "meta_fields", "poll_timeout_s", "retry_failed")
+LINE_SETTINGS = ("analysis", "max_edges", "meta_fields", "gsc_period", "poll_timeout_s", "retry_failed")
 
 
 class ProjectsFileError(ValueError):
