@@ -105,6 +105,7 @@ class ExportStep(Step):
             analysis=params["analysis"],
             max_edges=params["max_edges"],
             fields=tuple(params["fields"]),
+            gsc_period=params.get("gsc_period"),
             out_dir=str(self.wiz.out_dir),
             api_base=self.wiz.api_base,
             poll_timeout_s=float(self.wiz.poll_timeout_s),
@@ -263,7 +264,8 @@ class ExportStep(Step):
             return None
         try:
             params = self.wiz.model.export_params()
-            variant = export_variant(kind, params.get("max_edges", 0), tuple(params.get("fields", ())))
+            fields = tuple(params.get("fields", ()))
+            variant = export_variant(kind, params.get("max_edges", 0), fields, params.get("gsc_period"))
             record = self.wiz.registry().get(registry_key(project.org, project.project, analysis.slug, kind, variant))
         except Exception:
             return None
