@@ -871,7 +871,11 @@ async def test_a_field_botify_refuses_is_named_on_the_card_and_nothing_is_export
 
 @pytest.mark.slow
 async def test_the_same_fields_give_the_same_columns_from_the_cli_papermill_and_the_wizard(
-    build: Callable[..., Wizard], fake: FakeBotify, tmp_path: Path, venv_kernel: str
+    build: Callable[..., Wizard],
+    fake: FakeBotify,
+    tmp_path: Path,
+    venv_kernel: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import papermill as pm
 
@@ -879,36 +883,16 @@ async def test_the_same_fields_give_the_same_columns_from_the_cli_papermill_and_
 
     typed = "clicks,title,search_console.avg_position,internal_page_rank.value,http_code"  # any order, a column name
     common = ["--project-url", PID, "--api-base", fake.base_url, "--max-edges", "20000", "--gsc-period", "90"]
-    os_env = {"BOTIFY_API_TOKEN": fake.token}
-    import os
-
-    old = {k: os.environ.get(k) for k in os_env}
-    os.environ.update(os_env)
-    try:
-        code = await asyncio.to_thread(main, ["run", *common, "--out", str(tmp_path / "cli"), "--fields", typed])
-        assert code == 0
-        await asyncio.to_thread(
-            pm.execute_notebook,
-            "notebooks/link_graph.ipynb",
-            str(tmp_path / "out.ipynb"),
-            parameters={
-                "project_url": PID,
-                "api_base": fake.base_url,
-                "output_dir": str(tmp_path / "pm"),
-                "meta_fields": typed,
-                "gsc_period": 90,
-                "max_edges": 20000,
-            },  # fmt: skip
-            kernel_name=venv_kernel,
-            progress_bar=False,
-            cwd=str(Path(__file__).resolve().parents[1]),
-        )
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    monkeypatch.setenv("BOTIFY_API_TOKEN", fake.token)
+    assert await asyncio.to_thread(main, ["run", *common, "--out", str(tmp_path / "cli"), "--fields", typed]) == 0
+    parameters = {"project_url": PID, "api_base": fake.base_url, "output_dir": str(tmp_path / "pm"),
+                  "meta_fields": typed, "gsc_period": 90, "max_edges": 20000}  # fmt: skip
+    root = str(Path(__file__).resolve().parents[1])
+    await asyncio.to_thread(
+        pm.execute_notebook, f"{root}/notebooks/link_graph.ipynb", str(tmp_path / "out.ipynb"),
+        parameters=parameters, kernel_name=venv_kernel, progress_bar=False, cwd=root,
+    )  # fmt: skip
+    monkeypatch.delenv("BOTIFY_API_TOKEN")
     wiz = build()
     await connect(wiz, fake.token)
     await to_next(wiz, "connect")
