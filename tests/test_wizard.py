@@ -847,6 +847,15 @@ async def test_the_fields_card_groups_searches_and_sets_the_period(
     assert first_row(meta) == CHOSEN_COLUMNS
     job = next(j for j in fake.jobs.values() if j.kind == "meta")
     assert job.payload["query"]["periods"] == [["2024-11-01", "2024-11-17"]]
+    # the graph view colours and sizes by the exported columns the Result card offers
+    choice = wiz.steps["result"].view_choice  # type: ignore[attr-defined]
+    assert [v for _, v in choice.size.options] == ["inbound", "http_code", "internal_page_rank", "clicks",
+                                                   "gsc_avg_position"]  # fmt: skip
+    assert choice.color.value == "" and "title" in [v for _, v in choice.color.options]
+    choice.color.value, choice.size.value = "http_code", "internal_page_rank"
+    await click(wiz, wiz.steps["result"].view)  # type: ignore[attr-defined]
+    frame = wiz.steps["result"].graph_box.children[0].value  # type: ignore[attr-defined]
+    assert "Colour: http_code. Size: internal_page_rank." in frame
     # what the wizard made is what reproduce runs: the fields and the period go to papermill
     values = reproduce(tmp_path / "state.json").parameters
     assert values["meta_fields"] == ",".join(CHOSEN) and values["gsc_period"] == "2024-11-01:2024-12-31"

@@ -34,6 +34,7 @@ from .model import (
     shown_path,
 )
 from .view import ProgressRow, button, esc, link, note, ok_html, show, table
+from .viewchoice import ViewChoice
 
 # -- 6 Export --------------------------------------------------------------------------------------------
 
@@ -285,6 +286,7 @@ class ResultStep(Step):
         self.summary_box = w.VBox()
         self.view = button("Show the graph", tooltip="An interactive view of the most-linked pages (offline)")
         self.view.on_click(self.wiz.handler(self, self.on_view))
+        self.view_choice = ViewChoice()  # what the view colours and sizes pages by
         self.graph_box = w.VBox(layout=w.Layout(width="100%"))
         self.compare_with = w.Dropdown(
             description="Compare with analysis", style={"description_width": "initial"}, layout=w.Layout(width="auto")
@@ -299,6 +301,7 @@ class ResultStep(Step):
             [
                 self.files,
                 self.summary_box,
+                self.view_choice.box,
                 self.view,
                 self.graph_box,
                 self.compare_row,
@@ -309,7 +312,7 @@ class ResultStep(Step):
         )
 
     def controls(self) -> list[w.DOMWidget]:
-        return [self.view, self.compare, self.compare_with]
+        return [self.view, self.compare, self.compare_with, self.view_choice.color, self.view_choice.size]
 
     def clear(self) -> None:
         super().clear()
@@ -336,6 +339,7 @@ class ResultStep(Step):
         self.files.value = ok_html("Your link graph is ready." + esc(reused)) + table(["file", "rows", "path"], rows)
         self.summary_box.children = (self.basic_summary(export),)
         self.graph_box.children = self.compare_box.children = ()
+        self.view_choice.load(meta.path)
         self.offer_compare(export)
         self.next_steps.value = self.next_steps_html(export)
         if self.answer is None and not self.wiz.model.finalized and self.wiz.model.pid:
@@ -383,8 +387,17 @@ class ResultStep(Step):
         from ..render.widgets import graph_view_frame
 
         self.set(StepState.ACTIVE, note("Laying out the graph…"))
+        choice = self.view_choice
         doc = await asyncio.get_running_loop().run_in_executor(
-            None, functools.partial(render, export.links.path, export.meta.path, title=self.wiz.model.pid or "")
+            None,
+            functools.partial(
+                render,
+                export.links.path,
+                export.meta.path,
+                title=self.wiz.model.pid or "",
+                color_by=choice.color_by,
+                size_by=choice.size_by,
+            ),
         )
         self.graph_box.children = (graph_view_frame(doc),)
         self.set(StepState.SUCCESS, "")
