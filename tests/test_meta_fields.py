@@ -176,3 +176,42 @@ async def test_the_catalogue_of_the_fake(fake_api: FakeBotify) -> None:
                             "clicks")  # fmt: skip
     assert not bare.catalog.has_gsc and "impressions" not in bare.fields
     assert bare.catalog.get("search_engines.google.crawls.count") is None
+
+
+def test_fields_command_prints_the_catalogue(
+    fake_api: FakeBotify, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from botify_graph.cli import main
+
+    monkeypatch.setenv("BOTIFY_API_TOKEN", fake_api.token)
+    monkeypatch.setenv("BOTIFY_GRAPH_CONFIG_DIR", str(tmp_path))
+    assert main(["fields", "--project-url", URL, "--api-base", fake_api.base_url]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Fields of example-org/example.com, analysis 20241108")
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert "crawl · metadata" in lines["metadata.title.content"] and lines["metadata.title.content"].split()[-1] == "title"
+    assert lines["pagetype"].endswith("pagetype  (default)")
+    assert "search_console · main" in lines["search_console.avg_position"]
+    assert "gsc_avg_position" in lines["search_console.avg_position"]
+    assert "metadata.h1.contents" not in lines and "--all lists them" in out
+    assert "Search Console data: 2023-11-01 to 2024-11-17" in out
+    assert main(["fields", "--project-url", URL, "--api-base", fake_api.base_url, "--all"]) == 0
+    everything = capsys.readouterr().out
+    assert "metadata.h1.contents" in everything and "multiple-valued" in everything
+    assert main(["fields", "--project-url", NO_GSC, "--api-base", fake_api.base_url, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["has_gsc"] is False and "impressions" not in data["defaults"]
+    assert {f["key"] for f in data["fields"] if f["exportable"]} >= {"http_code", "internal_page_rank.value"}
+
+
+def test_cosmograph_command_names_a_column_the_meta_file_lacks(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from sample_graphs import place
+
+    from botify_graph.cli import main
+
+    place(tmp_path, "20241108", [("https://www.example.com/", "https://www.example.com/b")], "id,pagetype\n")
+    code = main(["cosmograph", "--project-url", URL, "--out", str(tmp_path), "--size-by", "pagetype"])
+    assert code == 1
+    assert "'pagetype' is not a number column of the meta file to size by (those are: none)" in capsys.readouterr().err
