@@ -285,14 +285,19 @@ async def fetch_field_catalog(
     analysis: Analysis | str,
     *,
     collections: list[Collection] | None = None,
+    only: tuple[str, ...] | None = None,
 ) -> FieldCatalog:
     """Every field of the analysis' crawl collection, Search Console and the project's other collections (logs,
-    ...): their field lists read at once; a list the API will not give is named in `unread`, not an error."""
+    ...): their field lists read at once; a list the API will not give is named in `unread`, not an error.
+    `only`: read just these collections' lists (an export reads the crawl's, and Search Console's when asked
+    for a field of it: one request each, at 5 per second)."""
     slug = analysis.slug if isinstance(analysis, Analysis) else analysis
     if collections is None:
         collections = await fetch_collections(client, project)
     crawl_id = f"crawl.{slug}"
     wanted = [c for c in collections if c.id == crawl_id or not c.id.startswith("crawl.")]
+    if only is not None:
+        wanted = [c for c in wanted if c.id in only]
     wanted.sort(key=lambda c: (c.id != crawl_id, c.id != queries.GSC_COLLECTION))
     answers = await asyncio.gather(
         *(fetch_field_list(client, project, c, slug) for c in wanted), return_exceptions=True
@@ -318,18 +323,20 @@ async def fetch_field_catalog(
         gsc_start=_iso_day(gsc.date_start) if gsc else None,
         gsc_end=_iso_day(gsc.date_end) if gsc else None,
         has_gsc=gsc is not None,
+        listed=tuple(c.id for c in collections),
     )
 
 
 async def available_meta_fields(
-    client: httpx.AsyncClient, project: ProjectRef, analysis: Analysis | str
+    client: httpx.AsyncClient, project: ProjectRef, analysis: Analysis | str, *, only: tuple[str, ...] | None = None
 ) -> FieldAvailability:
     """The field catalogue, and which of the seven default fields this analysis has (no Search Console → no
-    impressions/clicks; a default missing from the field lists is probed with a one-row query)."""
+    impressions/clicks; a default missing from the field lists is probed with a one-row query). `only`: the
+    collections whose field lists to read (see `fetch_field_catalog`; default: all of them)."""
     slug = analysis.slug if isinstance(analysis, Analysis) else analysis
     collections = await fetch_collections(client, project)
     gsc = next((c for c in collections if c.id == queries.GSC_COLLECTION), None)
-    catalog = await fetch_field_catalog(client, project, slug, collections=collections)
+    catalog = await fetch_field_catalog(client, project, slug, collections=collections, only=only)
     fields: list[str] = []
     extra: list[CatalogField] = []
     for f in queries.META_FIELDS:

@@ -343,6 +343,7 @@ class FieldCatalog:
     gsc_start: str | None = None  # the search_console collection's date range (None: no Search Console)
     gsc_end: str | None = None
     has_gsc: bool = False
+    listed: tuple[str, ...] = ()  # every collection the project lists (their field lists read or not)
     _by_key: dict[str, CatalogField] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -394,7 +395,10 @@ class FieldCatalog:
         problems: list[str] = []
         for t in typed:
             entry = self.lookup(t)
-            if entry is None:
+            other = next((c for c in self.listed if _elsewhere(c, self.analysis) and t.startswith(c + ".")), None)
+            if entry is None and other is not None:
+                problems.append(f"{t!r} cannot be exported: {_why_not('other', '', '', False, other)}")
+            elif entry is None:
                 hint = self.suggest(t)
                 problems.append(
                     f"{t!r} is not a field of this project's analysis {self.analysis}"
@@ -412,6 +416,11 @@ class FieldCatalog:
         return sort_keys(keys)
 
 
+def _elsewhere(collection: str, analysis: str) -> bool:
+    """A collection the meta export does not join: neither this analysis' crawl nor Search Console."""
+    return collection not in (f"crawl.{analysis}", GSC_COLLECTION) and not collection.startswith("crawl.")
+
+
 def catalog_from_json(data: Mapping[str, Any]) -> FieldCatalog:
     """A catalogue back from `catalog_to_json` (what the wizard keeps while its card is open)."""
     fields = tuple(CatalogField(**{k: f[k] for k in CatalogField.__dataclass_fields__}) for f in data.get("fields", []))
@@ -423,6 +432,7 @@ def catalog_from_json(data: Mapping[str, Any]) -> FieldCatalog:
         gsc_start=data.get("gsc_start"),
         gsc_end=data.get("gsc_end"),
         has_gsc=bool(data.get("has_gsc")),
+        listed=tuple(data.get("listed", ())),
     )
 
 
@@ -433,6 +443,7 @@ def catalog_to_json(catalog: FieldCatalog) -> dict[str, Any]:
         "read": list(catalog.read),
         "unread": list(catalog.unread),
         "has_gsc": catalog.has_gsc,
+        "listed": list(catalog.listed),
         "gsc_start": catalog.gsc_start,
         "gsc_end": catalog.gsc_end,
         "fields": [f.to_json() for f in catalog.fields],

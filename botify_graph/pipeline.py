@@ -250,7 +250,10 @@ async def choose_fields(
     then asked of Botify in a one-row query (`api.check_meta_fields`), so one it refuses is named too. All this
     before any export job exists.
     """
-    availability = await api.available_meta_fields(client, ref, analysis)
+    # the crawl's field list, and Search Console's when a field of it beyond the defaults is asked for
+    gsc_list = wanted is not None and has_gsc(f for f in wanted if f not in queries.META_BY_NAME)
+    lists = (analysis.collection, queries.GSC_COLLECTION) if gsc_list else (analysis.collection,)
+    availability = await api.available_meta_fields(client, ref, analysis, only=lists)
     catalog = availability.catalog
     if wanted is None:
         fields = availability.fields

@@ -100,6 +100,9 @@ async def test_defaults_only_send_no_check_query_and_keep_their_columns(fake_api
     result, _ = await export(fake_api, tmp_path, fields=("clicks", "pagetype"))
     assert read(result.meta.path)[0] == ["id", "pagetype", "clicks"]
     assert not [q for q in queries_sent(fake_api) if q["query"]["dimensions"][:1] == ["crawl.20241108.url"]]
+    # an export reads the crawl's field list only (the wizard and `botify-graph fields` read every collection's)
+    lists = [r.path for r in fake_api.requests if r.endpoint.endswith("/collections/{cid}")]
+    assert [p.rsplit("/", 1)[1] for p in lists] == ["crawl.20241108"]
 
 
 @pytest.mark.parametrize(
