@@ -32,7 +32,8 @@ from botify_graph.pipeline import Event, ExportParams, run_export
 
 PROJECT_URL = "https://app.botify.com/example-org/example.com/20241108/"
 SEVEN = ("pagetype", "is_compliant", "canonical_equal", "sitemaps_present", "depth", "impressions", "clicks")
-TWENTY = SEVEN + (
+TWENTY = (
+    *SEVEN,
     "http_code",
     "metadata.title.content",
     "metadata.description.content",

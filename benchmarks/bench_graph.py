@@ -110,9 +110,7 @@ def generate(folder: Path, rows: int, *, pages: int | None = None, seed: int = 7
     urls = pa.array(_urls(n_pages + fresh, host))
     sizes = {"old": _write_links(folder / "old_links.csv", urls, src, tgt)}
     changed = rng.random(rows) < 0.05  # 5% of the links gone, as many new ones, some towards new pages
-    new_tgt = np.where(
-        rng.random(rows) < 0.3, n_pages + rng.integers(0, fresh, rows), rng.integers(0, n_pages, rows)
-    )
+    new_tgt = np.where(rng.random(rows) < 0.3, n_pages + rng.integers(0, fresh, rows), rng.integers(0, n_pages, rows))
     new_src = np.where(changed, rng.integers(0, n_pages, rows), src)
     sizes["new"] = _write_links(folder / "new_links.csv", urls, new_src, np.where(changed, new_tgt, tgt))
     names = urls.to_pylist()

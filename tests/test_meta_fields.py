@@ -192,7 +192,9 @@ def test_fields_command_prints_the_catalogue(
     out = capsys.readouterr().out
     assert out.startswith("Fields of example-org/example.com, analysis 20241108")
     lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
-    assert "crawl · metadata" in lines["metadata.title.content"] and lines["metadata.title.content"].split()[-1] == "title"
+    assert (
+        "crawl · metadata" in lines["metadata.title.content"] and lines["metadata.title.content"].split()[-1] == "title"
+    )
     assert lines["pagetype"].endswith("pagetype  (default)")
     assert "search_console · main" in lines["search_console.avg_position"]
     assert "gsc_avg_position" in lines["search_console.avg_position"]
