@@ -45,7 +45,8 @@ def test_quick_mode_runs_and_prints_every_figure() -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
-    for heading in ("machine:", "python:", "1. end to end", "2. polling", "3. download", "4. start-up", "summary"):
+    for heading in ("machine:", "python:", "1. end to end", "2. polling", "3. download", "4. start-up",
+                    "5. graph summary", "6. meta export", "summary"):  # fmt: skip
         assert heading in out
     for figure in (
         "depth discovery:",
@@ -64,6 +65,10 @@ def test_quick_mode_runs_and_prints_every_figure() -> None:
         "peak RSS ours / baseline",
         "from botify_graph import run_export",
         "Voila",
+        "summary with opportunities on 50,000 links",
+        "graph view data",
+        "meta export of",
+        "meta export, 20 fields vs 7, per row",
     ):
         assert figure in out, figure
     assert "failed" not in out
