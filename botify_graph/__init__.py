@@ -29,6 +29,7 @@ _EXPORTS = {
     # api
     "verify_token": "api", "fetch_analyses_light": "api", "resolve_analysis": "api",
     "fetch_collections": "api", "available_meta_fields": "api", "query": "api", "edges_per_depth": "api",
+    "fetch_field_catalog": "api", "check_meta_fields": "api", "FieldCatalog": "fields", "column_name": "fields",
     "find_optimal_depth": "api", "create_export_job": "api", "find_existing_job": "api", "get_job": "api",
     # jobs, download
     "poll_job": "jobs", "poll_schedule": "jobs", "download_export": "download",
@@ -68,10 +69,12 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from .api import (
         available_meta_fields,
+        check_meta_fields,
         create_export_job,
         edges_per_depth,
         fetch_analyses_light,
         fetch_collections,
+        fetch_field_catalog,
         find_existing_job,
         find_optimal_depth,
         get_job,
@@ -81,6 +84,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from .client import DEFAULT_BASE_URL, make_client
     from .depth import DepthChoice, choose_depth
+    from .fields import FieldCatalog, column_name
     from .download import download_export
     from .jobs import poll_job, poll_schedule
     from .models import Analysis, Job
