@@ -8,7 +8,11 @@ What it accepts (see `shared/botify-api.md` §3):
   A period is clipped to the collection's date range; a period entirely outside it gives null GSC values.
 - `query.dimensions` and `query.metrics` (both required, possibly empty lists; not both empty).
   Items: `"field"`, `{"field": f, "name": n}`, `{"function": fn, "args": [f]}` or the shorthand `{fn: f}`.
-  Fields: `crawl.<slug>.<field>`, globals `url` and `segments.pagetype.value`, and
+  Fields: `crawl.<slug>.<field>` (`CRAWL_FIELDS`: the link graph's, HTTP status, compliance and its reasons,
+  canonical, sitemaps, title, description, H1s (multiple), internal PageRank, unique inlinks, log crawls where
+  the project has log data; `js.rendering.exec` is listed but refused: 400 / 1034 "feature disabled", for
+  queries and export jobs alike, as botify-api.md §4 gives jobs §3's error codes), globals `url` and
+  `segments.pagetype.value`, and
   `search_console.period_<i>.{count_impressions,count_clicks,ctr,avg_position}`. Unknown fields: 400 / 1029.
   Dimensions are plain fields of kind dimension. Metrics are metric fields (count_urls_crawl and the GSC
   counts, each with its own aggregation) or functions sum/avg/min/max/count/count_distinct/count_true/
