@@ -220,3 +220,17 @@ def test_cosmograph_command_names_a_column_the_meta_file_lacks(
     code = main(["cosmograph", "--project-url", URL, "--out", str(tmp_path), "--size-by", "pagetype"])
     assert code == 1
     assert "'pagetype' is not a number column of the meta file to size by (those are: none)" in capsys.readouterr().err
+
+
+async def test_the_summary_says_which_search_console_days_it_covers(fake_api: FakeBotify, tmp_path: Path) -> None:
+    from botify_graph.reports import export_reports, summary_report
+
+    result, _ = await export(fake_api, tmp_path, fields=("clicks", "depth", "is_compliant"), gsc_period="7")
+    summary, written = export_reports(result, view=False)
+    assert summary.gsc_period == ["2024-11-02", "2024-11-08"] and summary.opportunities is not None
+    md = next(p for p in written if p.suffix == ".md").read_text()
+    assert "Search Console numbers (impressions, clicks, …) cover 2024-11-02 to 2024-11-08." in md
+    assert "Opportunities: pages that deserve more internal links" in md
+    again, _, _ = summary_report(tmp_path, URL)  # `botify-graph summary`: the dates come from the registry
+    assert again.gsc_period == ["2024-11-02", "2024-11-08"]
+    assert again.opportunities == summary.opportunities
