@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__, layout
@@ -387,11 +388,30 @@ COMMANDS = {
 }
 
 
+@contextlib.contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """While a command runs, keep Python's last-resort log handler from printing the export logger's
+    `step_failed` lines on stderr beside the command's own one-line error; a handler the user configured (on
+    `botify_graph` or above) still gets every record."""
+    import logging
+
+    quiet = logging.NullHandler()
+    library = logging.getLogger("botify_graph")
+    configured = library.hasHandlers()
+    if not configured:
+        library.addHandler(quiet)
+    try:
+        yield
+    finally:
+        library.removeHandler(quiet)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `botify-graph` command."""
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with _one_line_errors():
+            return COMMANDS[args.command](args)
     except BotifyError as exc:
         print(f"botify-graph: error: {exc}", file=sys.stderr)
         return 1

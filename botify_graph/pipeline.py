@@ -134,9 +134,6 @@ class ExportResult:
 
 
 log = logging.getLogger("botify_graph.export")
-# A library installs no handler; without this one, Python's last-resort handler would print every failed step
-# to stderr beside the CLI's own one-line error (tests/test_bad_input.py: one line per bad command line).
-logging.getLogger("botify_graph").addHandler(logging.NullHandler())
 _LEVELS = {"step_failed": logging.WARNING, "job_status": logging.DEBUG, "download_progress": logging.DEBUG}
 
 
