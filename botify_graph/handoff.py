@@ -46,11 +46,13 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from .errors import ConfigError
-from .graph.sample import ViewColumns, view_columns
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .graph.sample import ViewColumns
 
 __all__ = [
     "COSMOGRAPH_RUN",
@@ -233,6 +235,13 @@ class CsvServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def view_columns(meta: str | Path | None) -> ViewColumns:
+    """Which columns of a meta file can colour (all) and size (the numbers) a view (`graph.sample.view_columns`)."""
+    from .graph.sample import view_columns as columns_of
+
+    return columns_of(meta)
 
 
 def check_view_columns(meta: str | Path, *, color_by: str | None = None, size_by: str | None = None) -> ViewColumns:
