@@ -122,13 +122,13 @@ class _Vocabulary:
     """URLs → int32 page ids, in order of first appearance, shared by every file read through it; in Arrow.
 
     Each batch column arrives dictionary-encoded (its distinct URLs and int32 indices). The chunks wait until a
-    few tens of MB of them are pending (or as many bytes as the vocabulary holds), then ONE C++ unification
+    few tens of MB of them are pending (or twice as many bytes as the vocabulary holds), then ONE C++ unification
     (`ChunkedArray.unify_dictionaries`) of [the vocabulary so far, the pending chunks] gives the new vocabulary
     (the old one first, in its order, so ids never change; new URLs after it in order of appearance) and each
     chunk's indices into it: its rows' page ids. No URL ever becomes a Python object, so 10M links over
     millions of pages read at C speed, and the vocabulary costs its Arrow bytes (~1 byte per URL character).
-    Rebuilding the vocabulary's hash table at each unification is amortised by waiting for at least as many
-    pending bytes as the vocabulary has.
+    Rebuilding the vocabulary's hash table at each unification is amortised by waiting for twice as many
+    pending bytes as the vocabulary has (measured on 10M links: 20% less CPU than once as many, the same peak).
     """
 
     def __init__(self, flush_bytes: int = 16 << 20) -> None:
@@ -142,7 +142,7 @@ class _Vocabulary:
         slot = _Ids(chunk)
         self._pending.append(slot)
         self._pending_bytes += chunk.nbytes
-        if self._pending_bytes >= max(self._flush_bytes, self._words.nbytes):
+        if self._pending_bytes >= max(self._flush_bytes, 2 * self._words.nbytes):
             self.flush()
         return slot
 
