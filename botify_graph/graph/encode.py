@@ -44,6 +44,7 @@ __all__ = [
     "EncodedGraph",
     "PageAttributes",
     "column_kind",
+    "count_distinct",
     "csv_header",
     "encode_graph",
     "encode_graphs",
@@ -423,11 +424,13 @@ class EncodedGraph:
         return np.bincount(t, minlength=self.size), np.bincount(s, minlength=self.size)
 
     def link_keys(self, drop_self_loops: bool = True) -> np.ndarray:
-        """One int64 per link row, source id * size + target id, in file order."""
-        s, t = self.links(drop_self_loops)
-        keys = s.astype(np.int64)
+        """One int64 per link row, source id * size + target id, in file order (8 bytes per link, and no copy of
+        the links: self-loops are dropped from the keys themselves)."""
+        keys = self.src.astype(np.int64)
         keys *= max(self.size, 1)
-        keys += t
+        keys += self.tgt
+        if drop_self_loops:
+            keys = keys[self.src != self.tgt]
         return keys
 
     def pages_mask(self) -> np.ndarray:
@@ -468,6 +471,14 @@ def encode_graph(
 ) -> EncodedGraph:
     """Read one links file (and its meta file) in blocks into an EncodedGraph."""
     return encode_graphs([(links_path, meta_path)], block_size=block_size)[0]
+
+
+def count_distinct(keys: np.ndarray) -> int:
+    """How many distinct values an int64 array holds (sorts `keys` in place; no copy of the distinct values)."""
+    if len(keys) == 0:
+        return 0
+    keys.sort()
+    return 1 + int(np.count_nonzero(keys[1:] != keys[:-1]))
 
 
 def sorted_unique(keys: np.ndarray) -> np.ndarray:

@@ -38,8 +38,8 @@ from .encode import (
     DEFAULT_COLUMNS,
     NONE_LABEL,
     EncodedGraph,
+    count_distinct,
     encode_graph,
-    sorted_unique,
     to_plain,
     top_ids,
 )
@@ -193,11 +193,18 @@ def summarize_encoded(
 ) -> GraphSummary:
     """Summarise an already encoded graph (see `summarize`)."""
     n = g.size
-    loops = int(np.count_nonzero(g.src == g.tgt))
-    s, t = g.links(drop_self_loops)
-    inbound = np.bincount(t, minlength=n)
-    outbound = np.bincount(s, minlength=n)
-    unique = len(sorted_unique(g.link_keys(drop_self_loops)))
+    loop = g.src == g.tgt
+    loops = int(np.count_nonzero(loop))
+    inbound = np.bincount(g.tgt, minlength=n)
+    outbound = np.bincount(g.src, minlength=n)
+    counted = len(g.src)
+    if drop_self_loops and loops:  # take the self-loops back out of both counts: no copy of the links
+        looped = np.bincount(g.src[loop], minlength=n)
+        inbound -= looped
+        outbound -= looped
+        counted -= loops
+    del loop
+    unique = count_distinct(g.link_keys(drop_self_loops))
     is_source = np.bincount(g.src, minlength=n) > 0
     in_links = np.zeros(n, dtype=bool)
     in_links[g.src] = True
@@ -211,9 +218,9 @@ def summarize_encoded(
         edges=len(g.src),
         self_loops=loops,
         self_loops_dropped=drop_self_loops,
-        edges_counted=len(s),
+        edges_counted=counted,
         unique_edges=unique,
-        duplicate_edges=len(s) - unique,
+        duplicate_edges=counted - unique,
         source_pages=int(is_source.sum()),
         in_degree=degree_stats(inbound, "pages of links ∪ meta"),
         out_degree=degree_stats(outbound[is_source], "pages that appear as a source"),
