@@ -111,3 +111,22 @@ def test_a_meta_file_naming_a_column_twice_is_refused(tmp_path: Path) -> None:
     meta.write_text(f"id,title,title\n{A},x,y\n")
     with pytest.raises(ConfigError, match="names the column"):
         encode_graph(links, meta)
+
+
+@pytest.mark.parametrize("step", [1, 2, 7, 1 << 20])
+def test_unique_in_place_is_numpy_unique(step: int) -> None:
+    from botify_graph.graph.encode import unique_in_place
+
+    rng = np.random.default_rng(step)
+    for n in (0, 1, 2, 50, 1000):
+        keys = rng.integers(-1, 40, n).astype(np.int64)
+        assert unique_in_place(keys.copy(), step=step).tolist() == np.unique(keys).tolist()
+
+
+def test_link_set_and_degrees_leave_self_loops_out(small: tuple[Path, Path]) -> None:
+    g = encode_graph(*small)
+    keys = g.link_keys()
+    assert g.link_set().tolist() == sorted(set(keys.tolist())) and len(g.link_set()) == 5
+    assert len(g.link_set(drop_self_loops=False)) == 6  # A→A counts when kept
+    inbound, outbound = g.degrees(drop_self_loops=False)
+    assert int(inbound.sum()) == int(outbound.sum()) == 7

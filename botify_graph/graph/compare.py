@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .encode import DEFAULT_BLOCK_SIZE, EncodedGraph, encode_graphs, isin_sorted, sorted_unique, to_plain, top_ids
+from .encode import DEFAULT_BLOCK_SIZE, EncodedGraph, encode_graphs, isin_sorted, to_plain, top_ids
 
 __all__ = ["NO_DEPTH", "GraphDiff", "compare_graphs"]
 
@@ -80,7 +80,7 @@ _STEP = 1 << 20  # links turned into keys at once, when the file order matters
 
 def _unique_links(g: EncodedGraph) -> np.ndarray:
     """The sorted distinct link keys (self-loops left out)."""
-    return sorted_unique(g.link_keys(drop_self_loops=True))
+    return g.link_set(drop_self_loops=True)
 
 
 def _keys_in_order(g: EncodedGraph, n: int) -> Iterator[np.ndarray]:

@@ -53,6 +53,7 @@ __all__ = [
     "sorted_unique",
     "to_plain",
     "top_ids",
+    "unique_in_place",
 ]
 
 # The system allocator hands freed blocks back to the OS; Arrow's default (mimalloc) kept ~60 MB more at the
@@ -419,9 +420,17 @@ class EncodedGraph:
         return self.src[keep], self.tgt[keep]
 
     def degrees(self, drop_self_loops: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """(inbound, outbound) link counts per page id."""
-        s, t = self.links(drop_self_loops)
-        return np.bincount(t, minlength=self.size), np.bincount(s, minlength=self.size)
+        """(inbound, outbound) link counts per page id (self-loops counted back out: no copy of the links)."""
+        n = self.size
+        inbound = np.bincount(self.tgt, minlength=n)
+        outbound = np.bincount(self.src, minlength=n)
+        if drop_self_loops:
+            loop = self.src == self.tgt
+            if loop.any():
+                looped = np.bincount(self.src[loop], minlength=n)
+                inbound -= looped
+                outbound -= looped
+        return inbound, outbound
 
     def link_keys(self, drop_self_loops: bool = True) -> np.ndarray:
         """One int64 per link row, source id * size + target id, in file order (8 bytes per link, and no copy of
@@ -432,6 +441,18 @@ class EncodedGraph:
         if drop_self_loops:
             keys = keys[self.src != self.tgt]
         return keys
+
+    def link_set(self, drop_self_loops: bool = True) -> np.ndarray:
+        """The sorted distinct link keys (source id * size + target id): one int64 array, built and deduplicated
+        in place (8 bytes per link row at the peak, whatever the number of links)."""
+        keys = self.src.astype(np.int64)
+        keys *= max(self.size, 1)
+        keys += self.tgt
+        if drop_self_loops:
+            keys[self.src == self.tgt] = -1  # sorted first, then left out
+        distinct = unique_in_place(keys)
+        start = int(np.searchsorted(distinct, 0)) if drop_self_loops else 0
+        return distinct[start:]
 
     def pages_mask(self) -> np.ndarray:
         """True for the page ids this graph names (in its links or its meta file)."""
@@ -448,19 +469,20 @@ def encode_graphs(
 ) -> list[EncodedGraph]:
     """Read (links, meta) file pairs in blocks and encode every URL into one shared vocabulary."""
     vocab = _Vocabulary()
-    raws = []
+    read: list[tuple[np.ndarray, np.ndarray, _RawMeta | None]] = []
     for links, meta in files:
         sources, targets = _read_links(Path(links), vocab, block_size)
-        raws.append((sources, targets, None if meta is None else _read_meta(Path(meta), vocab, block_size)))
-    urls = vocab.urls()
-    del vocab
-    n = len(urls)
-    graphs = []
-    for (links, meta), (sources, targets, raw_meta) in zip(files, raws, strict=True):
+        vocab.flush()  # this file's ids are final (later files only add URLs): one array per column right away
         src = _concat(_values(sources), np.int32)
         sources.clear()  # each column's blocks are dropped as soon as they are one array: a lower peak
         tgt = _concat(_values(targets), np.int32)
         targets.clear()
+        read.append((src, tgt, None if meta is None else _read_meta(Path(meta), vocab, block_size)))
+    urls = vocab.urls()
+    del vocab
+    n = len(urls)
+    graphs = []
+    for (links, meta), (src, tgt, raw_meta) in zip(files, read, strict=True):
         attributes = None if raw_meta is None else _meta_arrays(raw_meta, n)
         graphs.append(EncodedGraph(urls, src, tgt, attributes, Path(links), None if meta is None else Path(meta)))
     return graphs
@@ -471,6 +493,21 @@ def encode_graph(
 ) -> EncodedGraph:
     """Read one links file (and its meta file) in blocks into an EncodedGraph."""
     return encode_graphs([(links_path, meta_path)], block_size=block_size)[0]
+
+
+def unique_in_place(keys: np.ndarray, step: int = 1 << 20) -> np.ndarray:
+    """The distinct values of an int64 array, sorted: `keys` is sorted and compacted in place, a million values
+    at a time, and a view of its head is returned (no second array of the values)."""
+    keys.sort()
+    if len(keys) == 0:
+        return keys
+    write = 1
+    for start in range(1, len(keys), step):
+        chunk = keys[start : start + step]
+        new = chunk[chunk != keys[start - 1 : start - 1 + len(chunk)]]
+        keys[write : write + len(new)] = new
+        write += len(new)
+    return keys[:write]
 
 
 def count_distinct(keys: np.ndarray) -> int:

@@ -38,7 +38,6 @@ from .encode import (
     DEFAULT_COLUMNS,
     NONE_LABEL,
     EncodedGraph,
-    count_distinct,
     encode_graph,
     to_plain,
     top_ids,
@@ -193,18 +192,10 @@ def summarize_encoded(
 ) -> GraphSummary:
     """Summarise an already encoded graph (see `summarize`)."""
     n = g.size
-    loop = g.src == g.tgt
-    loops = int(np.count_nonzero(loop))
-    inbound = np.bincount(g.tgt, minlength=n)
-    outbound = np.bincount(g.src, minlength=n)
-    counted = len(g.src)
-    if drop_self_loops and loops:  # take the self-loops back out of both counts: no copy of the links
-        looped = np.bincount(g.src[loop], minlength=n)
-        inbound -= looped
-        outbound -= looped
-        counted -= loops
-    del loop
-    unique = count_distinct(g.link_keys(drop_self_loops))
+    loops = int(np.count_nonzero(g.src == g.tgt))
+    inbound, outbound = g.degrees(drop_self_loops)
+    counted = len(g.src) - (loops if drop_self_loops else 0)
+    unique = len(g.link_set(drop_self_loops))
     is_source = np.bincount(g.src, minlength=n) > 0
     in_links = np.zeros(n, dtype=bool)
     in_links[g.src] = True
