@@ -8,10 +8,13 @@
 3. download + normalise of a large links export next to `gzip -dc`, bare zlib and pandas (bench_download.py,
    in its own processes so that peak memory is each one's own);
 4. start-up: import times and the Voila app's first wizard in headless Chromium (bench_startup.py);
-5. many projects: one batch under one rate limit against each project alone (bench_batch.py).
+5. many projects: one batch under one rate limit against each project alone (bench_batch.py);
+6. the graph summary with its opportunities, the comparison and the view on 1M links (bench_graph.py; the 10M
+   figures are `bench_graph.py --big`, a few minutes, not run here);
+7. a meta export with 20 fields against the 7 defaults, per row, on the demo site (bench_fields.py).
 
-A summary against the targets of issues 6, 14 and 16 closes the report. Figures are printed, never asserted: they depend
-on the machine and on what else runs on it (the load average is printed at the top and at the end).
+A summary against the targets of issues 6, 12, 14 and 16 closes the report. Figures are printed, never asserted:
+they depend on the machine and on what else runs on it (the load average is printed at the top and at the end).
 """
 
 from __future__ import annotations
@@ -88,16 +91,20 @@ def _section(title: str) -> None:
 
 def download_bench(quick: bool) -> str:
     """Run bench_download.py in its own process (so its children's memory is theirs); return its report."""
-    args = ["--quick"] if quick else ["--rows", "1000000", "--repeat", "3"]
+    return _script("bench_download.py", ["--quick"] if quick else ["--rows", "1000000", "--repeat", "3"])
+
+
+def _script(name: str, args: list[str]) -> str:
+    """Run one benchmark script in its own process; return its report (or why it failed)."""
     proc = subprocess.run(
-        [sys.executable, str(HERE / "bench_download.py"), *args],
+        [sys.executable, str(HERE / name), *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     if proc.returncode != 0:
-        return f"bench_download.py failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}"
+        return f"{name} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}"
     return proc.stdout
 
 
@@ -143,8 +150,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     batch = bench_batch.run_batch_bench(bench_batch.QUICK if args.quick else bench_batch.FULL)
     bench_batch.print_batch(batch)
 
-    _section("summary (targets from issues 6, 14 and 16)")
-    print(summary(e2e, polls, download, imports, voila, batch))
+    _section("6. graph summary, comparison and view (bench_graph.py)")
+    graph = _script("bench_graph.py", ["--quick"] if args.quick else ["--repeat", "3"])
+    print(graph.rstrip(), flush=True)
+
+    _section("7. meta export: 20 fields against the 7 defaults (bench_fields.py)")
+    fields = _script("bench_fields.py", ["--quick"] if args.quick else ["--repeat", "3"])
+    print(fields.rstrip(), flush=True)
+
+    _section("summary (targets from issues 6, 12, 14 and 16)")
+    print(summary(e2e, polls, download, imports, voila, batch, graph, fields))
     print(f"\n{mode} run took {time.monotonic() - started:.0f} s; load average now {_load()}")
     return 0
 
@@ -160,8 +175,10 @@ def summary(
     imports: Sequence[tuple[str, float]],
     voila: bench_startup.VoilaFigures | str,
     batch: bench_batch.BatchFigures | None = None,
+    graph: str = "",
+    fields: str = "",
 ) -> str:
-    """The headline figures, one line each, next to what issues 6, 14 and 16 asked for."""
+    """The headline figures, one line each, next to what issues 6, 12, 14 and 16 asked for."""
     ours, base, s = e2e.ours, e2e.base, e2e.setup
     longest = max(polls, key=lambda p: p.job_seconds)
     slower = max(s.links_seconds, s.meta_seconds)
@@ -246,6 +263,12 @@ def summary(
             "lazy",
         )
     )
+    opportunities = _find(r"(summary with opportunities on [\d,]+ links: [^\n(]+)", graph)
+    if opportunities:
+        rows.append((opportunities.split(": ", 1)[0], opportunities.split(": ", 1)[1].strip(), "1M: < 1.5 s, < 300 MB"))
+    per_row = _find(r"per row, download \+ normalise: ([^\n]+)", fields)
+    if per_row:
+        rows.append(("meta export, 20 fields vs 7, per row", per_row.strip(), "as fast per row"))
     if isinstance(voila, bench_startup.VoilaFigures):
         rows.append(
             (

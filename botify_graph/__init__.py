@@ -36,6 +36,7 @@ _EXPORTS = {
     "verify_token": "api", "check_token": "api", "TokenCheck": "api", "fetch_analyses_light": "api",
     "resolve_analysis": "api",
     "fetch_collections": "api", "available_meta_fields": "api", "query": "api", "edges_per_depth": "api",
+    "fetch_field_catalog": "api", "check_meta_fields": "api", "FieldCatalog": "fields", "column_name": "fields",
     "find_optimal_depth": "api", "create_export_job": "api", "find_existing_job": "api", "get_job": "api",
     "export_plan": "api", "ExportPlan": "partition",
     # jobs, download
@@ -80,11 +81,13 @@ if TYPE_CHECKING:  # pragma: no cover
         TokenCheck,
         available_meta_fields,
         check_token,
+        check_meta_fields,
         create_export_job,
         edges_per_depth,
         export_plan,
         fetch_analyses_light,
         fetch_collections,
+        fetch_field_catalog,
         find_existing_job,
         find_optimal_depth,
         get_job,
@@ -97,6 +100,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .trace import Trace, open_trace
     from .depth import DepthChoice, choose_depth
     from .partition import ExportPlan
+    from .fields import FieldCatalog, column_name
     from .download import download_export
     from .jobs import poll_job, poll_schedule
     from .models import Analysis, Job

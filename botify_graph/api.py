@@ -7,6 +7,7 @@ Every function takes the client from `make_client` first. HTTP failures become t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import re
 import time
@@ -24,6 +25,7 @@ from .errors import (
     ApiError,
     AuthError,
     BotifyError,
+    ConfigError,
     DepthTooLarge,
     JobCreationUncertain,
     JobRefused,
@@ -33,6 +35,7 @@ from .errors import (
     RateLimited,
     TransportError,
 )
+from .fields import CatalogField, FieldCatalog, GscPeriod, default_entry, has_gsc, parse_field_list, resolve_gsc_period
 from .models import (
     Analysis,
     Collection,
@@ -309,29 +312,30 @@ async def fetch_collections(client: httpx.AsyncClient, project: ProjectRef) -> l
     return parse_collections(body)
 
 
-def _field_ids(body: Any) -> set[str]:
-    ids: set[str] = set()
-    datasets = body.get("datasets") if isinstance(body, dict) else None
-    for ds in datasets if isinstance(datasets, list) else []:
-        for f in ds.get("fields", []) if isinstance(ds, dict) else []:
-            if isinstance(f, dict):
-                if isinstance(f.get("id"), str):
-                    ids.add(f["id"])
-                ids.update(a for a in f.get("aliases") or [] if isinstance(a, str))
-    return ids
-
-
 @dataclass(frozen=True)
 class FieldAvailability:
-    """Which meta fields a project/analysis has, and the Search Console collection if any."""
+    """Which default meta fields a project/analysis has, its Search Console collection, and the whole catalogue."""
 
-    fields: tuple[str, ...]
+    fields: tuple[str, ...]  # the defaults (short names) this analysis has
     gsc: Collection | None
+    catalog: FieldCatalog | None = None
 
-    def period(self, analysis: Analysis) -> list[str] | None:
+    def period(self, analysis: Analysis, spec: str | None = None) -> list[str] | None:
+        """The dates of a Search Console period spec (None: the default) for this analysis, or None without GSC."""
+        found = self.gsc_period(analysis, spec)
+        return None if found is None else found.dates
+
+    def gsc_period(self, analysis: Analysis, spec: str | None = None) -> GscPeriod | None:
+        """The Search Console period (with its clipping note) of a spec for this analysis; None without GSC."""
         if self.gsc is None:
             return None
-        return queries.gsc_period(analysis.crawl_date, _iso_day(self.gsc.date_start), _iso_day(self.gsc.date_end))
+        return resolve_gsc_period(
+            spec,
+            analysis.crawl_date,
+            _iso_day(self.gsc.date_start),
+            _iso_day(self.gsc.date_end),
+            default_days=queries.GSC_DAYS,
+        )
 
 
 def _iso_day(value: object) -> str | None:
@@ -346,39 +350,94 @@ def _iso_day(value: object) -> str | None:
     return None
 
 
+async def fetch_field_list(
+    client: httpx.AsyncClient, project: ProjectRef, collection: Collection, analysis: str
+) -> list[CatalogField]:
+    """The fields of one collection (`GET /projects/{u}/{p}/collections/{id}`), parsed by `fields.parse_field_list`."""
+    body = await request_json(
+        client,
+        "GET",
+        f"projects/{project.org}/{project.project}/collections/{collection.id}",
+        f"listing the fields of {collection.id}",
+    )
+    return parse_field_list(body, collection.id, analysis=analysis, timestamped=collection.timestamped)
+
+
+async def fetch_field_catalog(
+    client: httpx.AsyncClient,
+    project: ProjectRef,
+    analysis: Analysis | str,
+    *,
+    collections: list[Collection] | None = None,
+    only: tuple[str, ...] | None = None,
+) -> FieldCatalog:
+    """Every field of the analysis' crawl collection, Search Console and the project's other collections (logs,
+    ...): their field lists read at once; a list the API will not give is named in `unread`, not an error.
+    `only`: read just these collections' lists (an export reads the crawl's, and Search Console's when asked
+    for a field of it: one request each, at 5 per second)."""
+    slug = analysis.slug if isinstance(analysis, Analysis) else analysis
+    if collections is None:
+        collections = await fetch_collections(client, project)
+    crawl_id = f"crawl.{slug}"
+    wanted = [c for c in collections if c.id == crawl_id or not c.id.startswith("crawl.")]
+    if only is not None:
+        wanted = [c for c in wanted if c.id in only]
+    wanted.sort(key=lambda c: (c.id != crawl_id, c.id != queries.GSC_COLLECTION))
+    answers = await asyncio.gather(
+        *(fetch_field_list(client, project, c, slug) for c in wanted), return_exceptions=True
+    )
+    found: list[CatalogField] = []
+    read, unread = [], []
+    for c, answer in zip(wanted, answers, strict=True):
+        if isinstance(answer, (AuthError, PermissionDenied, RateLimited, TransportError)):
+            raise answer
+        if isinstance(answer, BaseException):
+            if not isinstance(answer, ApiError):
+                raise answer
+            unread.append(c.id)  # no usable field list (refused, or not JSON): the defaults are probed
+            continue
+        read.append(c.id)
+        found.extend(answer)
+    gsc = next((c for c in collections if c.id == queries.GSC_COLLECTION), None)
+    return FieldCatalog(
+        analysis=slug,
+        fields=tuple(found),
+        read=tuple(read),
+        unread=tuple(unread),
+        gsc_start=_iso_day(gsc.date_start) if gsc else None,
+        gsc_end=_iso_day(gsc.date_end) if gsc else None,
+        has_gsc=gsc is not None,
+        listed=tuple(c.id for c in collections),
+    )
+
+
 async def available_meta_fields(
-    client: httpx.AsyncClient, project: ProjectRef, analysis: Analysis | str
+    client: httpx.AsyncClient, project: ProjectRef, analysis: Analysis | str, *, only: tuple[str, ...] | None = None
 ) -> FieldAvailability:
-    """Meta fields this project/analysis actually has: no Search Console → no impressions/clicks."""
+    """The field catalogue, and which of the seven default fields this analysis has (no Search Console → no
+    impressions/clicks; a default missing from the field lists is probed with a one-row query). `only`: the
+    collections whose field lists to read (see `fetch_field_catalog`; default: all of them)."""
     slug = analysis.slug if isinstance(analysis, Analysis) else analysis
     collections = await fetch_collections(client, project)
     gsc = next((c for c in collections if c.id == queries.GSC_COLLECTION), None)
-    crawl_id = f"crawl.{slug}"
-    known: set[str] | None = None
-    if any(c.id == crawl_id for c in collections):
-        try:
-            body = await request_json(
-                client,
-                "GET",
-                f"projects/{project.org}/{project.project}/collections/{crawl_id}",
-                f"listing the fields of {crawl_id}",
-            )
-            known = _field_ids(body) or None
-        except (AuthError, PermissionDenied):
-            raise
-        except ApiError:
-            known = None  # no usable field list: every crawl field is probed below
-    fields = []
+    catalog = await fetch_field_catalog(client, project, slug, collections=collections, only=only)
+    fields: list[str] = []
+    extra: list[CatalogField] = []
     for f in queries.META_FIELDS:
         if f.source == "gsc":
-            if gsc is not None:
-                fields.append(f.name)
-        elif known is not None and (f"{crawl_id}.{f.slug}" in known or f.slug in known):
+            ok = gsc is not None
+        elif (entry := catalog.get(f.name)) is not None:
+            ok = entry.exportable
+        else:
+            # Not in the crawl's field list (or no list): segmentation fields are global, for one.
+            ok = await field_exists(client, project, slug, queries.field_id(slug, f))
+        if ok:
             fields.append(f.name)
-        elif await field_exists(client, project, slug, queries.field_id(slug, f)):
-            # Not in the collection's field list (or no list): segmentation fields are global, for one.
-            fields.append(f.name)
-    return FieldAvailability(fields=tuple(fields), gsc=gsc)
+            if catalog.get(f.name) is None:
+                extra.append(default_entry(f.name, queries.GSC_COLLECTION if f.source == "gsc" else f"crawl.{slug}"))
+    if extra:
+        catalog = dataclasses.replace(catalog, fields=(*extra, *catalog.fields))
+    return FieldAvailability(fields=tuple(fields), gsc=gsc, catalog=catalog)
 
 
 async def field_exists(client: httpx.AsyncClient, project: ProjectRef, analysis: str, field: str) -> bool:
@@ -401,6 +460,67 @@ async def field_exists(client: httpx.AsyncClient, project: ProjectRef, analysis:
             return False
         raise
     return True
+
+
+def _refusal(exc: ApiError) -> bool:
+    """A 4xx that refuses the query itself (not the token, the project or the rate)."""
+    if isinstance(exc, (AuthError, PermissionDenied, NotFound, RateLimited, MalformedResponse)):
+        return False
+    return exc.status is not None and 400 <= exc.status < 500
+
+
+async def check_meta_fields(
+    client: httpx.AsyncClient,
+    project: ProjectRef,
+    analysis: str,
+    keys: tuple[str, ...],
+    *,
+    period: list[str] | None = None,
+    suspects: tuple[str, ...] | None = None,
+) -> None:
+    """Ask Botify for one row of the meta query with these fields, before any export job is created.
+
+    A refusal (a 4xx) is a ConfigError that names the refused field(s): each of `suspects` (default: every key)
+    is then asked alone. Queries spend no export credits.
+    """
+    path = f"projects/{project.org}/{project.project}/query"
+
+    async def ask(fields: tuple[str, ...]) -> ApiError | None:
+        gsc = has_gsc(fields)
+        bql = queries.meta_query(analysis, None, fields, period=period if gsc else None)
+        try:
+            await request_json(client, "POST", path, "checking the meta fields", json=bql, params={"size": 1},
+                               read_only=True)  # fmt: skip
+        except ApiError as exc:
+            if not _refusal(exc):
+                raise
+            return exc
+        return None
+
+    refused = await ask(keys)
+    if refused is None:
+        return
+    named = []
+    for key in suspects if suspects is not None else keys:
+        alone = await ask((key,))
+        if alone is not None:
+            named.append(f"{key} ({_reason(alone)})")
+    if named:
+        raise ConfigError(
+            f"Botify refuses the field{'s' if len(named) > 1 else ''} {'; '.join(named)} for analysis {analysis}. "
+            "Leave it out of the fields and run again; no export job was created."
+        )
+    raise ConfigError(
+        f"Botify refuses the meta query with the fields {', '.join(keys)} ({_reason(refused)}), though it accepts "
+        "each of them alone: try fewer fields. No export job was created."
+    )
+
+
+def _reason(exc: ApiError) -> str:
+    """`400, error_code 1034: <Botify's message>` from an error `raise_for_api_error` made."""
+    m = re.search(r"\(\d{3}(?:, error_code [^:]+)?: (.*)\)\.$", str(exc), re.S)
+    code = f", error_code {exc.error_code}" if exc.error_code is not None else ""
+    return f"{exc.status}{code}: {m.group(1) if m else exc}"
 
 
 async def query(

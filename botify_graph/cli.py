@@ -91,7 +91,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--fields",
         default=None,
-        help=f"comma-separated meta fields (default: all the project has): {','.join(META_BY_NAME)}",
+        help=f"comma-separated meta fields: short names ({','.join(META_BY_NAME)}) or any field as Botify names it "
+        "(http_code, metadata.title.content, search_console.avg_position, internal_page_rank.value; "
+        "`botify-graph fields` lists them); default: the short ones the project has",
+    )
+    run.add_argument(
+        "--gsc-period",
+        default=None,
+        metavar="DAYS|START:END",
+        help=f"Search Console period: a number of days ending at the crawl date (default {layout.GSC_DAYS}) or "
+        "START:END dates (2024-10-01:2024-10-31); clipped to the dates Search Console holds",
     )
     run.add_argument(
         "--out", default=None, help="output folder (default: $BOTIFY_GRAPH_OUT, else downloads/ at the repository root)"
@@ -185,6 +194,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     api_options(batch)
 
+    flds = sub.add_parser(
+        "fields", help="list every field a project's analysis has: group, type, the column it becomes"
+    )
+    flds.add_argument("--project-url", required=True, help="any Botify project URL, copied from the browser")
+    flds.add_argument(
+        "--analysis", default="latest", help="analysis slug (default: the one in the URL, else the newest)"
+    )
+    flds.add_argument("--all", action="store_true", help="also list the fields that cannot be exported, and why")
+    flds.add_argument("--json", action="store_true", help="print the catalogue as JSON")
+    api_options(flds)
+
     fake = sub.add_parser("fake-api", help="serve the fake Botify API on 127.0.0.1 until Ctrl-C")
     fake.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     fake.add_argument("--scenario", default="default", help="fault scenario (see botify_graph.fake.SCENARIOS)")
@@ -272,7 +292,12 @@ def _parser() -> argparse.ArgumentParser:
     cosmo.add_argument("--analysis", default=None, help="analysis slug (default: the newest one exported)")
     cosmo.add_argument("--out", default=None, help="output folder the export is in (default: as `run`)")
     cosmo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    cosmo.add_argument("--size-by", default=None, help="meta column to size nodes by (e.g. impressions)")
+    cosmo.add_argument(
+        "--color-by", default=None, help="meta column to colour nodes by (default: pagetype when the file has it)"
+    )
+    cosmo.add_argument(
+        "--size-by", default=None, help="meta column to size nodes by (e.g. impressions, internal_page_rank)"
+    )
     return p
 
 
@@ -314,19 +339,26 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return asyncio.run(_export(params, fake.token))
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _token() -> str:
     from .errors import ConfigError
-    from .pipeline import ExportParams
     from .token import load_token
 
     token = load_token()
     if not token:
         raise ConfigError("No API token: set BOTIFY_API_TOKEN (or save one with the wizard) and run again.")
+    return token
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .pipeline import ExportParams
+
+    token = _token()
     params = ExportParams(
         project_url=args.project_url,
         analysis=args.analysis,
         max_edges=args.max_edges,
         fields=None if args.fields is None else tuple(f.strip() for f in args.fields.split(",") if f.strip()),
+        gsc_period=args.gsc_period,
         out_dir=args.out,
         api_base=args.api_base,
         poll_timeout_s=args.poll_timeout,
@@ -450,6 +482,34 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _catalog(args: argparse.Namespace, token: str) -> int:
+    from . import api
+    from .client import make_client
+    from .fields import catalog_to_json
+    from .render.catalog import catalog_text
+    from .urls import clean_url
+
+    ref = clean_url(args.project_url)
+    wanted = ref.analysis if args.analysis in (None, "", "latest") and ref.analysis else args.analysis
+    async with make_client(token, base_url=layout.api_base(args.api_base)) as client:
+        analysis = await api.resolve_analysis(client, ref, wanted or "latest")
+        found = await api.available_meta_fields(client, ref, analysis)
+    assert found.catalog is not None
+    if args.json:
+        import json
+
+        data = {"project": ref.url, "defaults": list(found.fields), **catalog_to_json(found.catalog)}
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        text = catalog_text(found.catalog, str(ref), defaults=found.fields, all_fields=args.all, days=layout.GSC_DAYS)
+        print(text, end="")
+    return 0
+
+
+def _cmd_fields(args: argparse.Namespace) -> int:
+    return asyncio.run(_catalog(args, _token()))
+
+
 def _cmd_fake(args: argparse.Namespace) -> int:
     from .fake import DEMO_TOKEN, SCENARIOS, FakeBotify
 
@@ -546,11 +606,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_cosmograph(args: argparse.Namespace) -> int:
-    from .handoff import serve_for_cosmograph
+    from .handoff import check_view_columns, serve_for_cosmograph
     from .reports import export_files
 
     links, meta, analysis = export_files(args.out, args.project_url, args.analysis)
-    server, url = serve_for_cosmograph(links, meta, port=args.port, size_by=args.size_by)
+    if meta is not None:
+        check_view_columns(meta, color_by=args.color_by, size_by=args.size_by)
+    color_by = args.color_by if args.color_by is not None else "pagetype"
+    server, url = serve_for_cosmograph(links, meta, port=args.port, color_by=color_by, size_by=args.size_by)
     try:
         print(f"Serving analysis {analysis} on {server.base_url} (127.0.0.1 only):")
         print(f"  {links}" + (f"\n  {meta}" if meta else ""))
@@ -571,6 +634,7 @@ COMMANDS = {
     "plan": _cmd_plan,
     "doctor": _cmd_doctor,
     "batch": _cmd_batch,
+    "fields": _cmd_fields,
     "fake-api": _cmd_fake,
     "app": _cmd_app,
     "reproduce": _cmd_reproduce,

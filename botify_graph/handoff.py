@@ -31,7 +31,11 @@ The link (`cosmograph_url`) uses Cosmograph's QueryString API. Parameters, all o
     meta=<meta CSV URL>    node attributes; its `id` column matches source/target
     source=source, target=target   which columns of `data` hold the link ends
     nodeColor=color-<column>       colour nodes by a meta column (default pagetype, when a meta file is served)
-    nodeSize=size-<column>         size nodes by a meta column (e.g. impressions), when asked
+    nodeSize=size-<column>         size nodes by a meta column (e.g. impressions, internal_page_rank), when asked
+
+Any exported column can colour the nodes and any number column size them: `view_columns(meta)` lists which
+(`graph.sample.ViewColumns`), `check_view_columns` says what is wrong with a choice, and a front end that
+offers the choice (the CLI's --color-by/--size-by, the wizard) passes it to `serve_for_cosmograph`.
 
 `data` and `meta` are documented by Cosmograph; `source`/`target` and the `color-`/`size-` forms follow the
 links the Cosmograph app generates when a graph is shared. Values it does not understand are ignored by it.
@@ -46,12 +50,24 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from .errors import ConfigError
 
-__all__ = ["COSMOGRAPH_RUN", "CsvServer", "PageShelf", "cosmograph_url", "page_shelf", "serve_for_cosmograph"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .graph.sample import ViewColumns
+
+__all__ = [
+    "COSMOGRAPH_RUN",
+    "CsvServer",
+    "PageShelf",
+    "check_view_columns",
+    "cosmograph_url",
+    "page_shelf",
+    "serve_for_cosmograph",
+    "view_columns",
+]
 
 COSMOGRAPH_RUN = "https://cosmograph.app/run/"
 HOST = "127.0.0.1"
@@ -249,6 +265,22 @@ class CsvServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def view_columns(meta: str | Path | None) -> ViewColumns:
+    """Which columns of a meta file can colour (all) and size (the numbers) a view (`graph.sample.view_columns`)."""
+    from .graph.sample import view_columns as columns_of
+
+    return columns_of(meta)
+
+
+def check_view_columns(meta: str | Path, *, color_by: str | None = None, size_by: str | None = None) -> ViewColumns:
+    """The columns of `meta` a view can use; ConfigError when `color_by` or `size_by` is not one of them."""
+    columns = view_columns(meta)
+    wrong = columns.check(color_by=color_by, size_by=size_by)
+    if wrong:
+        raise ConfigError("; ".join(wrong).capitalize() + ".")
+    return columns
 
 
 def serve_for_cosmograph(

@@ -72,6 +72,7 @@ __all__ = [
     "FILES_ROUTE",
     "FILES_URL_VAR",
     "FOLLOW_POLL_S",
+    "GSC_DAYS",
     "HOME_VAR",
     "JOB_REFUSED_WAIT_S",
     "KINDS",
@@ -153,6 +154,7 @@ TRACE_BODY_BYTES = 2048  # request and response bodies in a trace are cut to thi
 BATCH_MAX_JOBS = 4  # export jobs a batch keeps running on Botify at once, across its projects
 API_RATE = 5.0  # requests per second Botify allows per API token (shared/botify-api.md §8)
 FOLLOW_POLL_S = 1.0  # how often a run that waits for another one's export reads the registry
+GSC_DAYS = 30  # Search Console days a meta export sums, ending at the crawl date (--gsc-period changes it)
 
 # -- names ---------------------------------------------------------------------------------------------------
 NOTEBOOK = Path("notebooks") / "link_graph.ipynb"  # relative to the project home

@@ -69,7 +69,10 @@ def _flag(value: Any, name: str) -> bool:
 
 
 def parse_fields(meta_fields: Any) -> tuple[str, ...] | None:
-    """'pagetype, clicks' → ('pagetype', 'clicks'); '' or None → None (every field the project has)."""
+    """'pagetype, http_code' → ('pagetype', 'http_code'); '' or None → None (every default field the project has).
+
+    Short names and fields as Botify names them are both accepted (`fields.field_key`); the catalogue checks
+    them when the export runs."""
     if meta_fields is not None and not isinstance(meta_fields, (list, tuple)):
         meta_fields = _text(meta_fields, "meta_fields")
     return _parse_fields(meta_fields, "Parameter meta_fields")
@@ -119,6 +122,7 @@ def notebook_settings(
     analysis: Any = "latest",
     max_edges: Any = layout.MAX_EXPORT_ROWS,
     meta_fields: Any = "",
+    gsc_period: Any = "",
     output_dir: Any = "",
     api_base: Any = "",
     poll_timeout_s: Any = layout.POLL_TIMEOUT_S,
@@ -155,6 +159,7 @@ def notebook_settings(
         analysis=_text(analysis, "analysis") or "latest",
         max_edges=_whole(max_edges, "max_edges"),
         fields=parse_fields(meta_fields),
+        gsc_period=_text(gsc_period, "gsc_period") or None,
         out_dir=layout.out_dir(_text(output_dir, "output_dir") or None, base=home, home=home, environ=environ),
         api_base=layout.api_base(_text(api_base, "api_base") or None, environ=environ),
         poll_timeout_s=_number(poll_timeout_s, "poll_timeout_s"),

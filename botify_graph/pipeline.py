@@ -1,7 +1,8 @@
 """`run_export`: the one orchestration shared by the CLI, papermill and the wizard.
 
     clean_url → check_token → resolve analysis → reuse what is on disk, or:
-      field choice → sizing (find_optimal_depth) → links and meta concurrently:
+      field choice (the catalogue; a one-row query checks fields beyond the defaults) → sizing
+      (find_optimal_depth, or the partitions of a complete export) → links and meta concurrently:
       create (or resume) job → poll → download → registry
     complete (`ExportParams.complete`): sizing (api.export_plan, the plan announced before any job) →
       every partition of links and meta as its own job and registry record (at most `max_jobs` running),
@@ -49,6 +50,7 @@ from .errors import (
     NotFound,
     PartitionTooLarge,
 )
+from .fields import FieldCatalog, GscPeriod, has_gsc, parse_gsc_period, source_of
 from .jobs import PollProgress, job_age, poll_job
 from .models import Analysis, Job
 from .registry import ExportRecord, ExportRegistry, registry_key
@@ -73,7 +75,8 @@ class ExportParams:
     project_url: str
     analysis: str = "latest"  # a slug; "latest": the one named in project_url if any, else the newest
     max_edges: int = layout.MAX_EXPORT_ROWS
-    fields: tuple[str, ...] | None = None  # None: every meta field the project has
+    fields: tuple[str, ...] | None = None  # field keys (see `fields`); None: every default field the project has
+    gsc_period: str | None = None  # Search Console: None = layout.GSC_DAYS days ending at the crawl, "N", "START:END"
     out_dir: str | Path | None = None
     api_base: str | None = None
     poll_timeout_s: float = layout.POLL_TIMEOUT_S
@@ -104,6 +107,7 @@ class ExportParams:
             self,
             fields=fields,
             rate=rate,
+            gsc_period=parse_gsc_period(self.gsc_period, layout.GSC_DAYS),
             out_dir=layout.out_dir(self.out_dir),
             api_base=layout.api_base(self.api_base),
         )
@@ -157,6 +161,8 @@ class ExportResult:
     meta: KindResult
     elapsed: float
     plan: partition.ExportPlan | None = None  # a complete export: the plan it followed
+    gsc_period: tuple[str, str] | None = None  # the Search Console dates the meta file sums, if it has GSC fields
+    gsc_note: str = ""  # why those dates differ from the period asked for ("" when they do not)
 
     @property
     def reused(self) -> bool:
@@ -224,13 +230,27 @@ class _Steps:
         return result
 
 
-def export_variant(kind: str, max_edges: int, fields: tuple[str, ...] = (), mode: str = "") -> str:
+def variant_options(kind: str, fields: tuple[str, ...] = (), gsc_period: str | None = None) -> dict[str, Any]:
+    """The settings besides the limit and the fields that make another export: a Search Console period other
+    than the default, for a meta export with Search Console fields."""
+    if kind == "meta" and gsc_period is not None and has_gsc(fields):
+        return {"gsc_period": gsc_period}
+    return {}
+
+
+def export_variant(
+    kind: str, max_edges: int, fields: tuple[str, ...] = (), mode: str = "", gsc_period: str | None = None
+) -> str:
     """The registry variant of one kind of export made with these settings (see `layout.variant_tag`).
 
-    `mode`: "" (depth-limited), "cut" (depth 1 cut at the limit) or "complete" (every link, several jobs).
+    `mode`: "" (depth-limited), "cut" (depth 1 cut at the limit) or "complete" (every link, several jobs);
+    `gsc_period`: a Search Console period other than the default (meta exports with Search Console fields).
     """
-    options = {"mode": mode} if mode else None
-    return layout.variant_tag(kind, max_edges=max_edges, fields=fields if kind == "meta" else (), options=options)
+    options: dict[str, Any] = {"mode": mode} if mode else {}
+    options.update(variant_options(kind, fields, gsc_period))
+    return layout.variant_tag(
+        kind, max_edges=max_edges, fields=fields if kind == "meta" else (), options=options or None
+    )
 
 
 def _modes(params: ExportParams) -> tuple[str, ...]:
@@ -246,7 +266,7 @@ def existing_export(
     """The downloaded links and meta records that `params` asks for, if both files are on disk.
 
     links: the same row limit. meta: the same row limit and, when `params.fields` is given, the same fields
-    (None: whichever fields the latest such export has).
+    (None: whichever fields the latest such export has); with Search Console fields, the same period asked for.
     """
     found: dict[str, ExportRecord] = {}
     for kind in KINDS:
@@ -254,6 +274,8 @@ def existing_export(
             if record.max_edges != params.max_edges or str(record.options.get("mode", "")) not in _modes(params):
                 continue
             if kind == "meta" and params.fields is not None and tuple(record.fields) != params.fields:
+                continue
+            if kind == "meta" and has_gsc(record.fields) and record.options.get("gsc_period") != params.gsc_period:
                 continue
             found[kind] = record
             break
@@ -265,6 +287,84 @@ def wanted_analysis(ref: ProjectRef, analysis: str | None) -> str:
     if analysis in (None, "", "latest") and ref.analysis:
         return ref.analysis
     return analysis or "latest"
+
+
+def recorded_period(record: ExportRecord) -> dict[str, Any]:
+    """`gsc_period` and `gsc_note` of an ExportResult, from what a meta export's record says it asked Botify."""
+    dates = record.options.get("gsc_dates")
+    if not (isinstance(dates, list) and len(dates) == 2 and all(isinstance(d, str) for d in dates)):
+        return {}
+    note = record.options.get("gsc_note")
+    return {"gsc_period": (dates[0], dates[1]), "gsc_note": note if isinstance(note, str) else ""}
+
+
+@dataclass(frozen=True)
+class FieldChoice:
+    """The meta fields an export asks for (keys, canonical order), their columns and the Search Console period."""
+
+    fields: tuple[str, ...]
+    columns: tuple[str, ...]
+    period: GscPeriod | None
+    catalog: FieldCatalog | None = None
+
+    def describe(self) -> str:
+        text = "Meta fields: " + (", ".join(self.fields) or "none")
+        if self.period is not None:
+            text += f"; Search Console {self.period.describe()}"
+        return text
+
+
+async def choose_fields(
+    client: httpx.AsyncClient,
+    ref: ProjectRef,
+    analysis: Analysis,
+    wanted: tuple[str, ...] | None,
+    gsc_period: str | None = None,
+    steps: _Steps | None = None,
+) -> FieldChoice:
+    """The fields to export (`wanted`, else every default the analysis has) and the Search Console period.
+
+    Every field is checked against the catalogue first, so a field the project lacks, a multiple-valued one or
+    one in a collection the export cannot join is a ConfigError naming it; fields beyond the seven defaults are
+    then asked of Botify in a one-row query (`api.check_meta_fields`), so one it refuses is named too. All this
+    before any export job exists.
+    """
+    # the crawl's field list, and Search Console's when a field of it beyond the defaults is asked for
+    gsc_list = wanted is not None and has_gsc(f for f in wanted if f not in queries.META_BY_NAME)
+    lists = (analysis.collection, queries.GSC_COLLECTION) if gsc_list else (analysis.collection,)
+    availability = await api.available_meta_fields(client, ref, analysis, only=lists)
+    catalog = availability.catalog
+    if wanted is None:
+        fields = availability.fields
+    else:
+        defaults = [f for f in wanted if f in queries.META_BY_NAME]
+        missing = [f for f in defaults if f not in availability.fields]
+        if missing:
+            why = " (no Search Console data)" if has_gsc(missing) and availability.gsc is None else ""
+            raise ConfigError(
+                f"{ref} has no {', '.join(missing)} for analysis {analysis.slug}{why}. "
+                f"Available defaults: {', '.join(availability.fields) or 'none'}; "
+                f"`botify-graph fields --project-url {ref.url}` lists every field."
+            )
+        others = [f for f in wanted if f not in queries.META_BY_NAME]
+        if others and has_gsc(others) and availability.gsc is None:
+            gsc_asked = [f for f in others if has_gsc([f])]
+            raise ConfigError(f"{ref} has no Search Console data, so no {', '.join(gsc_asked)}.")
+        if others and catalog is not None:
+            # checked against the field lists that could be read; the others are left to the one-row query
+            read = {"crawl": f"crawl.{analysis.slug}" in catalog.read, "gsc": queries.GSC_COLLECTION in catalog.read}
+            listed = [f for f in others if read[source_of(f)]]
+            others = [*catalog.resolve(listed), *(f for f in others if not read[source_of(f)])]
+        fields = queries.normalize_fields([*defaults, *others])
+    period = availability.gsc_period(analysis, gsc_period) if has_gsc(fields) else None
+    if period is not None and period.note and steps is not None:
+        steps.emit("info", "fields", f"Search Console period {period.describe()}: {period.note}")
+    extra = tuple(f for f in fields if f not in queries.META_BY_NAME)
+    if extra:
+        await api.check_meta_fields(
+            client, ref, analysis.slug, fields, period=period.dates if period else None, suspects=extra
+        )
+    return FieldChoice(fields, queries.meta_columns(fields)[1:], period, catalog)
 
 
 async def run_export(
@@ -339,9 +439,10 @@ class _Run:
         reused = self.reuse(analysis, username, t0)
         if reused is not None:
             return reused
-        fields, period = await self.choose_fields(client, analysis)
+        chosen = await self.choose_fields(client, analysis)
+        fields = chosen.fields
         if self.params.complete:
-            return await self.run_complete(client, analysis, username, fields, period, t0)
+            return await self.run_complete(client, analysis, username, fields, chosen.period, t0)
         choice: DepthChoice = await self.steps.run(
             "depth",
             f"Sizing the link graph (limit {self.params.max_edges:,} rows)",
@@ -352,7 +453,16 @@ class _Run:
             ),
         )
         mode = "cut" if choice.cut else ""
-        links, meta = await self.export_kinds(client, analysis.slug, choice.depth, fields, period, mode)
+        links, meta = await self.export_kinds(client, analysis.slug, choice.depth, fields, chosen.period, mode)
+        meta_rec = self.registry.get(
+            registry_key(
+                self.ref.org,
+                self.ref.project,
+                analysis.slug,
+                "meta",
+                export_variant("meta", self.params.max_edges, fields, mode, self.params.gsc_period),
+            )
+        )
         return ExportResult(
             project=self.ref,
             analysis=analysis,
@@ -362,6 +472,7 @@ class _Run:
             links=links,
             meta=meta,
             elapsed=self.clock() - t0,
+            **(recorded_period(meta_rec) if meta_rec is not None else {}),
         )
 
     def reuse(self, analysis: Analysis, username: str | None, t0: float) -> ExportResult | None:
@@ -381,6 +492,7 @@ class _Run:
             links=KindResult("links", cast(Path, paths["links"]), links_rec.rows or 0, links_rec.job_id, True),
             meta=KindResult("meta", cast(Path, paths["meta"]), meta_rec.rows or 0, meta_rec.job_id, True),
             elapsed=self.clock() - t0,
+            **recorded_period(meta_rec),
         )
 
     async def run_complete(
@@ -389,11 +501,12 @@ class _Run:
         analysis: Analysis,
         username: str | None,
         fields: tuple[str, ...],
-        period: list[str] | None,
+        gsc: GscPeriod | None,
         t0: float,
     ) -> ExportResult:
         """Every link at every depth: the plan first (announced before any job), then each partition's job."""
         p, ref, slug = self.params, self.ref, analysis.slug
+        period = gsc.dates if gsc is not None else None
         cache: dict[str, dict[str, list[tuple[Any, int]]]] = {}
         plan: partition.ExportPlan = await self.steps.run(
             "plan",
@@ -441,6 +554,8 @@ class _Run:
             meta=meta,
             elapsed=self.clock() - t0,
             plan=plan,
+            gsc_period=(gsc.start, gsc.end) if gsc is not None else None,
+            gsc_note=gsc.note if gsc is not None else "",
         )
 
     async def complete_kind(
@@ -456,7 +571,7 @@ class _Run:
     ) -> KindResult:
         """Export every partition of one kind (splitting again any that comes back cut), then merge them."""
         p, ref = self.params, self.ref
-        variant = export_variant(kind, p.max_edges, fields, "complete")
+        variant = export_variant(kind, p.max_edges, fields, "complete", p.gsc_period)
         cut = {
             r.part: r.rows or plan.cap
             for r in self.registry.records(org=ref.org, project=ref.project, analysis=analysis, kind=kind)
@@ -554,7 +669,7 @@ class _Run:
             sleep=self.sleep,
             clock=self.clock,
             slots=self.slots,
-            options={"mode": "complete", "estimate": part.estimate},
+            options={"mode": "complete", "estimate": part.estimate, **variant_options(kind, fields, p.gsc_period)},
             record_kind=kind,
             part=part.id,
         ).run()
@@ -606,7 +721,11 @@ class _Run:
                 fields=fields if kind == "meta" else (),
                 status="DONE",
                 variant=variant,
-                options={"mode": "complete", "parts": [part.id for part in plan.parts]},
+                options={
+                    "mode": "complete",
+                    "parts": [part.id for part in plan.parts],
+                    **variant_options(kind, fields, p.gsc_period),
+                },
             )
         )
         moved: list[Path] = []
@@ -635,29 +754,17 @@ class _Run:
         shutil.rmtree(folder, ignore_errors=True)
         return KindResult(kind, dest, rows, None, False)
 
-    async def choose_fields(
-        self, client: httpx.AsyncClient, analysis: Analysis
-    ) -> tuple[tuple[str, ...], list[str] | None]:
-        """The meta fields to export (the ones asked for, all of them available) and the Search Console period."""
-        availability = await self.steps.run(
-            "fields",
-            "Checking which page attributes the project has",
-            api.available_meta_fields(client, self.ref, analysis),
-            lambda a: "Meta fields: " + (", ".join(a.fields) or "none"),
+    async def choose_fields(self, client: httpx.AsyncClient, analysis: Analysis) -> FieldChoice:
+        """The meta fields to export and the Search Console period: see `choose_fields`."""
+        return cast(
+            FieldChoice,
+            await self.steps.run(
+                "fields",
+                "Checking which page attributes the project has",
+                choose_fields(client, self.ref, analysis, self.params.fields, self.params.gsc_period, self.steps),
+                lambda c: c.describe(),
+            ),
         )
-        wanted = self.params.fields
-        if wanted is None:
-            fields = availability.fields
-        else:
-            missing = [f for f in wanted if f not in availability.fields]
-            if missing:
-                raise ConfigError(
-                    f"{self.ref} has no {', '.join(missing)} for analysis {analysis.slug} (no Search Console "
-                    f"data?). Available: {', '.join(availability.fields) or 'none'}."
-                )
-            fields = wanted
-        gsc = any(queries.META_BY_NAME[f].source == "gsc" for f in fields)
-        return fields, availability.period(analysis) if gsc else None
 
     async def export_kinds(
         self,
@@ -665,30 +772,36 @@ class _Run:
         analysis: str,
         depth: int,
         fields: tuple[str, ...],
-        period: list[str] | None,
+        period: GscPeriod | None,
         mode: str = "",
     ) -> tuple[KindResult, KindResult]:
         """Create (or resume), poll and download the links and the meta export at once."""
         p, ref = self.params, self.ref
+        dates = period.dates if period is not None else None
+        meta_options = variant_options("meta", fields, p.gsc_period)
+        if period is not None:  # what the period resolved to, for the summary (not part of the variant)
+            meta_options.update(gsc_dates=dates, gsc_note=period.note)
         plans = {
             "links": (
                 export_variant("links", p.max_edges, mode=mode),
                 (),
                 queries.links_export_payload(ref.org, ref.project, analysis, depth, p.max_edges),
                 queries.LINKS_COLUMNS,
+                {},
             ),
             "meta": (
-                export_variant("meta", p.max_edges, fields, mode),
+                export_variant("meta", p.max_edges, fields, mode, p.gsc_period),
                 fields,
                 queries.meta_export_payload(
-                    ref.org, ref.project, analysis, depth, fields, period=period, export_size=p.max_edges
+                    ref.org, ref.project, analysis, depth, fields, period=dates, export_size=p.max_edges
                 ),
                 queries.meta_columns(fields),
+                meta_options,
             ),
         }
 
         async def one(kind: str) -> KindResult:
-            variant, kind_fields, payload, columns = plans[kind]
+            variant, kind_fields, payload, columns, options = plans[kind]
             return await _KindExport(
                 kind=kind,
                 variant=variant,
@@ -702,11 +815,11 @@ class _Run:
                 fields=kind_fields,
                 payload=payload,
                 columns=columns,
+                options={**({"mode": mode} if mode else {}), **options},
                 dest=layout.export_path(p.out, ref, analysis, kind),
                 sleep=self.sleep,
                 clock=self.clock,
                 slots=self.slots,
-                options={"mode": mode} if mode else {},
             ).run()
 
         outcomes = await asyncio.gather(*(one(k) for k in KINDS), return_exceptions=True)

@@ -3,7 +3,7 @@
 One parser for every form such a file takes, picked by its suffix:
 
     .csv          a header row, then one project per row. Columns: project_url (required), then any of
-                  analysis, max_edges, fields, poll_timeout_s, retry_failed; an empty cell is the default.
+                  analysis, max_edges, fields, gsc_period, poll_timeout_s, retry_failed; an empty cell is the default.
     .yaml / .yml  a list; each item a project URL, or a mapping with the same keys.
     anything else text, one project per line, in either of two forms (they may be mixed):
 
@@ -20,7 +20,7 @@ One parser for every form such a file takes, picked by its suffix:
 
 Settings, the same in every form: `analysis` (a slug such as 20241108, or latest: the one named in the
 URL, else the newest), `max_edges` (export row limit), `fields` (comma-separated meta fields;
-`meta_fields`, the notebook's name, is accepted too), `poll_timeout_s`, `retry_failed`.
+`meta_fields`, the notebook's name, is accepted too), `gsc_period`, `poll_timeout_s`, `retry_failed`.
 
 `read_projects(path)` reads a file; `ProjectList.rows` are the projects, `ProjectList.problems` what could
 not be read, each naming its line. A batch or a scheduler calls `.check()` (a ProjectsFileError naming the
@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 #: what a row may set besides its project, in the order files and tables show them
-SETTINGS = ("analysis", "max_edges", "fields", "poll_timeout_s", "retry_failed")
+SETTINGS = ("analysis", "max_edges", "fields", "gsc_period", "poll_timeout_s", "retry_failed")
 _ALIASES = {"meta_fields": "fields"}  # the notebook parameter's name
 _ADHOC = re.compile(r"ad[\s_.-]*hoc", re.IGNORECASE)
 _KEY_VALUE = re.compile(r"^[A-Za-z_]\w*=")
@@ -144,6 +144,7 @@ class ProjectRow:
     analysis: str = "latest"
     max_edges: int | None = None
     fields: tuple[str, ...] | None = None
+    gsc_period: str | None = None
     poll_timeout_s: float | None = None
     retry_failed: bool | None = None
 
@@ -222,6 +223,11 @@ def _setting(key: str, value: Any) -> tuple[str, Any]:
         if name == "fields":
             fields = parse_fields(value, key)
             return name, None if fields is None else normalize_fields(fields)
+        if name == "gsc_period":
+            from . import layout
+            from .fields import parse_gsc_period
+
+            return name, parse_gsc_period(str(value).strip() or None, layout.GSC_DAYS)
         if name == "poll_timeout_s":
             timeout = seconds(value, "poll_timeout_s")
             if timeout <= 0:

@@ -2,66 +2,66 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
+from . import layout
 from .errors import ConfigError
+from .fields import (
+    GSC_COLLECTION,
+    META_BY_NAME,
+    META_FIELDS,
+    MetaField,
+    column_names,
+    field_keys,
+    resolve_gsc_period,
+    sort_keys,
+    split_key,
+)
 from .layout import MAX_EXPORT_ROWS
 from .partition import Cond
 
-GSC_COLLECTION = "search_console"
-GSC_DAYS = 30
+__all__ = [
+    "GSC_COLLECTION",
+    "GSC_DAYS",
+    "LINKS_COLUMNS",
+    "MAX_EXPORT_ROWS",
+    "META_BY_NAME",
+    "META_FIELDS",
+    "MetaField",
+    "depth_histogram_query",
+    "edges_upto_query",
+    "field_id",
+    "gsc_period",
+    "links_export_payload",
+    "meta_columns",
+    "meta_export_payload",
+    "meta_query",
+    "normalize_fields",
+    "payload_query",
+]
 
-
-@dataclass(frozen=True)
-class MetaField:
-    """A page attribute the meta export can carry, under a short column name."""
-
-    name: str  # short column name in the normalised CSV
-    source: str  # "crawl" (a dimension of crawl.<slug>) or "gsc" (a search_console metric)
-    slug: str  # the BQL field without its collection prefix
-    label: str  # what a person reads in the wizard
-
-
-META_FIELDS: tuple[MetaField, ...] = (
-    MetaField("pagetype", "crawl", "segments.pagetype.value", "Page type (segmentation)"),
-    MetaField("is_compliant", "crawl", "compliant.is_compliant", "Compliant (indexable)"),
-    MetaField("canonical_equal", "crawl", "canonical.to.equal", "Canonical points to itself"),
-    MetaField("sitemaps_present", "crawl", "sitemaps.present", "Present in a sitemap"),
-    MetaField("depth", "crawl", "depth", "Click depth (lets two crawls be compared page by page)"),
-    MetaField("impressions", "gsc", "count_impressions", "Search Console impressions"),
-    MetaField("clicks", "gsc", "count_clicks", "Search Console clicks"),
-)
-META_BY_NAME = {f.name: f for f in META_FIELDS}
+GSC_DAYS = layout.GSC_DAYS
 LINKS_COLUMNS = ("source", "target")
 
 
 def normalize_fields(fields: list[str] | tuple[str, ...] | str | None) -> tuple[str, ...]:
-    """Validate meta field names and return them in canonical order (None → all)."""
-    if fields is None:
-        return tuple(f.name for f in META_FIELDS)
-    if isinstance(fields, str):
-        fields = [f for f in (p.strip() for p in fields.split(",")) if f]
-    unknown = [f for f in fields if f not in META_BY_NAME]
-    if unknown:
-        raise ConfigError(
-            f"Unknown meta field(s) {', '.join(map(repr, unknown))}. Choose from: {', '.join(META_BY_NAME)}."
-        )
-    chosen = set(fields)
-    return tuple(f.name for f in META_FIELDS if f.name in chosen)
+    """Field keys in canonical order (None → the seven defaults); see `fields` for the forms accepted."""
+    keys = field_keys(fields)
+    return tuple(f.name for f in META_FIELDS) if keys is None else keys
 
 
 def meta_columns(fields: tuple[str, ...]) -> tuple[str, ...]:
-    """The normalised meta CSV header: `id` then the chosen fields in canonical order."""
-    return ("id", *normalize_fields(list(fields)))
+    """The normalised meta CSV header: `id` then the chosen fields' columns, in canonical order."""
+    return ("id", *column_names(sort_keys(fields)))
 
 
-def field_id(analysis: str, f: MetaField) -> str:
-    """The fully prefixed BQL id of a meta field for one analysis."""
-    if f.source == "gsc":
-        return f"{GSC_COLLECTION}.period_0.{f.slug}"
-    return f"crawl.{analysis}.{f.slug}"
+def field_id(analysis: str, key: str | MetaField) -> str:
+    """The fully prefixed BQL id of a field for one analysis (Search Console fields read period 0)."""
+    source, slug = (key.source, key.slug) if isinstance(key, MetaField) else split_key(key)
+    if source == "gsc":
+        return f"{GSC_COLLECTION}.period_0.{slug}"
+    return f"crawl.{analysis}.{slug}"
 
 
 def depth_histogram_query(analysis: str) -> dict[str, Any]:
@@ -91,16 +91,8 @@ def edges_upto_query(analysis: str, depth: int) -> dict[str, Any]:
 
 
 def gsc_period(crawl_day: date | None, date_start: str | None, date_end: str | None) -> list[str]:
-    """The 30 days of Search Console data up to the crawl, clipped to what the collection holds."""
-    end = crawl_day or date.today()
-    if date_end:
-        end = min(end, date.fromisoformat(date_end[:10]))
-    start = end - timedelta(days=GSC_DAYS - 1)
-    if date_start:
-        start = max(start, date.fromisoformat(date_start[:10]))
-    if start > end:
-        start = end
-    return [start.isoformat(), end.isoformat()]
+    """The default period: GSC_DAYS days of Search Console data up to the crawl, within what the collection holds."""
+    return resolve_gsc_period(None, crawl_day, date_start, date_end, default_days=GSC_DAYS).dates
 
 
 _FORMATTER = {"delimiter": ",", "print_header": True, "print_delimiter": False, "header_format": "slug"}
@@ -139,6 +131,16 @@ def links_export_payload(
     return _job(org, project, bql, export_size, f"botify-graph links {analysis} depth<={depth}")
 
 
+def meta_query(
+    analysis: str, depth: int | None, fields: tuple[str, ...], *, period: list[str] | None = None
+) -> dict[str, Any]:
+    """The BQL of the meta export: page attributes of every page the links file can name (depth <= depth+1;
+    `depth=None`: every page, as `api.check_meta_fields` asks for one row of it). See `_meta_bql`."""
+    crawl = f"crawl.{analysis}"
+    filters = None if depth is None else {"field": f"{crawl}.depth", "predicate": "lte", "value": depth + 1}
+    return _meta_bql(analysis, fields, period, filters)
+
+
 def meta_export_payload(
     org: str,
     project: str,
@@ -149,23 +151,21 @@ def meta_export_payload(
     period: list[str] | None = None,
     export_size: int = MAX_EXPORT_ROWS,
 ) -> dict[str, Any]:
-    """POST /jobs body for page attributes of every page the links file can name (depth <= depth+1).
-
-    Search Console metrics (and the search_console collection and `periods`) are included only when a
-    GSC field is chosen; `period` is then required.
-    """
-    crawl = f"crawl.{analysis}"
-    bql = _meta_bql(analysis, fields, period, {"field": f"{crawl}.depth", "predicate": "lte", "value": depth + 1})
+    """POST /jobs body for page attributes of every page the links file can name (see `meta_query`)."""
+    bql = meta_query(analysis, depth, fields, period=period)
     return _job(org, project, bql, export_size, f"botify-graph meta {analysis} depth<={depth + 1}")
 
 
 def _meta_bql(
     analysis: str, fields: tuple[str, ...], period: list[str] | None, filters: dict[str, Any] | None
 ) -> dict[str, Any]:
+    """Page attributes (the URL, then crawl fields as dimensions, then Search Console fields as metrics, in
+    `meta_columns` order) of the pages `filters` keeps (None: every page). `period` is required with a Search
+    Console field; the search_console collection and `periods` are added only then."""
     crawl = f"crawl.{analysis}"
-    chosen = [META_BY_NAME[n] for n in normalize_fields(list(fields))]
-    dims: list[Any] = [f"{crawl}.url"] + [field_id(analysis, f) for f in chosen if f.source == "crawl"]
-    mets: list[Any] = [field_id(analysis, f) for f in chosen if f.source == "gsc"]
+    keys = sort_keys(fields)
+    dims: list[Any] = [f"{crawl}.url"] + [field_id(analysis, k) for k in keys if split_key(k)[0] == "crawl"]
+    mets: list[Any] = [field_id(analysis, k) for k in keys if split_key(k)[0] == "gsc"]
     bql: dict[str, Any] = {"collections": [crawl]}
     if mets:
         if not period:

@@ -72,7 +72,9 @@ class ExportRecord:
     polls: int = 0
     variant: str = ""  # layout.variant_tag of the settings this export was requested with
     part: str = ""  # one partition of an export made of several jobs ("" for a single-job export)
-    options: dict[str, Any] = dataclasses.field(default_factory=dict)  # other settings (in the variant)
+    # other settings: those in the variant (e.g. gsc_period), and for a meta export what its Search Console
+    # period resolved to when the job was created (gsc_dates, gsc_note), which the summary reports
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.fields = tuple(self.fields)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import layout
+from .errors import BotifyError
 from .fsutil import atomic_write_json, atomic_write_text
 from .graph.compare import GraphDiff, compare_graphs
 from .graph.encode import encode_graph
@@ -80,7 +81,7 @@ def export_reports(result: ExportResult, *, top: int = 20, view: bool = True) ->
     ref, analysis = result.project, result.analysis.slug
     out = layout.out_dir_of(result.links.path, ref)
     g = encode_graph(result.links.path, result.meta.path)
-    summary = summarize_encoded(g, top=top, depth=result.depth)
+    summary = summarize_encoded(g, top=top, depth=result.depth, gsc_period=result.gsc_period, gsc_note=result.gsc_note)
     written = list(write_summary(summary, out, ref, analysis))
     if result.depth is not None:
         svg_path = layout.report_path(out, ref, analysis, "depth_svg")
@@ -108,8 +109,28 @@ def summary_report(
     """
     out, ref = layout.out_dir(out_dir), clean_url(project_url)
     links, meta, analysis = layout.find_export(out, ref, analysis)
-    summary = summarize(links, meta, top=top)
+    period = _recorded_period(out, ref, analysis, meta)
+    summary = summarize(links, meta, top=top, **period)
     return summary, write_summary(summary, out, ref, analysis), analysis
+
+
+def _recorded_period(out: Path, ref: ProjectRef, analysis: str, meta: Path | None) -> dict[str, Any]:
+    """The Search Console dates the registry recorded for the meta file on disk (none when it does not know)."""
+    from .pipeline import recorded_period
+    from .registry import ExportRegistry
+
+    if meta is None:
+        return {}
+    registry = ExportRegistry(layout.registry_path(out))
+    try:
+        records = registry.downloads(ref.org, ref.project, analysis, "meta")
+    except BotifyError:
+        return {}  # an unreadable registry leaves the summary without the period, not without the summary
+    for record in records:
+        path = registry.file_path(record)
+        if path is not None and path.resolve() == meta.resolve():
+            return recorded_period(record)
+    return {}
 
 
 def compare_exports(

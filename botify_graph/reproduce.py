@@ -37,6 +37,8 @@ def notebook_parameters(params: ExportParams) -> dict[str, Any]:
     out["max_edges"] = params.max_edges
     if params.fields is not None:
         out["meta_fields"] = ",".join(params.fields)
+    if params.gsc_period is not None:
+        out["gsc_period"] = params.gsc_period
     if params.out_dir is not None:
         out["output_dir"] = str(params.out_dir)
     if params.api_base not in (None, "", layout.DEFAULT_API_BASE):

@@ -419,6 +419,7 @@ _STEP_SETTINGS = {
     "fields": ("fields", "fields"),
     "complete": ("depth", "complete"),
     "allow_cut": ("depth", "allow_cut"),
+    "gsc_period": ("fields", "gsc_period"),
 }
 #: ExportParams fields only the export step's record names (where the files went, which API, how long to wait)
 _EXPORT_SETTINGS = ("out_dir", "api_base", "poll_timeout_s")
@@ -428,8 +429,8 @@ def export_settings(values_by_step: dict[str, dict[str, Any]]) -> dict[str, Any]
     """`ExportParams` keyword arguments from wizard answers (step -> saved or logged values).
 
     project.url -> project_url, analysis.slug -> analysis, depth.max_edges -> max_edges, fields.fields ->
-    fields; the export step's record adds out_dir, api_base and poll_timeout_s, and fills in any of the first
-    four that its step lacks. What no answer says is left out (the defaults apply).
+    fields, fields.gsc_period -> gsc_period; the export step's record adds out_dir, api_base and poll_timeout_s,
+    and fills in any of the first five that its step lacks. What no answer says is left out (the defaults apply).
     """
 
     def pick(step: str, key: str) -> Any:

@@ -61,3 +61,37 @@ def site(folder: Path) -> tuple[Path, Path]:
         + "".join(f"{p},{types[i % 3]},{'True' if i % 4 else 'False'},{i}\n" for i, p in enumerate(pages))
     )
     return links, meta
+
+
+# A shop for the opportunities (numbers worked out in tests/test_graph_summary.py):
+# H→P1 H→P2 H→P3 H→P4, P1→P2, P2→P3, P3→P1, P4→P5, P5→H; P6 has no inlink in the file.
+H, P1, P2, P3, P4, P5, P6 = (f"https://shop.example/{p}" for p in ("", "p1", "p2", "p3", "p4", "p5", "p6"))
+SHOP_LINKS = [(H, P1), (H, P2), (H, P3), (H, P4), (P1, P2), (P2, P3), (P3, P1), (P4, P5), (P5, H)]
+# clicks rank the pages; inlinks_internal_nb_unique is Botify's count over the whole crawl; P2 has no traffic,
+# P3 no clicks (0); P6 has no Botify inlink count; titles are text (a category column)
+SHOP_META = (
+    "id,pagetype,is_compliant,depth,inlinks_internal_nb_unique,internal_page_rank,title,impressions,clicks\n"
+    f"{H},home,True,0,40,9.5,Home,1000,100\n"
+    f'{P1},cat,True,1,30,7.0,"Cat, one",500,50\n'
+    f"{P2},cat,True,1,25,6.5,Cat two,,\n"
+    f"{P3},product,False,2,3,2.0,Prod three,300,0\n"
+    f"{P4},product,True,4,2,1.5,Deep four,200,20\n"
+    f"{P5},product,True,5,1,1.0,Deep five,50,5\n"
+    f"{P6},article,True,4,,0.5,Lonely,80,8\n"
+)
+
+
+def shop(folder: Path, *, without: tuple[str, ...] = ()) -> tuple[Path, Path]:
+    """(links, meta) of the shop, its meta file `without` some columns."""
+    import csv
+    import io
+
+    folder.mkdir(parents=True, exist_ok=True)
+    links = write_links(folder / "shop_links.csv", SHOP_LINKS)
+    rows = list(csv.reader(io.StringIO(SHOP_META)))
+    keep = [i for i, name in enumerate(rows[0]) if name not in without]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([[r[i] for i in keep] for r in rows])
+    path = folder / "shop_meta.csv"
+    path.write_text(out.getvalue())
+    return links, path

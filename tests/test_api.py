@@ -206,3 +206,35 @@ async def test_a_field_the_project_cannot_group_by_is_skipped_for_the_next_one()
         plan = await plan_partitions(client, PROJECT, "20241108", "links", cap=700, margin=0.0, sizes=sizes)
     assert asked == ["pagetype", "total"]  # page type refused: on to the outlinks count
     assert plan.feasible and [p.id for p in plan.parts] == ["d0", "d1.o0", "d1.o1"]
+
+
+@pytest.mark.parametrize(
+    ("refuse", "message"),
+    [
+        # one field refused: named, and only it
+        (lambda dims: any(d.endswith(".js.rendering.exec") for d in dims), r"refuses the field js.rendering.exec "),
+        # each field is fine alone, not all together (error 1027: more than 10 fields, in the legacy export)
+        (lambda dims: len(dims) > 2, r"refuses the meta query with the fields http_code, js.rendering.exec"),
+    ],
+)
+async def test_check_meta_fields_names_what_botify_refuses(refuse: Any, message: str) -> None:
+    from botify_graph.api import check_meta_fields
+    from botify_graph.errors import ConfigError
+
+    sent: list[list[str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        dims = json.loads(request.content)["query"]["dimensions"]
+        sent.append(dims)
+        assert request.url.params["size"] == "1" and "filters" not in json.loads(request.content)["query"]
+        if refuse(dims):
+            return httpx.Response(400, json={"error": {"error_code": 1034, "message": "Feature disabled"}})
+        return httpx.Response(200, json={"results": [], "next": None})
+
+    async with make_client("t", base_url="http://api.test/v1", transport=httpx.MockTransport(handler), rate=1000) as c:
+        await check_meta_fields(c, PROJECT, "20241108", ("http_code",))
+        with pytest.raises(ConfigError, match=message) as caught:
+            await check_meta_fields(c, PROJECT, "20241108", ("http_code", "js.rendering.exec"))
+    assert "no export job was created" in str(caught.value).lower()
+    assert len(sent) == 4  # one check that passed; then the pair, and each field alone
+    assert sent[1] == [f"{CRAWL}.url", f"{CRAWL}.http_code", f"{CRAWL}.js.rendering.exec"]

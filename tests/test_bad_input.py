@@ -300,7 +300,9 @@ def test_bad_command_lines_fail_with_one_line(fake: FakeBotify, tmp_path: Path) 
     cases: dict[str, tuple[list[str], str, int]] = {
         "negative max-edges": ([*base, "--max-edges", "-5"], "max_edges must be a positive whole number", 1),
         "max-edges not a number": ([*base, "--max-edges", "lots"], "invalid int value: 'lots'", 2),
-        "unknown field": ([*base, "--fields", "bogus"], "Unknown meta field(s) 'bogus'. Choose from: pagetype", 1),
+        "unknown field": ([*base, "--fields", "bogus"], "'bogus' is not a field of this project's analysis", 1),
+        "not a field name": ([*base, "--fields", "page type"], "'page type' is not a field name", 1),
+        "bad period": ([*base, "--gsc-period", "last month"], "Search Console period 'last month' is neither", 1),
         "zero poll timeout": ([*base, "--poll-timeout", "0"], "poll_timeout_s must be positive", 1),
         "not a Botify URL": (
             ["run", "--project-url", "https://example.com/x/y/", "--api-base", fake.base_url],

@@ -45,8 +45,8 @@ def test_quick_mode_runs_and_prints_every_figure() -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
-    headings = ("machine:", "python:", "1. end to end", "2. polling", "3. download", "4. start-up", "5. many projects")
-    for heading in (*headings, "summary"):
+    for heading in ("machine:", "python:", "1. end to end", "2. polling", "3. download", "4. start-up",
+                    "5. many projects", "6. graph summary", "7. meta export", "summary"):  # fmt: skip
         assert heading in out
     for figure in (
         "depth discovery:",
@@ -69,6 +69,10 @@ def test_quick_mode_runs_and_prints_every_figure() -> None:
         "longest project:",
         "batch of 3 projects, wall time",
         "batch: 429s, most requests in a second",
+        "summary with opportunities on 50,000 links",
+        "graph view data",
+        "meta export of",
+        "meta export, 20 fields vs 7, per row",
     ):
         assert figure in out, figure
     assert "failed" not in out

@@ -207,7 +207,7 @@ async def test_reload_mid_export_then_download_and_open_cosmograph(app: App, bro
     await page.get_by_text("is following this export").first.wait_for(timeout=60_000)
     await shot("export-waiting-for-the-old-page")
     t0 = time.monotonic()
-    await page.get_by_text("resuming job").first.wait_for(timeout=40_000)  # it took the same jobs over
+    await page.get_by_text("resumed, not created again").first.wait_for(timeout=40_000)  # it took the same jobs over
     print(f"\nthe new page took the export over {time.monotonic() - t0:.1f} s after it started waiting")
     await shot("export-taken-over")
     app.fake.scenario = FINISH

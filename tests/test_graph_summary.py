@@ -130,3 +130,54 @@ def test_matches_a_plain_python_count(tmp_path: Path) -> None:
 def test_header_only_links_file(tmp_path: Path) -> None:
     s = summarize(write_links(tmp_path / "l.csv", []))
     assert (s.pages, s.edges, s.unique_edges, s.top_pages) == (0, 0, 0, [])
+
+
+def _urls(rows: list[dict[str, object]]) -> list[object]:
+    return [r["url"] for r in rows]
+
+
+def test_opportunities_of_a_graph_built_by_hand(tmp_path: Path) -> None:
+    from sample_graphs import P4, P5, P6, H, shop
+
+    s = summarize(*shop(tmp_path))
+    o = s.opportunities
+    assert o is not None
+    assert o["traffic"] == "clicks" and o["inlinks"] == "inlinks_internal_nb_unique"
+    # Botify's inlinks of the 6 pages that have one: 40 30 25 3 2 1 → median 14; with clicks: P4, P5
+    assert o["few_inlinks"] == 14.0
+    assert o["under_linked"]["pages"] == 2 and _urls(o["under_linked"]["sample"]) == [P4, P5]
+    # PageRank 9.5 7 6.5 2 1.5 1 0.5 → median 2; with clicks and at most 2: P4 (20), P6 (8), P5 (5)
+    assert o["low_pagerank"]["threshold"] == 2.0
+    assert o["low_pagerank"]["pages"] == 3 and _urls(o["low_pagerank"]["sample"]) == [P4, P6, P5]
+    # depth >= 4 with clicks: P4 20, P6 8, P5 5 = 33 of the 183 clicks
+    deep = o["deep"]
+    assert (deep["min_depth"], deep["pages"], deep["traffic"], deep["share"]) == (4, 3, 33, round(33 / 183, 6))
+    assert _urls(deep["sample"]) == [P4, P6, P5]
+    # compliant, and no link of the file reaches it: P6 only (H is linked from P5; P3 is not compliant)
+    assert o["unlinked_compliant"]["pages"] == 1 and _urls(o["unlinked_compliant"]["sample"]) == [P6]
+    row = o["under_linked"]["sample"][0]
+    assert row == {"url": P4, "inbound": 1, "pagetype": "product", "depth": 4, "clicks": 20, "impressions": 200,
+                   "inlinks_internal_nb_unique": 2, "internal_page_rank": 1.5}  # fmt: skip
+    assert "title" not in s.top_pages[0]  # the wide text columns stay out of the page tables
+    assert s.meta_columns[-3:] == ["title", "impressions", "clicks"]
+
+    # Without Botify's inlink count the links file's inbound links count: 1 2 2 2 1 1 0 → median 1
+    o2 = summarize(*shop(tmp_path / "plain", without=("inlinks_internal_nb_unique",))).opportunities
+    assert o2 is not None and o2["inlinks"] == "inbound" and o2["few_inlinks"] == 1.0
+    assert _urls(o2["under_linked"]["sample"]) == [H, P4, P6, P5]
+    # Without clicks, impressions rank: H 1000, P4 200, P6 80, P5 50 (P3's 300 come with 2 inbound links > 1)
+    o3 = summarize(*shop(tmp_path / "imp", without=("clicks", "inlinks_internal_nb_unique"))).opportunities
+    assert o3 is not None and o3["traffic"] == "impressions"
+    assert _urls(o3["under_linked"]["sample"]) == [H, P4, P6, P5]
+
+
+def test_opportunities_need_their_columns(tmp_path: Path, small: tuple[Path, Path]) -> None:
+    # the small graph: impressions but no clicks, no depth, no inlink count, compliance known
+    o = summarize(*small).opportunities
+    assert o is not None and o["traffic"] == "impressions" and o["inlinks"] == "inbound"
+    assert "low_pagerank" not in o and "deep" not in o
+    assert o["unlinked_compliant"]["pages"] == 0  # E (only in the meta file) is not compliant
+    only_types = tmp_path / "m.csv"
+    only_types.write_text("id,pagetype\nhttps://www.example.com/,home\n")
+    assert summarize(small[0], only_types).opportunities is None
+    assert summarize(small[0]).opportunities is None

@@ -148,6 +148,27 @@ def test_colour_and_size_only_by_columns_the_meta_has(files: tuple[Path, Path], 
     assert "meta=" not in url
 
 
+def test_any_column_of_the_meta_file_colours_and_numbers_size(tmp_path: Path) -> None:
+    from sample_graphs import shop
+
+    from botify_graph.handoff import check_view_columns, view_columns
+
+    links, meta = shop(tmp_path)
+    columns = view_columns(meta)
+    assert columns.color == ("pagetype", "is_compliant", "depth", "inlinks_internal_nb_unique", "internal_page_rank",
+                             "title", "impressions", "clicks")  # fmt: skip
+    assert columns.size == ("depth", "inlinks_internal_nb_unique", "internal_page_rank", "impressions", "clicks")
+    assert check_view_columns(meta, color_by="title", size_by="internal_page_rank") == columns
+    with pytest.raises(ConfigError, match=r"no column 'colour'.*it has: pagetype, is_compliant"):
+        check_view_columns(meta, color_by="colour")
+    with pytest.raises(ConfigError, match=r"'title' is not a number column .*those are: depth, inlinks"):
+        check_view_columns(meta, size_by="title")
+    server, url = serve_for_cosmograph(links, meta, color_by="title", size_by="internal_page_rank")
+    server.close()
+    assert url.endswith("&nodeColor=color-title&nodeSize=size-internal_page_rank")
+    assert view_columns(None).color == ()
+
+
 def test_missing_file_and_fixed_port(files: tuple[Path, Path], tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         CsvServer([tmp_path / "missing.csv"])

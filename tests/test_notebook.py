@@ -32,7 +32,7 @@ PROJECT = "https://app.botify.com/example-org/example.com/20241108/segmentation?
 BIG = "https://app.botify.com/example-org/big.example/"
 PID = "https://app.botify.com/example-org/example.com/"
 PARAMETERS = (
-    "project_url", "analysis", "max_edges", "meta_fields", "output_dir", "api_base", "poll_timeout_s",
+    "project_url", "analysis", "max_edges", "meta_fields", "gsc_period", "output_dir", "api_base", "poll_timeout_s",
     "retry_failed", "complete", "allow_cut", "max_jobs", "api_rate", "trace_file", "candidates_file", "new_only",
     "compare", "mode",
 )  # fmt: skip
@@ -80,8 +80,14 @@ def test_papermill_values_are_coerced_to_the_declared_types(tmp_path: Path) -> N
     assert notebook_settings(project_url=PROJECT, allow_cut=True, home=tmp_path, environ={}).params.allow_cut
     with pytest.raises(ConfigError, match="exclude each other"):
         notebook_settings(project_url=PROJECT, complete=True, allow_cut=True, home=tmp_path, environ={})
-    with pytest.raises(ConfigError, match="Unknown meta field"):
-        notebook_settings(project_url=PROJECT, meta_fields="colour", home=tmp_path, environ={})
+    with pytest.raises(ConfigError, match="not a field name"):
+        notebook_settings(project_url=PROJECT, meta_fields="colour!", home=tmp_path, environ={})
+    # any field as Botify names it; the days of Search Console as papermill's -p gives them (an int)
+    s = notebook_settings(project_url=PROJECT, meta_fields="search_console.count_clicks, http_code", gsc_period=90,
+                          home=tmp_path, environ={})  # fmt: skip
+    assert (s.params.fields, s.params.gsc_period) == (("http_code", "clicks"), "90")
+    with pytest.raises(ConfigError, match="Search Console period"):
+        notebook_settings(project_url=PROJECT, gsc_period="last month", home=tmp_path, environ={})
 
 
 @pytest.mark.parametrize(

@@ -162,7 +162,7 @@ def test_yaml_list_of_urls_or_mappings() -> None:
         ("p.txt", f"{P} output_dir=/tmp\n", "unknown setting 'output_dir'"),  # one folder per run
         ("p.txt", f"{P} max_edges=lots\n", "max_edges must be a whole number"),
         ("p.txt", f"{P} max_edges=0\n", "max_edges must be at least 1"),
-        ("p.txt", f"{P} fields=colour\n", "Unknown meta field"),
+        ("p.txt", f"{P} fields=colour!\n", "not a field name"),
         ("p.txt", f"{P} poll_timeout_s=-1\n", "poll_timeout_s must be positive"),
         ("p.txt", f"{P} retry_failed=maybe\n", "retry_failed must be True or False"),
         ("p.txt", "https://example.com/some/page\n", "line 1: 'https://example.com/some/page' is not a Botify"),

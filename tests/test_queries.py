@@ -67,8 +67,28 @@ def test_field_names_are_validated_and_ordered() -> None:
     assert queries.normalize_fields("clicks, pagetype") == ("pagetype", "clicks")
     assert queries.normalize_fields(None) == tuple(f.name for f in queries.META_FIELDS)
     assert queries.meta_columns(("clicks", "pagetype")) == ("id", "pagetype", "clicks")
-    with pytest.raises(ConfigError, match="Choose from"):
-        queries.normalize_fields(["pagerank"])
+    with pytest.raises(ConfigError, match="not a field name"):
+        queries.normalize_fields(["page rank"])
+
+
+def test_meta_payload_with_any_field_keeps_columns_and_query_in_step() -> None:
+    fields = ("search_console.avg_position", "metadata.title.content", "clicks", "http_code", "pagetype")
+    body = queries.meta_export_payload("org", "p", "20241108", 3, fields, period=["2024-10-10", "2024-11-08"])
+    q = body["payload"]["query"]
+    assert q["query"]["dimensions"] == [
+        "crawl.20241108.url",
+        "crawl.20241108.segments.pagetype.value",
+        "crawl.20241108.http_code",
+        "crawl.20241108.metadata.title.content",
+    ]
+    assert q["query"]["metrics"] == ["search_console.period_0.count_clicks", "search_console.period_0.avg_position"]
+    # the file's columns are the query's dimensions then metrics, under the short names of the naming rule
+    assert queries.meta_columns(fields) == ("id", "pagetype", "http_code", "title", "clicks", "gsc_avg_position")
+    crawl_only = queries.meta_query("20241108", None, ("http_code",))
+    assert crawl_only == {
+        "collections": ["crawl.20241108"],
+        "query": {"dimensions": ["crawl.20241108.url", "crawl.20241108.http_code"], "metrics": []},
+    }
 
 
 @pytest.mark.parametrize(

@@ -109,6 +109,9 @@ def test_summary_blocks_in_order(summary: GraphSummary) -> None:
         (2, "Orphans at this depth"),
         (2, "Pages per page type"),
         (2, "Compliance"),
+        (2, "Opportunities: pages that deserve more internal links"),
+        (3, "Traffic but few internal inlinks"),
+        (3, "Compliant pages no link reaches"),
         (2, "Notes"),
     ]
     figures = [b for b in summary_document(summary) if isinstance(b, Figure)]
@@ -136,3 +139,19 @@ def test_a_links_only_summary_has_no_meta_sections(tmp_path: Path) -> None:
         "Notes",
     ]
     assert Paragraph(L.NO_LINKS) in summary_document(s)
+
+
+def test_the_opportunities_say_the_same_in_markdown_and_html(tmp_path: Path) -> None:
+    from sample_graphs import shop
+
+    s = summarize(*shop(tmp_path), gsc_period=("2024-10-10", "2024-11-08"))
+    md, page = summary_markdown(s), visible_html(summary_html(s))
+    for text in words(summary_document(s)):
+        assert text in md and text in page, text
+    for label in (L.OPP_UNDER_LINKED, L.OPP_LOW_PAGERANK, L.OPP_DEEP, L.OPP_UNLINKED, L.OPPORTUNITIES_HEADING):
+        assert label in md and label in page, label
+    assert "Search Console numbers (impressions, clicks, …) cover 2024-10-10 to 2024-11-08." in md
+    assert "2 pages earn clicks yet have at most 14 internal inlinks (the median page's; Botify's unique" in md
+    assert "3 pages at depth 4 or deeper earn 33 clicks (18.0% of all)." in md
+    assert "1 compliant pages receive no link in the links file" in md
+    assert "| https://shop.example/p4 | 1 | product | 4 | 20 | 200 | 2 | 1.5 |" in md

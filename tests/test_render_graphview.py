@@ -110,8 +110,43 @@ def test_graph_view_colours_and_sizes(site_graph: tuple[Path, Path]) -> None:
         "No impressions in the meta file: sized by inbound links."
     ]
     assert graphview.graph_view_data(g, size_by="clicks")["notes"] == [
-        "Unknown size_by 'clicks': sized by inbound links."
+        "No clicks in the meta file: sized by inbound links."
     ]
+
+
+def test_any_column_colours_or_sizes_the_view(tmp_path: Path) -> None:
+    from sample_graphs import P1, P4, P6, H, shop
+
+    g = encode_graph(*shop(tmp_path))
+    data = graphview.graph_view_data(g, color_by="title", size_by="internal_page_rank")
+    assert data["size_by"] == "internal_page_rank" and data["notes"] == []
+    nodes = dict(zip(data["nodes"]["url"], zip(data["nodes"]["r"], data["nodes"]["value"], strict=True), strict=True))
+    assert nodes[H] == (max(r for r, _ in nodes.values()), 9.5) and nodes[P6][1] == 0.5
+    assert sorted(grp["label"] for grp in data["groups"]) == sorted(
+        ["Home", "Cat, one", "Cat two", "Prod three", "Deep four", "Deep five", "Lonely"]
+    )
+    assert data["words"]["value"] == "internal_page_rank"
+    # a number colours by five ranges cut at its quantiles (clicks 0 5 8 20 50 100: cuts 5 8 20 50), low to high
+    ranges = graphview.graph_view_data(g, color_by="clicks")
+    assert [(grp["label"], grp["color"], grp["pages"]) for grp in ranges["groups"]] == [
+        ("0 to 5", graphview.RAMP[0], 2),  # P3 (0) and P5 (5: a value on a cut is in the lower range)
+        ("5 to 8", graphview.RAMP[1], 1),
+        ("8 to 20", graphview.RAMP[2], 1),
+        ("20 to 50", graphview.RAMP[3], 1),
+        ("50 to 100", graphview.RAMP[4], 1),
+        ("unknown", graphview.UNKNOWN_COLOR, 1),  # P2 has a meta row without clicks
+    ]
+    group = dict(zip(ranges["nodes"]["url"], ranges["nodes"]["group"], strict=True))
+    assert (group[H], group[P1], group[P4]) == (4, 3, 2)
+    flags = graphview.graph_view_data(g, color_by="is_compliant")
+    assert [grp["label"] for grp in flags["groups"]] == ["yes", "no"]
+    text = graphview.graph_view_data(g, size_by="title", color_by="nothing")
+    assert text["notes"] == [
+        "title is not a number: sized by inbound links.",
+        "No nothing in the meta file: pages are not coloured.",
+    ]
+    page = graphview.graph_view_html(g, color_by="title", size_by="internal_page_rank")
+    assert "Colour: title. Size: internal_page_rank." in page
 
 
 PAINTED = """(() => { const c = document.getElementById('view');

@@ -295,9 +295,9 @@ async def test_full_flow_from_dirty_url_to_two_csvs(build: Callable[..., Wizard]
     await to_next(wiz, "depth")
 
     fields: Any = wiz.steps["fields"]
-    assert list(fields.boxes) == ["pagetype", "is_compliant", "canonical_equal", "sitemaps_present", "depth",
-                                  "impressions", "clicks"]  # fmt: skip
-    assert all(box.value for box in fields.boxes.values())
+    defaults = ["pagetype", "is_compliant", "canonical_equal", "sitemaps_present", "depth", "impressions", "clicks"]
+    assert list(fields.boxes)[:7] == defaults  # then every other field of the catalogue, unticked
+    assert [k for k, box in fields.boxes.items() if box.value] == defaults
     fields.boxes["clicks"].value = False
     await do_fields(wiz)
     await to_next(wiz, "fields")
@@ -1383,3 +1383,163 @@ async def test_the_project_step_lists_registry_exports_and_files_found_on_disk_w
     assert ".part" not in html and "notes.csv" not in html
     (cosmograph,) = _hrefs(html, "botify-graph-cosmograph")
     assert "meta=" in cosmograph
+
+
+CHOSEN = ("http_code", "internal_page_rank.value", "metadata.title.content", "clicks", "search_console.avg_position")
+
+
+CHOSEN_COLUMNS = ["id", "http_code", "internal_page_rank", "title", "clicks", "gsc_avg_position"]
+
+
+async def to_fields(wiz: Wizard, token: str) -> Any:
+    await connect(wiz, token)
+    await to_next(wiz, "connect")
+    await do_project(wiz, DIRTY)
+    await to_next(wiz, "project")
+    await do_analysis(wiz)
+    await to_next(wiz, "analysis")
+    await to_next(wiz, "depth")
+    step: Any = wiz.steps["fields"]
+    assert step.state == StepState.READY, error_of(wiz, "fields")
+    return step
+
+
+def tick(step: Any, keys: tuple[str, ...]) -> None:
+    for key, box in step.boxes.items():
+        box.value = key in keys
+
+
+def shown(step: Any) -> list[str]:
+    """The descriptions of the checkboxes the card shows now (after the search)."""
+    return [c.description for c in step.list.children if isinstance(c, w.Checkbox)]
+
+
+async def test_the_fields_card_groups_searches_and_sets_the_period(
+    build: Callable[..., Wizard], fake: FakeBotify, tmp_path: Path
+) -> None:
+    wiz = build()
+    step = await to_fields(wiz, fake.token)
+    headers = [c.value for c in step.list.children if isinstance(c, w.HTML)]
+    assert any(">defaults<" in h for h in headers) and any("crawl · metadata" in h for h in headers)
+    assert any("search_console · main" in h for h in headers)
+    step.search.value = "no such thing"
+    assert shown(step) == [] and "No field matches" in step.list.children[0].value
+    step.search.value = "page rank"  # every word, anywhere: the name (Internal PageRank), the field, the column
+    by_words = shown(step)
+    step.search.value = "PageRank"
+    assert len(by_words) == 3 and shown(step) == by_words
+    step.search.value = "internal_page_rank"
+    assert [d.rsplit("(", 1)[1] for d in shown(step)] == [
+        "internal_page_rank.value → internal_page_rank)",
+        "internal_page_rank.position → internal_page_rank_position)",
+        "internal_page_rank.raw → internal_page_rank_raw)",
+    ]
+    step.search.value = "h1"
+    assert shown(step) == []  # multiple-valued: not among the fields that can be exported
+    step.show_others.value = True
+    assert any("multiple-valued" in d for d in shown(step)) and all(
+        c.disabled for c in step.list.children if isinstance(c, w.Checkbox)
+    )
+    step.search.value = ""
+    tick(step, CHOSEN)
+    assert "5 of" in step.count.value
+    step.gsc.value = "2024-11-01:2024-12-31"
+    assert "2024-11-01 to 2024-11-17 (17 days)" in step.period.value and "⚠" in step.period.value
+    step.gsc.value = "last month"
+    assert "neither a number of days" in step.period.value
+    step.gsc.value = "2024-11-01:2024-12-31"
+    before = len([r for r in fake.requests if r.endpoint.endswith("/query")])
+    await do_fields(wiz)
+    assert step.state == StepState.SUCCESS, error_of(wiz, "fields")
+    assert len([r for r in fake.requests if r.endpoint.endswith("/query")]) == before + 1  # the one-row check
+    answer = wiz.model.answer("fields")
+    assert answer.fields == CHOSEN and answer.gsc_period == "2024-11-01:2024-12-31"
+    assert answer.period == ("2024-11-01", "2024-11-17") and "2024-11-17" in answer.period_note
+    assert "Search Console 2024-11-01 to 2024-11-17" in answer.summary()
+    await to_next(wiz, "fields")
+    await click(wiz, wiz.steps["export"].go)
+    assert focus(wiz) == "result", error_of(wiz, "export")
+    meta = tmp_path / "downloads" / "example-org" / "example.com" / "example.com_20241108_meta.csv"
+    assert first_row(meta) == CHOSEN_COLUMNS
+    job = next(j for j in fake.jobs.values() if j.kind == "meta")
+    assert job.payload["query"]["periods"] == [["2024-11-01", "2024-11-17"]]
+    # the graph view colours and sizes by the exported columns the Result card offers
+    choice = wiz.steps["result"].view_choice  # type: ignore[attr-defined]
+    assert [v for _, v in choice.size.options] == ["inbound", "http_code", "internal_page_rank", "clicks",
+                                                   "gsc_avg_position"]  # fmt: skip
+    assert choice.color.value == "" and "title" in [v for _, v in choice.color.options]
+    choice.color.value, choice.size.value = "http_code", "internal_page_rank"
+    await click(wiz, wiz.steps["result"].view)  # type: ignore[attr-defined]
+    frame = wiz.steps["result"].graph_box.children[0].value  # type: ignore[attr-defined]
+    assert "Colour: http_code. Size: internal_page_rank." in frame
+    # what the wizard made is what reproduce runs: the fields and the period go to papermill
+    values = reproduce(tmp_path / "state.json").parameters
+    assert values["meta_fields"] == ",".join(CHOSEN) and values["gsc_period"] == "2024-11-01:2024-12-31"
+    # a new session shows the saved answer without asking for the catalogue
+    again = build()
+    await again.wait()
+    saved: Any = again.steps["fields"]
+    assert {k for k, b in saved.boxes.items() if b.value} == set(CHOSEN) and saved.gsc.value == answer.gsc_period
+
+
+async def test_a_field_botify_refuses_is_named_on_the_card_and_nothing_is_exported(
+    build: Callable[..., Wizard], fake: FakeBotify
+) -> None:
+    wiz = build()
+    step = await to_fields(wiz, fake.token)
+    tick(step, ("pagetype", "js.rendering.exec"))
+    await do_fields(wiz)
+    assert step.state == StepState.FAIL
+    assert "refuses the field js.rendering.exec" in error_of(wiz, "fields") and "1034" in error_of(wiz, "fields")
+    assert wiz.model.answer("fields") is None and fake.jobs == {}
+
+
+@pytest.mark.slow
+async def test_the_same_fields_give_the_same_columns_from_the_cli_papermill_and_the_wizard(
+    build: Callable[..., Wizard],
+    fake: FakeBotify,
+    tmp_path: Path,
+    venv_kernel: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import papermill as pm
+
+    from botify_graph.cli import main
+
+    typed = "clicks,title,search_console.avg_position,internal_page_rank.value,http_code"  # any order, a column name
+    common = ["--project-url", PID, "--api-base", fake.base_url, "--max-edges", "20000", "--gsc-period", "90"]
+    monkeypatch.setenv("BOTIFY_API_TOKEN", fake.token)
+    assert await asyncio.to_thread(main, ["run", *common, "--out", str(tmp_path / "cli"), "--fields", typed]) == 0
+    parameters = {"project_url": PID, "api_base": fake.base_url, "output_dir": str(tmp_path / "pm"),
+                  "meta_fields": typed, "gsc_period": 90, "max_edges": 20000}  # fmt: skip
+    root = str(Path(__file__).resolve().parents[1])
+    await asyncio.to_thread(
+        pm.execute_notebook, f"{root}/notebooks/link_graph.ipynb", str(tmp_path / "out.ipynb"),
+        parameters=parameters, kernel_name=venv_kernel, progress_bar=False, cwd=root,
+    )  # fmt: skip
+    monkeypatch.delenv("BOTIFY_API_TOKEN")
+    wiz = build()
+    await connect(wiz, fake.token)
+    await to_next(wiz, "connect")
+    await do_project(wiz, DIRTY)
+    await to_next(wiz, "project")
+    await do_analysis(wiz)
+    await to_next(wiz, "analysis")
+    depth: Any = wiz.steps["depth"]
+    depth.max_edges.value = 20000
+    await click(wiz, depth.size)
+    await to_next(wiz, "depth")
+    step: Any = wiz.steps["fields"]
+    tick(step, CHOSEN)
+    step.gsc.value = "90"
+    await do_fields(wiz)
+    await to_next(wiz, "fields")
+    await click(wiz, wiz.steps["export"].go)
+    assert focus(wiz) == "result", error_of(wiz, "export")
+    name = "example-org/example.com/example.com_20241108_meta.csv"
+    headers = {where: first_row(tmp_path / where / name) for where in ("cli", "pm", "downloads")}
+    assert headers == dict.fromkeys(("cli", "pm", "downloads"), CHOSEN_COLUMNS)
+    files = {where: (tmp_path / where / name).read_bytes() for where in headers}
+    assert files["cli"] == files["pm"] == files["downloads"]
+    periods = {json.dumps(j.payload["query"]["periods"]) for j in fake.jobs.values() if j.kind == "meta"}
+    assert periods == {json.dumps([["2024-08-11", "2024-11-08"]])}

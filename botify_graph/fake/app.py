@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from .bql import CRAWL_FIELDS, GSC_FIELDS, BqlError, Plan, compile_query, project_collections
+from .bql import GSC_FIELDS, LOG_COLLECTION, BqlError, Plan, compile_query, crawl_fields, project_collections
 from .exports import (
     JOB_ID_START,
     MAX_EXPORT_SIZE,
@@ -775,7 +775,7 @@ def _datasets(site: Site, collection: dict[str, Any], *, unlisted: set[str] | fr
 
     if cid.startswith("crawl."):
         groups: dict[str, list[dict[str, Any]]] = {}
-        for f in CRAWL_FIELDS.values():
+        for f in crawl_fields(site):
             if f.slug in unlisted:
                 continue
             groups.setdefault(f.group, []).append(
@@ -784,7 +784,16 @@ def _datasets(site: Site, collection: dict[str, Any], *, unlisted: set[str] | fr
         datasets = [dataset(g, fs) for g, fs in groups.items()]
         start = end = collection.get("date")
     elif cid == "search_console":
-        fs = [fdict(f"{cid}.{f.slug}", f.slug, f.name, f.type, f.kind, False, "main") for f in GSC_FIELDS.values()]
+        fs = [fdict(f"{cid}.url", "url", "Full URL", "string", "dimension", False, "main")]
+        fs += [fdict(f"{cid}.{f.slug}", f.slug, f.name, f.type, f.kind, False, "main") for f in GSC_FIELDS.values()]
+        datasets = [dataset("main", fs)]
+        start, end = collection.get("date_start"), collection.get("date_end")
+    elif cid == LOG_COLLECTION:
+        fs = [
+            fdict(f"{cid}.url", "url", "Full URL", "string", "dimension", False, "main"),
+            fdict(f"{cid}.count_crawls", "count_crawls", "No. of Crawls", "integer", "metric", False, "crawls"),
+            fdict(f"{cid}.status_code", "status_code", "HTTP Status Code", "integer", "dimension", False, "main"),
+        ]
         datasets = [dataset("main", fs)]
         start, end = collection.get("date_start"), collection.get("date_end")
     else:

@@ -8,7 +8,11 @@ What it accepts (see `shared/botify-api.md` §3):
   A period is clipped to the collection's date range; a period entirely outside it gives null GSC values.
 - `query.dimensions` and `query.metrics` (both required, possibly empty lists; not both empty).
   Items: `"field"`, `{"field": f, "name": n}`, `{"function": fn, "args": [f]}` or the shorthand `{fn: f}`.
-  Fields: `crawl.<slug>.<field>`, globals `url` and `segments.pagetype.value`, and
+  Fields: `crawl.<slug>.<field>` (`CRAWL_FIELDS`: the link graph's, HTTP status, compliance and its reasons,
+  canonical, sitemaps, title, description, H1s (multiple), internal PageRank, unique inlinks, log crawls where
+  the project has log data; `js.rendering.exec` is listed but refused: 400 / 1034 "feature disabled", for
+  queries and export jobs alike, as botify-api.md §4 gives jobs §3's error codes), globals `url` and
+  `segments.pagetype.value`, and
   `search_console.period_<i>.{count_impressions,count_clicks,ctr,avg_position}`. Unknown fields: 400 / 1029.
   Dimensions are plain fields of kind dimension. Metrics are metric fields (count_urls_crawl and the GSC
   counts, each with its own aggregation) or functions sum/avg/min/max/count/count_distinct/count_true/
@@ -61,6 +65,7 @@ class FieldDef:
     multiple: bool = False
     agg: str | None = None  # metric fields: count | sum | ctr | avg
     group: str = "main"
+    needs: str | None = None  # "logs": listed only for projects with log data; "js": listed, always refused
 
 
 CRAWL_FIELDS: dict[str, FieldDef] = {
@@ -74,12 +79,31 @@ CRAWL_FIELDS: dict[str, FieldDef] = {
         FieldDef("compliant.main_reason", "Non-Compliant Main Reason", "string", group="compliant"),
         FieldDef("canonical.to.equal", "Is Self-Canonical", "boolean", group="canonical"),
         FieldDef("sitemaps.present", "Present in Sitemaps", "boolean", group="sitemaps"),
+        FieldDef("compliant.detailed_reason", "Non-Compliant Detailed Reason", "string", group="compliant"),
         FieldDef("metadata.title.content", "Title", "string", group="metadata"),
+        FieldDef("metadata.description.content", "Meta Description", "string", group="metadata"),
+        FieldDef("metadata.h1.contents", "H1", "string", multiple=True, group="metadata"),
         FieldDef("outlinks_internal.nb.total", "No. of Internal Outlinks", "integer", group="links"),
         FieldDef("outlinks_internal.graph.url", "Internal Outlinks URL", "string", multiple=True, group="links"),
+        FieldDef("inlinks_internal.nb.unique", "No. of Unique Internal Inlinks", "integer", group="inlinks"),
+        FieldDef("internal_page_rank.value", "Internal PageRank", "float", group="internal_page_rank"),
+        FieldDef("internal_page_rank.position", "Internal PageRank Position", "integer", group="internal_page_rank"),
+        FieldDef("internal_page_rank.raw", "Internal PageRank (raw)", "float", group="internal_page_rank"),
+        FieldDef("js.rendering.exec", "JS Rendering Executed", "boolean", group="js", needs="js"),
+        FieldDef(
+            "search_engines.google.crawls.count",
+            "No. of Google Crawls",
+            "integer",
+            group="search_engines",
+            needs="logs",
+        ),
         FieldDef("count_urls_crawl", "No. of Crawled URLs", "integer", kind="metric", agg="count"),
     )
 }
+#: why a listed field is refused (400 + this error_code), by FieldDef.needs: the field list of a crawl names every
+#: field of its schema, but JavaScript rendering is not enabled for any project of this fake
+REFUSED = {"js": (1034, "Feature disabled: JavaScript rendering is not enabled for this project ({field}).")}
+LOG_COLLECTION = "log_analyzer.google"
 GLOBAL_FIELDS = ("url", "segments.pagetype.value")
 GSC_FIELDS: dict[str, FieldDef] = {
     f.slug: f
@@ -119,12 +143,25 @@ def _crawl_getter(crawl: Crawl, slug: str, outlinks_factor: float = 1.0) -> Call
         "compliant.main_reason": c.main_reason,
         "canonical.to.equal": c.canonical_equal,
         "sitemaps.present": c.sitemaps_present,
+        "compliant.detailed_reason": c.detailed_reason,
         "metadata.title.content": c.title,
+        "metadata.description.content": c.description,
+        "metadata.h1.contents": c.h1s,
         "outlinks_internal.nb.total": c.outlinks,
         "outlinks_internal.graph.url": lambda i: [c.urls[t] for t in c.targets(i)],
+        "inlinks_internal.nb.unique": c.inlinks_unique,
+        "internal_page_rank.value": c.pagerank_value,
+        "internal_page_rank.position": c.pagerank_position,
+        "internal_page_rank.raw": c.pagerank_raw,
+        "search_engines.google.crawls.count": c.google_crawls,
         "count_urls_crawl": lambda i: 1,
     }
     return getters[slug]
+
+
+def crawl_fields(site: Site) -> list[FieldDef]:
+    """The crawl fields a project's field list names (log fields only where it has log data)."""
+    return [f for f in CRAWL_FIELDS.values() if f.needs != "logs" or site.spec.logs]
 
 
 def _gsc_getter(crawl: Crawl, slug: str, days: int) -> Callable[[int], Any]:
@@ -398,6 +435,11 @@ def project_collections(site: Site) -> list[dict[str, Any]]:
             {"id": "search_console", "name": "Search Console", "timestamped": True,
              "date_start": site.spec.gsc_start, "date_end": site.spec.gsc_end, "generic_name": "search_console"}
         )  # fmt: skip
+    if site.spec.logs:
+        out.append(
+            {"id": LOG_COLLECTION, "name": "Log Analyzer (Google)", "timestamped": True,
+             "date_start": site.spec.gsc_start, "date_end": site.spec.gsc_end, "generic_name": "log_analyzer"}
+        )  # fmt: skip
     latest = site.latest.slug
     out.append({"id": f"actionboard_ml.{latest}", "name": "ActionBoard ML", "timestamped": False})
     out.append({"id": f"search_engines_orphans.{latest}", "name": "Search Engines Orphans", "timestamped": False})
@@ -516,7 +558,10 @@ def _field(text: Any, ctx: _Ctx) -> Bound:
     if cc and ctx.crawl is not None and text.startswith(cc + "."):
         slug = text[len(cc) + 1 :]
         fdef = CRAWL_FIELDS.get(slug)
-        if fdef is not None:
+        if fdef is not None and (fdef.needs != "logs" or ctx.site.spec.logs):
+            if fdef.needs in REFUSED:
+                code, message = REFUSED[fdef.needs]
+                raise BqlError(code, message.format(field=text))
             return Bound(text, fdef, cc, None, _crawl_getter(ctx.crawl, slug, ctx.outlinks_factor))
     raise BqlError(1029, f"Field {text!r} does not exist in the requested collections.")
 

@@ -22,7 +22,8 @@ The link graph of a crawl:
 
 Projects (`PROJECTS`), all in organisation `example-org` (the demo user's):
 
-- `example.com`: Search Console data; ~70k pages and ~1.9M links at scale 1.0 for analysis 20241108,
+- `example.com`: Search Console data and log data (a `log_analyzer.google` collection, and the crawl field
+  `search_engines.google.crawls.count`); ~70k pages and ~1.9M links at scale 1.0 for analysis 20241108,
   cumulative links cross 1,000,000 between depth 4 and depth 5.
 - `no-gsc.example`: a smaller site without a `search_console` collection.
 - `huge-home.example`: a flat site whose home page plus depth 1 already exceed 1,000,000 links at scale 1.0
@@ -32,6 +33,12 @@ Projects (`PROJECTS`), all in organisation `example-org` (the demo user's):
   depth-1 pages are all categories, so page type cannot split them). At scale 0.05: ~7.5k pages, ~220k links,
   depth 0+1 ~11k.
 
+Page attributes beyond the link graph (what `bql.CRAWL_FIELDS` serves), all functions of the page index:
+HTTP status, compliance and its reasons, canonical, sitemap, title, description, H1s (multiple-valued: a few
+pages have two, error pages none), Botify's internal PageRank (`internal_page_rank.value` on a 0-10 scale,
+`.position` 1 = highest, `.raw` the probability: a real PageRank, damping 0.85, computed over the crawl's whole
+link graph on first use) and unique internal inlinks (`inlinks_internal.nb.unique`, from the same graph).
+
 Every project has the same five analyses (`ANALYSES`): 20241115 (crawling), 20241108, 20241101-2, 20241101
 (success, slightly different sizes) and 20241025 (failed). Only success analyses have pages.
 """
@@ -39,6 +46,7 @@ Every project has the same five analyses (`ANALYSES`): 20241115 (crawling), 2024
 from __future__ import annotations
 
 import bisect
+import math
 import threading
 import zlib
 from array import array
@@ -93,6 +101,7 @@ class SiteSpec:
     gsc: bool = True
     gsc_start: str = "2023-11-01"
     gsc_end: str = "2024-11-17"
+    logs: bool = False  # log files analysed: a log_analyzer.google collection and search_engines.* crawl fields
 
     def __post_init__(self) -> None:
         if not self.depth_sizes or self.depth_sizes[0] != 1:
@@ -139,6 +148,7 @@ EXAMPLE_COM = SiteSpec(
     host="https://www.example.com",
     depth_sizes=(1, 40, 800, 6000, 20000, 25000, 12000, 4000, 1500),
     degree=(41, 36, 32, 30, 30, 28, 25, 20, 0),
+    logs=True,
 )
 NO_GSC = SiteSpec(
     host="https://www.no-gsc.example",
@@ -183,6 +193,9 @@ class Crawl:
         self.n_pages = starts[-1]
         self._seed = _seed(project, analysis.slug, "pages")
         self._link_seed = _seed(project, analysis.slug, "links")
+        self._stats: tuple[list[int], list[float], list[int]] | None = None
+        self._stats_lock = threading.Lock()
+        self._bounds: tuple[float, float] | None = None
         self._build()
 
     # -- construction ---------------------------------------------------------------------------------
@@ -332,8 +345,83 @@ class Crawl:
     def sitemaps_present(self, i: int) -> bool:
         return bool(self.flags[i] & _SITEMAP)
 
+    def detailed_reason(self, i: int) -> str | None:
+        reason = self.main_reason(i)
+        if reason is None:
+            return None
+        if reason == "http_code":
+            return f"http_code: {self.http[i]}"
+        if reason == "noindex":
+            return (
+                "noindex: X-Robots-Tag"
+                if self.ptype[i] == SEARCH and mix(self._seed ^ i) & 1
+                else "noindex: meta robots"
+            )
+        return "canonical: to another URL"
+
     def title(self, i: int) -> str:
         return f"{self.pagetype(i).title()} {i} | {self.spec.host.split('//', 1)[-1]}"
+
+    def _words(self, i: int) -> tuple[str, str]:
+        h = mix(self._seed ^ i)
+        return _WORDS[(h >> 5) % len(_WORDS)], _WORDS[(h >> 11) % len(_WORDS)]
+
+    def description(self, i: int) -> str | None:
+        """The meta description: missing on error pages and on about one page in eight."""
+        if self.http[i] != 200 or (mix(self._seed ^ i) >> 3) % 8 == 0:
+            return None
+        w1, w2 = self._words(i)
+        return f"{w1.title()} and {w2}: our {self.pagetype(i)} page {i}, with delivery options, prices and reviews."
+
+    def h1s(self, i: int) -> list[str]:
+        """The H1 headings (multiple-valued): none on error pages, two on about one page in twenty."""
+        if self.http[i] != 200:
+            return []
+        w1, w2 = self._words(i)
+        first = f"{w1.title()} {w2}"
+        return [first, f"More {w2}"] if (mix(self._seed ^ i) >> 13) % 20 == 0 else [first]
+
+    def google_crawls(self, i: int) -> int | None:
+        """Googlebot hits in the logs over 30 days (`search_engines.google.crawls.count`): shallow and compliant
+        pages are crawled more; None when the project has no log data."""
+        if not self.spec.logs:
+            return None
+        h = mix(self._seed ^ (i * 7919))
+        base = 40 if i == 0 else max(0, 24 - 4 * self.depth(i))
+        if not self.is_compliant(i):
+            base //= 3
+        return 0 if (h >> 9) % 10 == 0 else base + (h >> 17) % (base + 3)
+
+    # -- the whole link graph: unique inlinks and internal PageRank (computed once, on first use) -------
+
+    def _link_stats(self) -> tuple[list[int], list[float], list[int]]:
+        """(unique inlinks, PageRank probability, PageRank position) of every page, from every link of the crawl."""
+        with self._stats_lock:
+            if self._stats is None:
+                self._stats = _pagerank(self)
+            return self._stats
+
+    def inlinks_unique(self, i: int) -> int:
+        """`inlinks_internal.nb.unique`: distinct pages (the page itself left out) that link to page i."""
+        return self._link_stats()[0][i]
+
+    def pagerank_raw(self, i: int) -> float:
+        return self._link_stats()[1][i]
+
+    def pagerank_position(self, i: int) -> int:
+        return self._link_stats()[2][i]
+
+    def pagerank_value(self, i: int) -> float:
+        """Botify's 0-10 scale: the raw PageRank on a log scale from the crawl's lowest (0) to its highest (10)."""
+        raw = self._link_stats()[1]
+        lo, hi = self._pr_bounds()
+        return 0.0 if hi <= lo else round(10 * (math.log(raw[i]) - lo) / (hi - lo), 3)
+
+    def _pr_bounds(self) -> tuple[float, float]:
+        if self._bounds is None:
+            raw = self._link_stats()[1]
+            self._bounds = (math.log(min(raw)), math.log(max(raw)))
+        return self._bounds
 
     # -- links ----------------------------------------------------------------------------------------
 
@@ -418,6 +506,31 @@ class Crawl:
 
     def avg_position(self, i: int) -> float | None:
         return None if self.impr[i] <= 0 else self.pos10[i] / 10
+
+
+def _pagerank(crawl: Crawl, damping: float = 0.85, rounds: int = 40) -> tuple[list[int], list[float], list[int]]:
+    """Unique inlinks and PageRank over every link of a crawl (self-links left out; a page without outlinks
+    spreads its rank evenly), by power iteration with numpy. Positions rank pages by PageRank, ties by index."""
+    import numpy as np
+
+    n = crawl.n_pages
+    counts = np.frombuffer(crawl.outcount, dtype=np.uint32).astype(np.int64)
+    src = np.repeat(np.arange(n, dtype=np.int64), counts)
+    tgt = np.fromiter((t for i in range(n) for t in crawl.targets(i)), dtype=np.int64, count=int(counts.sum()))
+    keep = src != tgt
+    src, tgt = src[keep], tgt[keep]
+    inlinks = np.bincount(tgt, minlength=n)
+    out = np.bincount(src, minlength=n).astype(np.float64)
+    share = np.divide(1.0, out, out=np.zeros(n), where=out > 0)
+    rank = np.full(n, 1.0 / n)
+    for _ in range(rounds):
+        spread = np.bincount(tgt, weights=(rank * share)[src], minlength=n)
+        dangling = rank[out == 0].sum()
+        rank = (1 - damping) / n + damping * (spread + dangling / n)
+    order = np.lexsort((np.arange(n), -rank))
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(1, n + 1)
+    return inlinks.tolist(), [float(f"{r:.6g}") for r in rank.tolist()], position.tolist()
 
 
 def _coprime_strides(m: int) -> tuple[int, ...]:

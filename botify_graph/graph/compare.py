@@ -4,6 +4,9 @@ losers, depth changes.
 Both exports are read in blocks and their URLs dictionary-encoded into ONE vocabulary (`encode.encode_graphs`),
 so a page is the same int32 id in both crawls and a link is one int64 (source id * pages + target id). Every
 comparison is then numpy set operations on integers: two 1M-link files take a few hundred MB, not gigabytes.
+Only the two sorted sets of distinct links are held whole (8 bytes per distinct link); the links in file order
+are turned into keys a million at a time, to find the first added and removed ones (a scan that stops as soon
+as it has them) and to test membership, so two 10M-link crawls stay around a gigabyte at the peak.
 
 Counting rules: links are compared as distinct (source, target) pairs, self-loops left out; a page exists in
 a crawl when its links or its meta file name it; inbound links count link rows (as in the summary); gained
@@ -18,15 +21,18 @@ When one of them lacks it (exported with other fields), the diff says so rather 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .encode import DEFAULT_BLOCK_SIZE, EncodedGraph, encode_graphs, isin_sorted, sorted_unique, to_plain, top_ids
+from .encode import DEFAULT_BLOCK_SIZE, EncodedGraph, encode_graphs, isin_sorted, to_plain, top_ids
 
 __all__ = ["NO_DEPTH", "GraphDiff", "compare_graphs"]
+
+_EMPTY = np.empty(0, dtype=np.int64)
 
 NO_DEPTH = (
     "Depth changes need a 'depth' column in both meta files; at least one of these exports was made without "
@@ -69,21 +75,41 @@ class GraphDiff:
         return to_plain(dataclasses.asdict(self))
 
 
-def _unique_links(g: EncodedGraph) -> tuple[np.ndarray, np.ndarray]:
-    """(link keys in file order, self-loops left out; the sorted distinct keys)."""
-    keys = g.link_keys(drop_self_loops=True)
-    return keys, sorted_unique(keys.copy())
+_STEP = 1 << 20  # links turned into keys at once, when the file order matters
 
 
-def _first_in_order(keys: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
-    """The first k distinct keys of `keys[mask]`, in file order."""
-    chosen = keys[mask]
-    span = 64 * max(k, 1)
-    while True:
-        head = list(dict.fromkeys(chosen[:span].tolist()))[:k]
-        if len(head) >= k or span >= len(chosen):
-            return np.array(head, dtype=np.int64)
-        span *= 4
+def _unique_links(g: EncodedGraph) -> np.ndarray:
+    """The sorted distinct link keys (self-loops left out)."""
+    return g.link_set(drop_self_loops=True)
+
+
+def _keys_in_order(g: EncodedGraph, n: int) -> Iterator[np.ndarray]:
+    """The link keys (self-loops left out) in file order, `_STEP` rows at a time."""
+    for start in range(0, len(g.src), _STEP):
+        s, t = g.src[start : start + _STEP], g.tgt[start : start + _STEP]
+        keep = s != t
+        keys = s[keep].astype(np.int64)
+        keys *= n
+        keys += t[keep]
+        yield keys
+
+
+def _first_missing(g: EncodedGraph, other: np.ndarray, n: int, k: int) -> np.ndarray:
+    """The first k distinct link keys of `g` (file order) that are not in the sorted set `other`."""
+    found: dict[int, None] = {}
+    for keys in _keys_in_order(g, n):
+        for key in keys[~isin_sorted(keys, other)].tolist():
+            found.setdefault(key)
+            if len(found) >= k:
+                return np.array(list(found), dtype=np.int64)
+    return np.array(list(found), dtype=np.int64)
+
+
+def _count_in(values: np.ndarray, sorted_set: np.ndarray) -> int:
+    """How many of `values` are in `sorted_set`, a million at a time (bounded temporaries)."""
+    return sum(
+        int(np.count_nonzero(isin_sorted(values[i : i + _STEP], sorted_set))) for i in range(0, len(values), _STEP)
+    )
 
 
 def _links_sample(g: EncodedGraph, keys: np.ndarray, n: int) -> list[dict[str, str]]:
@@ -105,11 +131,9 @@ def compare_graphs(
     """Compare two link graphs (each a links CSV and optionally its meta CSV) and return what changed."""
     old, new = encode_graphs([(old_links, old_meta), (new_links, new_meta)], block_size=block_size)
     n = max(old.size, 1)
-    old_keys, old_set = _unique_links(old)
-    new_keys, new_set = _unique_links(new)
-    added_mask = ~isin_sorted(new_keys, old_set)
-    removed_mask = ~isin_sorted(old_keys, new_set)
-    kept = int(np.count_nonzero(isin_sorted(new_set, old_set)))
+    old_set = _unique_links(old)
+    new_set = _unique_links(new)
+    kept = _count_in(new_set, old_set)
 
     old_pages, new_pages = old.pages_mask(), new.pages_mask()
     appeared, disappeared, both = new_pages & ~old_pages, old_pages & ~new_pages, old_pages & new_pages
@@ -139,8 +163,8 @@ def compare_graphs(
         pages_disappeared=int(disappeared.sum()),
         pages_kept=int(both.sum()),
         top=top,
-        added_sample=_links_sample(new, _first_in_order(new_keys, added_mask, top), n),
-        removed_sample=_links_sample(old, _first_in_order(old_keys, removed_mask, top), n),
+        added_sample=_links_sample(new, _first_missing(new, old_set, n, top) if top > 0 else _EMPTY, n),
+        removed_sample=_links_sample(old, _first_missing(old, new_set, n, top) if top > 0 else _EMPTY, n),
         appeared_sample=rows(top_ids(new_in, new.urls, top, appeared)),
         disappeared_sample=rows(top_ids(old_in, old.urls, top, disappeared)),
         gained=rows(top_ids(change, old.urls, top, both & (change > 0))),

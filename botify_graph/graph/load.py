@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,8 +34,28 @@ def _nodes_frame(g: EncodedGraph, drop_self_loops: bool) -> pd.DataFrame:
             data[c] = pd.arrays.BooleanArray(flag == 1, flag < 0)
         for c, numbers in g.meta.numbers.items():
             missing = np.isnan(numbers)
-            data[c] = pd.arrays.IntegerArray(np.where(missing, 0, numbers).round().astype(np.int64), missing)
-    return pd.DataFrame(data)
+            whole = bool(np.all(np.mod(numbers[~missing], 1) == 0))
+            if whole:
+                data[c] = pd.arrays.IntegerArray(np.where(missing, 0, numbers).astype(np.int64), missing)
+            else:
+                data[c] = pd.arrays.FloatingArray(np.where(missing, 0.0, numbers), missing)
+        for c, cat in g.meta.categories.items():
+            data[c] = pd.Categorical.from_codes(cat.codes, categories=_unique_labels(cat.labels))
+    order = ["id", "in_links", "out_links", "in_meta"] + [c for c in g.meta.columns] if g.meta is not None else []
+    frame = pd.DataFrame(data)
+    return frame[[c for c in order if c in frame]] if order else frame
+
+
+def _unique_labels(labels: list[str]) -> list[str]:
+    """Category labels for pandas, which refuses duplicates (the unused empty label is made unique)."""
+    seen: set[str] = set()
+    out = []
+    for label in labels:
+        while label in seen:
+            label += " "
+        seen.add(label)
+        out.append(label)
+    return out
 
 
 def load_graph(
@@ -49,12 +68,14 @@ def load_graph(
     """Load an export as a networkx DiGraph (node attributes from meta) or as (edges_df, nodes_df) frames.
 
     networkx: one edge per distinct (source, target), its `weight` the number of link rows; nodes carry the
-    meta fields (booleans as bool, impressions/clicks as int; missing values are left out). Self-loops are
+    meta file's columns (booleans as bool, whole numbers as int, other numbers as float, text as str;
+    missing values are left out). Self-loops are
     kept unless `drop_self_loops`. Mind the memory: networkx needs about 1 KB per edge.
 
     pandas: `edges_df` is the links file as read by pandas' pyarrow engine (columns source, target, every
     row, self-loops included unless dropped); `nodes_df` has one row per page: id, in_links, out_links (self-
-    loops excluded when dropped), and in_meta plus the meta fields when a meta file is given.
+    loops excluded when dropped), and in_meta plus every column of the meta file (in its order) when one is given:
+    flags as boolean, whole numbers as Int64, other numbers as Float64, text as categories.
     """
     if as_ not in ("networkx", "pandas"):
         raise ConfigError(f"as_ must be 'networkx' or 'pandas', not {as_!r}.")
@@ -86,15 +107,6 @@ def _networkx(g: EncodedGraph, drop_self_loops: bool) -> nx.DiGraph:
     meta = g.meta
     if meta is not None:
         for page in np.flatnonzero(meta.present).tolist():
-            attrs: dict[str, Any] = {}
-            label = meta.pagetype_of(page)
-            if label is not None:
-                attrs["pagetype"] = label
-            for c, flag in meta.flags.items():
-                if flag[page] >= 0:
-                    attrs[c] = bool(flag[page])
-            for c, numbers in meta.numbers.items():
-                if not math.isnan(numbers[page]):
-                    attrs[c] = int(numbers[page])
+            attrs = {c: v for c in meta.columns if (v := meta.value(c, page)) is not None}
             graph.nodes[urls[page]].update(attrs)
     return graph

@@ -9,6 +9,17 @@ Counting rules, said once here and in every report:
   the others have no outlinks in the export by construction. In-degree statistics cover every page.
 - Orphans (at this depth) are pages of the meta file that receive no link in the links file.
 
+Opportunities (`opportunities`), from whatever columns the meta file has, each a count and the first `top`
+pages by traffic (clicks when the file has them, else impressions; ties by URL):
+
+- under-linked: pages with traffic whose internal inlinks are at most the median of the meta file's pages
+  (inlinks: Botify's `inlinks_internal_nb_unique` over the whole crawl when exported, else the inbound links
+  of the links file);
+- low internal PageRank (when `internal_page_rank` is exported): pages with traffic whose PageRank is at most
+  the median;
+- deep pages that earn traffic: depth >= DEEP_DEPTH with traffic (and their share of all traffic);
+- compliant pages no link in the links file reaches (compliant orphans at this depth).
+
 degrees = numpy bincounts of page ids; distinct links = an in-place sort of (source id * pages + target id).
 `render.markdown` and `render.html` turn a GraphSummary into reports; `reports` writes them.
 """
@@ -16,7 +27,6 @@ degrees = numpy bincounts of page ids; distinct links = an in-place sort of (sou
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,10 +35,10 @@ import numpy as np
 
 from .encode import (
     DEFAULT_BLOCK_SIZE,
+    DEFAULT_COLUMNS,
     NONE_LABEL,
     EncodedGraph,
     encode_graph,
-    sorted_unique,
     to_plain,
     top_ids,
 )
@@ -36,7 +46,20 @@ from .encode import (
 if TYPE_CHECKING:  # pragma: no cover
     from ..depth import DepthChoice
 
-__all__ = ["DegreeStats", "GraphSummary", "degree_stats", "summarize", "summarize_encoded"]
+__all__ = [
+    "DEEP_DEPTH",
+    "DegreeStats",
+    "GraphSummary",
+    "degree_stats",
+    "opportunities",
+    "summarize",
+    "summarize_encoded",
+]
+
+DEEP_DEPTH = 4  # a page at this click depth or deeper is "deep"
+TRAFFIC_COLUMNS = ("clicks", "impressions")  # ranked by the first the meta file has
+BOTIFY_INLINKS = "inlinks_internal_nb_unique"  # the column of inlinks_internal.nb.unique (fields.column_name)
+PAGERANK = "internal_page_rank"  # the column of internal_page_rank.value
 
 
 @dataclass(frozen=True)
@@ -116,6 +139,9 @@ class GraphSummary:
     depth_limit: int | None = None
     depth_expected_edges: int | None = None
     depth_table: list[dict[str, Any]] | None = None  # DepthChoice.table(): depth, edges, cumulative, fits, chosen
+    opportunities: dict[str, Any] | None = None  # see the module docstring; None without a meta file
+    gsc_period: list[str] | None = None  # the Search Console dates the meta file's numbers sum, when known
+    gsc_note: str = ""  # why those dates differ from the period asked for
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,20 +149,16 @@ class GraphSummary:
         return to_plain(dataclasses.asdict(self))
 
 
-def _share(part: int, whole: int) -> float | None:
+def _share(part: float, whole: float) -> float | None:
     return round(part / whole, 6) if whole else None
 
 
 def _page_row(g: EncodedGraph, page: int, inbound: np.ndarray, outbound: np.ndarray) -> dict[str, Any]:
+    """url, inbound, outbound and the default fields' columns (other columns would make the tables too wide)."""
     row: dict[str, Any] = {"url": g.url(page), "inbound": int(inbound[page]), "outbound": int(outbound[page])}
     if g.meta is not None:
-        if g.meta.pagetype is not None:
-            row["pagetype"] = g.meta.pagetype_of(page)
-        for c, values in g.meta.flags.items():
-            row[c] = None if values[page] < 0 else bool(values[page])
-        for c, numbers in g.meta.numbers.items():
-            v = numbers[page]
-            row[c] = None if math.isnan(v) else int(v) if float(v).is_integer() else float(v)
+        for c in (c for c in g.meta.columns if c in DEFAULT_COLUMNS):
+            row[c] = g.meta.value(c, page)
     return row
 
 
@@ -148,22 +170,32 @@ def summarize(
     drop_self_loops: bool = True,
     depth: DepthChoice | None = None,
     block_size: int = DEFAULT_BLOCK_SIZE,
+    gsc_period: tuple[str, str] | list[str] | None = None,
+    gsc_note: str = "",
 ) -> GraphSummary:
-    """Summarise a links export (and its meta file) by streaming them; pass the DepthChoice to add its table."""
+    """Summarise a links export (and its meta file) by streaming them; pass the DepthChoice to add its table and
+    the Search Console dates (`ExportResult.gsc_period`) to say which days the numbers sum."""
     graph = encode_graph(links_path, meta_path, block_size=block_size)
-    return summarize_encoded(graph, top=top, drop_self_loops=drop_self_loops, depth=depth)
+    return summarize_encoded(
+        graph, top=top, drop_self_loops=drop_self_loops, depth=depth, gsc_period=gsc_period, gsc_note=gsc_note
+    )
 
 
 def summarize_encoded(
-    g: EncodedGraph, *, top: int = 20, drop_self_loops: bool = True, depth: DepthChoice | None = None
+    g: EncodedGraph,
+    *,
+    top: int = 20,
+    drop_self_loops: bool = True,
+    depth: DepthChoice | None = None,
+    gsc_period: tuple[str, str] | list[str] | None = None,
+    gsc_note: str = "",
 ) -> GraphSummary:
     """Summarise an already encoded graph (see `summarize`)."""
     n = g.size
     loops = int(np.count_nonzero(g.src == g.tgt))
-    s, t = g.links(drop_self_loops)
-    inbound = np.bincount(t, minlength=n)
-    outbound = np.bincount(s, minlength=n)
-    unique = len(sorted_unique(g.link_keys(drop_self_loops)))
+    inbound, outbound = g.degrees(drop_self_loops)
+    counted = len(g.src) - (loops if drop_self_loops else 0)
+    unique = len(g.link_set(drop_self_loops))
     is_source = np.bincount(g.src, minlength=n) > 0
     in_links = np.zeros(n, dtype=bool)
     in_links[g.src] = True
@@ -177,9 +209,9 @@ def summarize_encoded(
         edges=len(g.src),
         self_loops=loops,
         self_loops_dropped=drop_self_loops,
-        edges_counted=len(s),
+        edges_counted=counted,
         unique_edges=unique,
-        duplicate_edges=len(s) - unique,
+        duplicate_edges=counted - unique,
         source_pages=int(is_source.sum()),
         in_degree=degree_stats(inbound, "pages of links ∪ meta"),
         out_degree=degree_stats(outbound[is_source], "pages that appear as a source"),
@@ -193,6 +225,9 @@ def summarize_encoded(
     )
     if g.meta is not None:
         _add_meta(summary, g, inbound, outbound, in_links, top)
+        summary.opportunities = opportunities(g, inbound, top)
+        if gsc_period is not None:
+            summary.gsc_period, summary.gsc_note = list(gsc_period), gsc_note
     if depth is not None:
         summary.chosen_depth = depth.depth
         summary.depth_limit = depth.max_edges
@@ -273,3 +308,70 @@ def _add_meta(
             "links_to_non_compliant": to_non,
             "links_to_non_compliant_share": _share(to_non, summary.edges_counted),
         }
+
+
+def _first(meta: Any, names: tuple[str, ...]) -> str | None:
+    return next((c for c in names if c in meta.numbers and not np.isnan(meta.numbers[c]).all()), None)
+
+
+def _rows(g: EncodedGraph, pages: np.ndarray, inbound: np.ndarray, columns: list[str]) -> list[dict[str, Any]]:
+    meta = g.meta
+    assert meta is not None
+    urls = g.url_list(pages)
+    out = []
+    for page, url in zip(pages.tolist(), urls, strict=True):
+        row: dict[str, Any] = {"url": url, "inbound": int(inbound[page])}
+        row.update((c, meta.value(c, page)) for c in columns)
+        out.append(row)
+    return out
+
+
+def opportunities(g: EncodedGraph, inbound: np.ndarray, top: int = 20) -> dict[str, Any] | None:
+    """Pages that deserve more internal links, from the meta file's columns (see the module docstring)."""
+    meta = g.meta
+    if meta is None:
+        return None
+    present = meta.present
+    traffic_col = _first(meta, TRAFFIC_COLUMNS)
+    botify_inlinks = BOTIFY_INLINKS if BOTIFY_INLINKS in meta.numbers else None
+    pagerank = PAGERANK if PAGERANK in meta.numbers else None
+    shown = [c for c in ("pagetype", "depth", *TRAFFIC_COLUMNS, BOTIFY_INLINKS, PAGERANK) if meta.kind(c)]
+    out: dict[str, Any] = {"traffic": traffic_col, "inlinks": botify_inlinks or "inbound", "columns": shown}
+
+    def ranked(mask: np.ndarray) -> dict[str, Any]:
+        score = np.nan_to_num(meta.numbers[traffic_col], nan=-1.0) if traffic_col else np.zeros(g.size)
+        return {
+            "pages": int(np.count_nonzero(mask)),
+            "sample": _rows(g, top_ids(score, g.urls, top, mask), inbound, shown),
+        }
+
+    if traffic_col is not None:
+        traffic = np.nan_to_num(meta.numbers[traffic_col], nan=0.0)
+        earns = present & (traffic > 0)
+        links = meta.numbers[botify_inlinks] if botify_inlinks else inbound.astype(np.float64)
+        known = present & ~np.isnan(links)
+        few = float(np.median(links[known])) if known.any() else 0.0
+        out["few_inlinks"] = few
+        out["under_linked"] = ranked(earns & known & (links <= few))
+        if pagerank:
+            pr = meta.numbers[pagerank]
+            rated = present & ~np.isnan(pr)
+            low = float(np.median(pr[rated])) if rated.any() else 0.0
+            out["low_pagerank"] = {"threshold": low, **ranked(earns & rated & (pr <= low))}
+        if "depth" in meta.numbers:
+            deep = earns & (np.nan_to_num(meta.numbers["depth"], nan=-1.0) >= DEEP_DEPTH)
+            total = float(traffic[present].sum())
+            out["deep"] = {
+                "min_depth": DEEP_DEPTH,
+                "traffic": _plain(float(traffic[deep].sum())),
+                "share": _share(float(traffic[deep].sum()), total) if total else None,
+                **ranked(deep),
+            }
+    if "is_compliant" in meta.flags:
+        out["unlinked_compliant"] = ranked(present & (meta.flags["is_compliant"] == 1) & (inbound == 0))
+    parts = ("under_linked", "low_pagerank", "deep", "unlinked_compliant")
+    return out if any(k in out for k in parts) else None
+
+
+def _plain(v: float) -> int | float:
+    return int(v) if float(v).is_integer() else v

@@ -80,7 +80,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], keys: Sequence
 
 def _pages(rows: list[dict[str, Any]]) -> Table:
     """Rows of pages (url, inbound, outbound, then the meta fields), their JSON keys as column names."""
-    first = ["url", "inbound", "outbound"]
+    first = [k for k in ("url", "inbound", "outbound") if not rows or k in rows[0]]
     keys = first + [k for k in (rows[0] if rows else {}) if k not in first]
     return _table(keys, [[r.get(k) for k in keys] for r in rows], keys)
 
@@ -109,7 +109,11 @@ def summary_document(s: GraphSummary) -> list[Block]:
     if s.pages_in_meta is not None:
         counts += [[label, values[key]] for key, label in L.META_COUNTS.items()]
     files = [(L.LINKS_FILE, s.links_file)] + ([(L.META_FILE, s.meta_file)] if s.meta_file else [])
-    out: list[Block] = [Heading(L.SUMMARY_TITLE, 1), Files(tuple(files)), _table(L.COUNT_HEADERS, counts)]
+    out: list[Block] = [Heading(L.SUMMARY_TITLE, 1), Files(tuple(files))]
+    if s.gsc_period:
+        line = L.GSC_PERIOD_LINE.format(start=s.gsc_period[0], end=s.gsc_period[1])
+        out.append(Paragraph(line + (f" {s.gsc_note}" if s.gsc_note else "")))
+    out.append(_table(L.COUNT_HEADERS, counts))
     if s.depth_table and s.depth_limit is not None:
         rows = [(int(r["depth"]), int(r["cumulative"]), bool(r["fits"]), bool(r["chosen"])) for r in s.depth_table]
         out += [
@@ -145,7 +149,42 @@ def summary_document(s: GraphSummary) -> list[Block]:
         c = s.compliance
         rows_c = [[label, pct(c[k]) if k.endswith("_share") else c[k]] for k, label in L.COMPLIANCE.items()]
         out += [Heading(L.COMPLIANCE_HEADING), _table(L.COMPLIANCE_HEADERS, rows_c)]
+    if s.opportunities is not None:
+        out += _opportunities(s.opportunities)
     return out + _notes(s.notes)
+
+
+def _opportunities(o: dict[str, Any]) -> list[Block]:
+    """The opportunities section: one sub-heading, sentence and table of pages per kind the columns allow."""
+    traffic = o.get("traffic")
+    first = L.OPP_FIRST if traffic else L.OPP_FIRST_BY_URL
+    out: list[Block] = [Heading(L.OPPORTUNITIES_HEADING)]
+    if traffic is None:
+        out.append(Paragraph(L.OPP_NO_TRAFFIC))
+
+    def part(title: str, line: str, data: dict[str, Any]) -> None:
+        out.extend([Heading(title, 3), Paragraph(line)])
+        if data["sample"]:
+            out.extend([Paragraph(first.format(n=len(data["sample"]), traffic=traffic)), _pages(data["sample"])])
+
+    if "under_linked" in o:
+        d = o["under_linked"]
+        inlinks = L.OPP_INLINKS.get(o["inlinks"], o["inlinks"])
+        line = L.OPP_UNDER_LINKED_LINE.format(pages=d["pages"], traffic=traffic, few=o["few_inlinks"], inlinks=inlinks)
+        part(L.OPP_UNDER_LINKED, line, d)
+    if "low_pagerank" in o:
+        d = o["low_pagerank"]
+        part(L.OPP_LOW_PAGERANK, L.OPP_LOW_PAGERANK_LINE.format(traffic=traffic, **d), d)
+    if "deep" in o:
+        d = o["deep"]
+        line = L.OPP_DEEP_LINE.format(
+            pages=d["pages"], min_depth=d["min_depth"], total=d["traffic"], traffic=traffic, share=pct(d["share"])
+        )
+        part(L.OPP_DEEP, line, d)
+    if "unlinked_compliant" in o:
+        d = o["unlinked_compliant"]
+        part(L.OPP_UNLINKED, L.OPP_UNLINKED_LINE.format(pages=d["pages"]), d)
+    return out
 
 
 def diff_document(d: GraphDiff) -> list[Block]:

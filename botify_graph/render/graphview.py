@@ -1,8 +1,9 @@
 """The interactive graph view as one self-contained HTML page: a canvas, a small force layout, no network.
 
-`graph.sample` picks the pages and links; this module colours them (by page type or a flag), sizes them
-(by inbound links or impressions), words the caption and writes the page around `assets/graphview.js`
-and `assets/graphview.css` (package files, read at run time). `widgets.graph_view` shows the page in an
+`graph.sample` picks the pages and links; this module colours them (by any column of the meta file: a category
+or flag by its values, a number by five ranges of it), sizes them (by inbound links or any number column),
+words the caption and writes the page around `assets/graphview.js` and `assets/graphview.css` (package
+files, read at run time). `widgets.graph_view` shows the page in an
 iframe; `reports` writes it to `_graph.html`.
 
 Why our own view rather than the `cosmograph` widget, and what else exists (November 2026):
@@ -31,55 +32,76 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..graph.encode import FLAG_COLUMNS, EncodedGraph, encode_graph
-from ..graph.sample import view_sample
+from ..graph.encode import EncodedGraph, encode_graph
+from ..graph.sample import colour_keys, view_sample
 from . import labels as L
+from .formats import compact
 from .html import asset_text
 
-__all__ = ["PALETTE", "graph_view_data", "graph_view_html"]
+__all__ = ["PALETTE", "RAMP", "graph_view_data", "graph_view_html"]
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
+RAMP = ("#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c")  # low → high, for a number column
 OTHER_COLOR, UNKNOWN_COLOR = "#8c939a", "#c9ced3"
 _FLAG_COLORS = {L.VIEW_FLAG[1]: PALETTE[4], L.VIEW_FLAG[0]: PALETTE[2], L.VIEW_FLAG[-1]: OTHER_COLOR}
 _CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
 
 
-def _groups(g: EncodedGraph, pages: Sequence[int], color_by: str | None) -> tuple[list[int], list[dict[str, Any]], str]:
-    """(group index per shown page, groups [{label, color, pages}], what the colour means)."""
-    meta = g.meta
-    if (
-        color_by is None
-        or meta is None
-        or (color_by != "pagetype" and color_by not in meta.flags)
-        or (color_by == "pagetype" and meta.pagetype is None)
-    ):
-        return [0] * len(pages), [{"label": L.VIEW_ALL_PAGES, "color": PALETTE[0], "pages": len(pages)}], "none"
-    unknown = L.VIEW_NOT_IN_META
-    if color_by == "pagetype":
-        labels = [meta.pagetype_of(p) or unknown for p in pages]
+def _groups(
+    g: EncodedGraph, pages: Sequence[int], color_by: str | None
+) -> tuple[list[int], list[dict[str, Any]], str, list[str]]:
+    """(group index per shown page, groups [{label, color, pages}], what the colour means, notes)."""
+    keys = colour_keys(g, list(pages), color_by)
+    if keys.kind is None or color_by is None:
+        notes = [L.VIEW_NO_COLOUR_COLUMN.format(column=color_by)] if color_by and color_by != "pagetype" else []
+        one = [{"label": L.VIEW_ALL_PAGES, "color": PALETTE[0], "pages": len(pages)}]
+        return [0] * len(pages), one, "none", notes
+    unknown, missing = L.VIEW_NOT_IN_META, L.VIEW_FLAG[-1]  # no meta row; a row without a value
+    order: list[str] | None = None  # a fixed legend order (flags, number ranges), else by count
+    colours: dict[str, str] = {}
+    if keys.kind == "flag":
+        labels = [
+            L.VIEW_FLAG.get(int(v), missing) if p else unknown for v, p in zip(keys.values, keys.present, strict=True)
+        ]
+        order, colours = list(L.VIEW_FLAG.values()), _FLAG_COLORS
+    elif keys.kind == "number":
+        order = [
+            L.VIEW_BIN_ONE.format(value=compact(lo))
+            if lo == hi
+            else L.VIEW_BIN.format(low=compact(lo), high=compact(hi))
+            for lo, hi in keys.ranges
+        ]
+        labels = [
+            order[int(v)] if int(v) >= 0 else (missing if p else unknown)
+            for v, p in zip(keys.values, keys.present, strict=True)
+        ]
+        colours = dict(zip(order, RAMP[len(RAMP) - len(order) :] if len(order) < len(RAMP) else RAMP, strict=False))
     else:
-        flag = meta.flags[color_by]
-        labels = [unknown if not meta.present[p] else L.VIEW_FLAG.get(int(flag[p]), L.VIEW_FLAG[-1]) for p in pages]
+        labels = [
+            str(v) if v is not None else (missing if p else unknown)
+            for v, p in zip(keys.values, keys.present, strict=True)
+        ]
     counts: dict[str, int] = {}
     for label in labels:
         counts[label] = counts.get(label, 0) + 1
-    if color_by in FLAG_COLUMNS:
-        named = [lb for lb in L.VIEW_FLAG.values() if lb in counts]
+    if order is not None:
+        shown, rest = [lb for lb in dict.fromkeys(order) if lb in counts], []
     else:
-        named = [lb for lb in sorted(counts, key=lambda lb: (-counts[lb], lb)) if lb != unknown]
-    shown, rest = named[: len(PALETTE)], named[len(PALETTE) :]
+        named = [lb for lb in sorted(counts, key=lambda lb: (-counts[lb], lb)) if lb not in (unknown, missing)]
+        shown, rest = named[: len(PALETTE)], named[len(PALETTE) :]
     groups: list[dict[str, Any]] = [
-        {"label": lb, "color": _FLAG_COLORS[lb] if color_by in FLAG_COLUMNS else PALETTE[i], "pages": counts[lb]}
+        {"label": lb, "color": colours.get(lb, PALETTE[i % len(PALETTE)]), "pages": counts[lb]}
         for i, lb in enumerate(shown)
     ]
     index = {grp["label"]: i for i, grp in enumerate(groups)}
     if rest:
         index.update({lb: len(groups) for lb in rest})
         groups.append({"label": L.VIEW_OTHER, "color": OTHER_COLOR, "pages": sum(counts[lb] for lb in rest)})
-    if unknown in counts:
-        index[unknown] = len(groups)
-        groups.append({"label": unknown, "color": UNKNOWN_COLOR, "pages": counts[unknown]})
-    return [index[lb] for lb in labels], groups, color_by
+    for label in (missing, unknown):
+        if label in counts and label not in index:
+            index[label] = len(groups)
+            groups.append({"label": label, "color": UNKNOWN_COLOR, "pages": counts[label]})
+    return [index[lb] for lb in labels], groups, color_by, []
 
 
 def graph_view_data(
@@ -93,13 +115,13 @@ def graph_view_data(
     """What the view draws: the most-linked pages (all if they fit), the links among them, groups and sizes."""
     view = view_sample(g, max_nodes=max_nodes, max_links=max_links, size_by=size_by)
     notes = []
-    if size_by == "impressions" and view.sized_by != "impressions":
-        notes.append(L.VIEW_NO_IMPRESSIONS)
-    elif size_by not in L.VIEW_SIZE_BY:
-        notes.append(L.VIEW_UNKNOWN_SIZE.format(size_by=size_by))
+    if view.sized_by != size_by:
+        kind = g.meta.kind(size_by) if g.meta is not None else None
+        notes.append((L.VIEW_NO_COLUMN if kind is None else L.VIEW_NOT_A_NUMBER).format(column=size_by))
     vmax = max(view.size, default=0.0)
     radius = [2.5 + 9.0 * math.sqrt(v / vmax) if vmax > 0 else 3.0 for v in view.size]
-    group, groups, colour = _groups(g, view.pages, color_by)
+    group, groups, colour, colour_notes = _groups(g, view.pages, color_by)
+    notes += colour_notes
     shown, among, drawn = len(view.pages), view.links_among, view.links_drawn
     caption = (
         L.VIEW_PAGES.format(shown=shown, total=view.pages_total)
@@ -118,17 +140,22 @@ def graph_view_data(
             "r": [round(r, 2) for r in radius],
             "inbound": view.inbound,
             "impressions": view.impressions,
+            "value": view.size_values,  # the sized column's values (None when sized by inbound links)
         },
         "links": view.links,
         "groups": groups,
         "color_by": colour,
-        "size_by": L.VIEW_SIZE_BY[view.sized_by],
+        "size_by": L.VIEW_SIZE_BY.get(view.sized_by, view.sized_by),
         "sample": view.sample,
         "pages_total": view.pages_total,
         "links_total": among,
         "caption": caption,
         "notes": notes,
-        "words": {"inbound": L.VIEW_SIZE_BY["inbound"], "impressions": L.VIEW_SIZE_BY["impressions"]},
+        "words": {
+            "inbound": L.VIEW_SIZE_BY["inbound"],
+            "impressions": L.VIEW_SIZE_BY["impressions"],
+            "value": L.VIEW_SIZE_BY.get(view.sized_by, view.sized_by),
+        },
     }
 
 

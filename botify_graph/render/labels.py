@@ -98,6 +98,33 @@ KEPT_HEADING = "Earlier exports of this analysis, kept beside it"
 SETTINGS = "limit {limit:,} · {fields}"  # the settings an export was requested with
 FIELD_COUNT = {True: "{n} field", False: "{n} fields"}  # by n == 1
 
+GSC_PERIOD_LINE = "Search Console numbers (impressions, clicks, …) cover {start} to {end}."
+
+OPPORTUNITIES_HEADING = "Opportunities: pages that deserve more internal links"
+#: how the inlinks were counted, by GraphSummary.opportunities["inlinks"]
+OPP_INLINKS = {
+    "inbound": "inbound links in the links file",
+    "inlinks_internal_nb_unique": "Botify's unique internal inlinks over the whole crawl",
+}
+OPP_UNDER_LINKED = "Traffic but few internal inlinks"
+OPP_UNDER_LINKED_LINE = (
+    "{pages:,} pages earn {traffic} yet have at most {few:g} internal inlinks (the median page's; {inlinks})."
+)
+OPP_LOW_PAGERANK = "Traffic but a low internal PageRank"
+OPP_LOW_PAGERANK_LINE = (
+    "{pages:,} pages earn {traffic} with an internal PageRank of at most {threshold:g} (the median)."
+)
+OPP_DEEP = "Deep pages that earn traffic"
+OPP_DEEP_LINE = "{pages:,} pages at depth {min_depth} or deeper earn {total:,} {traffic} ({share} of all)."
+OPP_UNLINKED = "Compliant pages no link reaches"
+OPP_UNLINKED_LINE = (
+    "{pages:,} compliant pages receive no link in the links file (they may be linked from pages deeper than the "
+    "exported depth)."
+)
+OPP_FIRST = "First {n} by {traffic}:"
+OPP_FIRST_BY_URL = "First {n} by URL:"
+OPP_NO_TRAFFIC = "No clicks or impressions in the meta file: export them to see which pages with traffic lack links."
+
 # -- what changed between two crawls -------------------------------------------------------------------------
 DIFF_TITLE = "What changed: {old} → {new}"
 DIFF_FILES = ("old", "new")
@@ -141,10 +168,13 @@ VIEW_SAMPLE = " — a sample: the view shows at most {max_nodes:,} pages and {ma
 VIEW_COLOUR = "Colour: {what}. "
 VIEW_SIZE = "Size: {what}. "
 VIEW_HELP = "Scroll to zoom, drag to pan, hover for the URL, click to pin it, double-click to fit."
-VIEW_COLOUR_BY = {"pagetype": "page type"}  # a flag column is named as it is
-VIEW_SIZE_BY = {"inbound": "inbound links", "impressions": "impressions"}
-VIEW_NO_IMPRESSIONS = "No impressions in the meta file: sized by inbound links."
-VIEW_UNKNOWN_SIZE = "Unknown size_by {size_by!r}: sized by inbound links."
+VIEW_COLOUR_BY = {"pagetype": "page type"}  # any other column is named as it is
+VIEW_SIZE_BY = {"inbound": "inbound links", "impressions": "impressions"}  # any other column is named as it is
+VIEW_NO_COLUMN = "No {column} in the meta file: sized by inbound links."
+VIEW_NOT_A_NUMBER = "{column} is not a number: sized by inbound links."
+VIEW_NO_COLOUR_COLUMN = "No {column} in the meta file: pages are not coloured."
+VIEW_BIN = "{low} to {high}"  # a range of a number column, when pages are coloured by it
+VIEW_BIN_ONE = "{value}"
 VIEW_ALL_PAGES = "page"  # the one group when pages are not coloured
 VIEW_OTHER = "other"  # page types beyond the palette
 VIEW_NOT_IN_META = "(not in meta)"
@@ -186,3 +216,19 @@ BATCH_STEPS = {
     "compare": "comparing",
     "done": "done",
 }
+
+# -- the field catalogue (botify-graph fields, the wizard's Fields card) --------------------------------------
+CATALOG_TITLE = "Fields of {project}, analysis {analysis}"
+CATALOG_COLUMNS = ("field (for --fields)", "group", "type", "column")
+CATALOG_DEFAULT = "default"  # marks the seven defaults the analysis has
+CATALOG_DEPRECATED = "deprecated"
+CATALOG_GSC = (
+    "Search Console data: {start} to {end} (--gsc-period picks the days; default: {days} ending at the crawl)."
+)
+CATALOG_NO_GSC = "No Search Console data in this project."
+CATALOG_UNREAD = "Field lists Botify did not give (their fields cannot be checked): {collections}."
+CATALOG_HIDDEN = (
+    "{n:,} more fields cannot be exported (multiple-valued, aggregates, other collections): --all lists them."
+)
+CATALOG_NOT_EXPORTABLE = "Cannot be exported"
+CATALOG_WHY = ("field", "why")

@@ -139,6 +139,9 @@ def summary_text(result: ExportResult, *, pages: int | None = None) -> str:
             mark = f"  {L.CHOSEN}" if row["chosen"] else (f"  {L.OVER_LIMIT}" if over else "")
             lines.append(f"    {row['depth']:>5} {row['edges']:>12,} {row['cumulative']:>12,}{mark}")
     lines.append(f"  meta fields   {', '.join(result.fields) or '(url only)'}")
+    if result.gsc_period is not None:
+        start, end = result.gsc_period
+        lines.append(f"  Search Console {start} to {end}" + (f"  ({result.gsc_note})" if result.gsc_note else ""))
     if pages is not None:
         lines.append(f"  pages         {pages:,}")
     lines.append(f"  edges         {result.links.rows:,}")
@@ -160,6 +163,12 @@ def brief_text(summary: GraphSummary) -> str:
     if summary.top_pages:
         first = summary.top_pages[0]
         lines.append(f"  most linked   {first['url']} ({first['inbound']:,} inbound links)")
+    o = summary.opportunities or {}
+    if "under_linked" in o:
+        lines.append(
+            f"  opportunities {o['under_linked']['pages']:,} pages earn {o['traffic']} with few internal inlinks "
+            "(the summary lists them)"
+        )
     return "\n".join(lines)
 
 

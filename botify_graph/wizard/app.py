@@ -32,6 +32,7 @@ from .. import api, layout, sync
 from ..client import make_client
 from ..errors import BotifyError, ConfigError, StateFileError
 from ..fsutil import utc_now_iso, write_problem
+from ..queries import META_BY_NAME
 from ..registry import KINDS, ExportRecord, ExportRegistry
 from ..state import STEPS, ParamLog, Sidecar
 from ..token import ENV_VAR, load_token, token_source
@@ -91,7 +92,7 @@ def log_values(step: str, answer: Any) -> dict[str, Any]:
     if isinstance(answer, AnalysisAnswer):
         return {"slug": answer.slug, "name": answer.name}
     if isinstance(answer, FieldsAnswer):
-        return {"fields": list(answer.fields)}
+        return {"fields": list(answer.fields), "gsc_period": answer.gsc_period}
     if isinstance(answer, ProjectAnswer):
         return {"url": answer.url, "org": answer.org, "project": answer.project}
     data: dict[str, Any] = answer.to_json()
@@ -620,7 +621,14 @@ class Wizard:
             allow_cut=mode == "cut",
         )
         self.submit("depth", depth)
-        fields = FieldsAnswer(fields=tuple(meta.fields), available=tuple(meta.fields))
+        period = meta.options.get("gsc_period")
+        dates = meta.options.get("gsc_dates")
+        fields = FieldsAnswer(
+            fields=tuple(meta.fields),
+            available=tuple(f for f in meta.fields if f in META_BY_NAME),
+            gsc_period=period if isinstance(period, str) else None,
+            period=(dates[0], dates[1]) if isinstance(dates, list) and len(dates) == 2 else None,
+        )
         self.submit("fields", fields)
         export = ExportAnswer(
             state="SUCCESS",
@@ -628,6 +636,7 @@ class Wizard:
             analysis=slug,
             max_edges=links.max_edges,
             fields=tuple(meta.fields),
+            gsc_period=fields.gsc_period,
             out_dir=self.out_dir,
             api_base=self.api_base,
             poll_timeout_s=float(self.poll_timeout_s),

@@ -52,6 +52,7 @@ from .view import (
     show,
     table,
 )
+from .viewchoice import ViewChoice
 
 # -- 6 Export --------------------------------------------------------------------------------------------
 
@@ -175,6 +176,7 @@ class ExportStep(Step):
             analysis=params["analysis"],
             max_edges=params["max_edges"],
             fields=tuple(params["fields"]),
+            gsc_period=params.get("gsc_period"),
             out_dir=str(self.wiz.out_dir),
             api_base=self.wiz.api_base,
             poll_timeout_s=float(self.wiz.poll_timeout_s),
@@ -452,7 +454,11 @@ class ExportStep(Step):
             return None
         try:
             params = self.wiz.model.export_params()
-            variant = export_variant(kind, params.get("max_edges", 0), tuple(params.get("fields", ())))
+            fields = tuple(params.get("fields", ()))
+            mode = "complete" if params.get("complete") else ""
+            variant = export_variant(
+                kind, params.get("max_edges", 0), fields, mode=mode, gsc_period=params.get("gsc_period")
+            )
             return self.wiz.registry().get(registry_key(project.org, project.project, analysis.slug, kind, variant))
         except Exception:
             return None
@@ -475,6 +481,7 @@ class ResultStep(Step):
         self.summary_box = w.VBox()
         self.view = button("Show the graph", tooltip="An interactive view of the most-linked pages (offline)")
         self.view.on_click(self.wiz.handler(self, self.on_view))
+        self.view_choice = ViewChoice()  # what the view colours and sizes pages by
         self.graph_box = w.VBox(layout=w.Layout(width="100%"))
         self.compare_with = w.Dropdown(
             description="Compare with analysis", style={"description_width": "initial"}, layout=w.Layout(width="auto")
@@ -496,6 +503,7 @@ class ResultStep(Step):
                 self.files,
                 self.kept,
                 self.summary_box,
+                self.view_choice.box,
                 self.view,
                 self.graph_box,
                 self.compare_row,
@@ -507,7 +515,7 @@ class ResultStep(Step):
         )
 
     def controls(self) -> list[w.DOMWidget]:
-        return [self.view, self.compare, self.compare_with, self.fork]
+        return [self.view, self.compare, self.compare_with, self.fork, self.view_choice.color, self.view_choice.size]
 
     def clear(self) -> None:
         super().clear()
@@ -534,6 +542,7 @@ class ResultStep(Step):
         self.view_made()
         self.summary_box.children = (self.basic_summary(export),)
         self.graph_box.children = self.compare_box.children = ()
+        self.view_choice.load(meta.path)
         self.offer_compare(export)
         self.next_steps.value = self.next_steps_html(export)
         if self.answer is None and not self.wiz.model.finalized and self.wiz.model.pid:
@@ -613,8 +622,17 @@ class ResultStep(Step):
         from ..render.widgets import graph_view_frame
 
         self.set(StepState.ACTIVE, note("Laying out the graph…"))
+        choice = self.view_choice
         doc = await asyncio.get_running_loop().run_in_executor(
-            None, functools.partial(render, export.links.path, export.meta.path, title=self.wiz.model.pid or "")
+            None,
+            functools.partial(
+                render,
+                export.links.path,
+                export.meta.path,
+                title=self.wiz.model.pid or "",
+                color_by=choice.color_by,
+                size_by=choice.size_by,
+            ),
         )
         self.graph_box.children = (graph_view_frame(doc),)
         self.set(StepState.SUCCESS, "")

@@ -18,7 +18,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from .. import layout
 from ..depth import DepthChoice
+from ..errors import ConfigError
+from ..fields import field_key, parse_gsc_period
 from ..jobs import parse_timestamp
 from ..layout import export_path
 from ..pipeline import ExportParams, export_variant
@@ -251,17 +254,32 @@ class DepthAnswer(JsonAnswer):
 
 @dataclass(frozen=True)
 class FieldsAnswer(JsonAnswer):
-    """Step 5: the meta fields to export, in canonical order."""
+    """Step 5: the meta fields to export (keys, canonical order) and the Search Console period.
+
+    `available`: the default fields the analysis has; `gsc_period`: the period asked for (None: the default);
+    `period`: the dates it resolved to when the card was answered, and `period_note` why they differ.
+    """
 
     fields: tuple[str, ...]
     available: tuple[str, ...] = ()
+    gsc_period: str | None = None
+    period: tuple[str, str] | None = None
+    period_note: str = ""
 
     def check(self) -> None:
-        if not all(f in META_BY_NAME for f in self.fields):
-            raise ValueError("bad fields")
+        try:
+            if any(field_key(f) != f for f in self.fields):
+                raise ValueError("a field is not in its canonical form")
+            if parse_gsc_period(self.gsc_period, layout.GSC_DAYS) != self.gsc_period:
+                raise ValueError("a Search Console period not in its normal form")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     def summary(self) -> str:
-        return ", ".join(self.fields) if self.fields else "URL only (no page attributes)"
+        text = ", ".join(self.fields) if self.fields else "URL only (no page attributes)"
+        if self.period is not None:
+            text += f" · Search Console {self.period[0]} to {self.period[1]}"
+        return text
 
 
 @dataclass(frozen=True)
@@ -297,6 +315,7 @@ class ExportAnswer(JsonAnswer):
     retry_failed: bool = False
     complete: bool = False
     allow_cut: bool = False
+    gsc_period: str | None = None
     links: FileAnswer | None = None
     meta: FileAnswer | None = None
     depth: int | None = None
@@ -320,6 +339,7 @@ class ExportAnswer(JsonAnswer):
             analysis=self.analysis,
             max_edges=self.max_edges,
             fields=self.fields,
+            gsc_period=self.gsc_period,
             out_dir=self.out_dir,
             api_base=self.api_base,
             poll_timeout_s=self.poll_timeout_s,
@@ -332,7 +352,7 @@ class ExportAnswer(JsonAnswer):
         """The parameters only (what the parameter log records)."""
         data = self.to_json()
         keys = ("project_url", "analysis", "max_edges", "fields", "out_dir", "api_base", "poll_timeout_s")
-        return {k: data[k] for k in (*keys, "retry_failed", "complete", "allow_cut")}
+        return {k: data[k] for k in (*keys, "retry_failed", "complete", "allow_cut", "gsc_period")}
 
     @property
     def done(self) -> bool:
@@ -449,6 +469,8 @@ class PipelineModel:
             out["allow_cut"] = d.allow_cut
         if (f := self.answers.get("fields")) is not None:
             out["fields"] = f.fields
+            if f.gsc_period is not None:
+                out["gsc_period"] = f.gsc_period
         return out
 
 

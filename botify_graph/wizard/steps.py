@@ -7,7 +7,7 @@ A step turns clicks into calls (`api.*`) and answers into its card; long work ru
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,17 @@ import ipywidgets as w
 from .. import api, layout
 from ..client import make_client
 from ..errors import AuthError, ConfigError, InvalidProjectURL, NotFound, PermissionDenied
+from ..fields import (
+    CatalogField,
+    FieldCatalog,
+    GscPeriod,
+    default_entry,
+    has_gsc,
+    parse_gsc_period,
+    resolve_gsc_period,
+    sort_keys,
+)
+from ..models import Analysis
 from ..partition import ExportPlan
 from ..queries import MAX_EXPORT_ROWS, META_BY_NAME, META_FIELDS
 from ..render import partition as partition_view
@@ -768,28 +779,65 @@ class DepthStep(Step):
 # -- 5 Fields --------------------------------------------------------------------------------------------
 
 
+def _field_label(f: CatalogField) -> str:
+    """What a person reads beside a field's checkbox: its name, its Botify field and the column it becomes."""
+    if f.key in META_BY_NAME:
+        return f"{META_BY_NAME[f.key].label}  ({f.key})"
+    name = f"{f.name}  " if f.name and f.name != f.slug else ""
+    return f"{name}({f.key} → {f.column})" + (" · deprecated" if f.deprecated else "")
+
+
 class FieldsStep(Step):
     name = "fields"
     title = "Fields"
 
     def build(self) -> None:
-        self.boxes: dict[str, w.Checkbox] = {}
-        self.list = w.VBox()
+        self.boxes: dict[str, w.Checkbox] = {}  # key → checkbox, every field that can be exported
+        self.others: dict[str, w.Checkbox] = {}  # key → disabled checkbox, the fields that cannot be
+        self.fields_of: dict[str, CatalogField] = {}
+        self.catalog: FieldCatalog | None = None
+        self.crawl_day: date | None = None
+        self.available: tuple[str, ...] = ()
+        self.search = w.Text(
+            placeholder="search the fields: a name, a Botify field or a column", continuous_update=True,
+            layout=w.Layout(width="60%"),
+        )  # fmt: skip
+        self.search.observe(self.wiz.observer(self, self.on_search), names="value")
+        self.count = w.HTML()
+        self.list = w.VBox(layout=w.Layout(max_height="420px", overflow="auto", width="100%"))
+        self.show_others = w.Checkbox(value=False, description="show the fields that cannot be exported", indent=False)
+        self.show_others.observe(self.wiz.observer(self, self.on_search), names="value")
         self.missing = w.HTML()
+        self.gsc = w.Text(
+            description="Search Console period",
+            placeholder=f"{layout.GSC_DAYS} (days ending at the crawl) or 2024-10-01:2024-10-31",
+            style=DESC, continuous_update=True, layout=w.Layout(width="520px"),
+        )  # fmt: skip
+        self.gsc.observe(self.wiz.observer(self, self.on_period), names="value")
+        self.period = w.HTML()
+        self.gsc_box = w.VBox([self.gsc, self.period])
         self.use = button("Use these fields", primary=True)
         self.use.on_click(self.wiz.handler(self, self.on_use))
-        self.available: tuple[str, ...] = ()
         self.card.set_content(
             [
-                w.HTML(note("Page attributes for the meta file (one row per page, joined on the URL):")),
+                w.HTML(
+                    note(
+                        "Page attributes for the meta file (one row per page, joined on the URL), grouped as Botify "
+                        "groups them; the seven defaults are ticked. Each field becomes the column after the → ."
+                    )
+                ),
+                w.HBox([self.search, self.count], layout=w.Layout(align_items="center")),
                 self.list,
+                self.show_others,
                 self.missing,
+                self.gsc_box,
                 self.use,
             ]
         )
+        show(self.gsc_box, False)
 
     def controls(self) -> list[w.DOMWidget]:
-        return [self.use, *self.boxes.values()]
+        return [self.use, self.search, self.gsc, self.show_others, *self.boxes.values()]
 
     def use_buttons(self) -> list[w.Button]:
         return [self.use]
@@ -808,15 +856,21 @@ class FieldsStep(Step):
     async def load(self) -> None:
         ref, slug = self.ref(), self.slug()
         self.forget_view()
-        self.set(StepState.ACTIVE, note("Checking which page attributes this project has…"))
+        self.set(StepState.ACTIVE, note("Reading the fields this project has…"))
         async with self.wiz.client() as client:
             availability = await api.available_meta_fields(client, ref, slug)
         previous: FieldsAnswer | None = self.answer
         project: ProjectAnswer | None = self.wiz.model.answer("project")
         checked = previous.fields if previous is not None else (project.fields if project is not None else None)
-        self.show_boxes(availability.fields, checked)
+        self.crawl_day = Analysis(slug).crawl_date
+        self.show_catalog(
+            availability.catalog or FieldCatalog(slug),
+            availability.fields,
+            checked,
+            previous.gsc_period if previous is not None else None,
+        )
         self.view_made()
-        dropped = [f for f in (checked or ()) if f not in availability.fields]
+        dropped = [f for f in (checked or ()) if f in META_BY_NAME and f not in availability.fields]
         self.set(
             StepState.READY,
             note("Not in this project, so not checked: " + esc(", ".join(dropped)) + ".", color="#ef6c00")
@@ -824,38 +878,158 @@ class FieldsStep(Step):
             else "",
         )
 
-    def show_boxes(self, available: tuple[str, ...], checked: tuple[str, ...] | None) -> None:
-        self.available = tuple(available)
-        self.boxes = {
-            name: w.Checkbox(
-                value=checked is None or name in checked,
-                description=META_BY_NAME[name].label + f"  ({name})",
-                indent=False,
-                style=DESC,
-                layout=w.Layout(width="auto"),
-            )
-            for name in self.available
-        }
+    def show_catalog(
+        self,
+        catalog: FieldCatalog,
+        available: tuple[str, ...],
+        checked: tuple[str, ...] | None,
+        gsc_period: str | None,
+    ) -> None:
+        """One checkbox per field, group by group (the defaults first); ticked: `checked`, else the defaults."""
+        self.catalog, self.available = catalog, tuple(available)
+        chosen = set(available if checked is None else checked)
+        exportable = [f for f in catalog.fields if f.exportable and (not f.default or f.key in available)]
+        exportable.sort(key=lambda f: not f.default)  # stable: the defaults first, then Botify's order
+        self.fields_of = {f.key: f for f in catalog.fields}
+        self.boxes, self.others = {}, {}
+        for f in sorted((f for f in exportable if f.default), key=lambda f: sort_keys(available).index(f.key)):
+            self.boxes[f.key] = self._box(f, f.key in chosen)
+        for f in exportable:
+            if not f.default:
+                self.boxes[f.key] = self._box(f, f.key in chosen)
+        for f in catalog.fields:
+            if not f.exportable:
+                box = w.Checkbox(
+                    value=False, disabled=True, indent=False, description=f"{_field_label(f)} — {f.why_not}",
+                    layout=w.Layout(width="auto"), style=DESC,
+                )  # fmt: skip
+                self.others[f.key] = box
+        for key in sort_keys(chosen - set(self.boxes)):  # chosen before, unknown now (no catalogue on resume)
+            self.boxes[key] = w.Checkbox(value=True, description=key, indent=False, layout=w.Layout(width="auto"))
         for box in self.boxes.values():
             box.observe(self.wiz.observer(self, self.on_box), names="value")
-        self.list.children = tuple(self.boxes.values())
-        absent = [f.label for f in META_FIELDS if f.name not in self.available]
+        absent = [f.label for f in META_FIELDS if f.name not in available]
         self.missing.value = (
             note("Not available in this project: " + esc(", ".join(absent)) + ".", color="#757575") if absent else ""
         )
+        self.gsc.value = gsc_period or ""
+        show(self.gsc_box, catalog.has_gsc)
+        self.on_search({})
+        self.on_period({})
+
+    def _box(self, f: CatalogField, value: bool) -> w.Checkbox:
+        return w.Checkbox(
+            value=value, description=_field_label(f), indent=False, style=DESC, layout=w.Layout(width="auto")
+        )
+
+    def _group(self, key: str) -> str:
+        f = self.fields_of.get(key)
+        if f is None:
+            return "chosen earlier"
+        if f.default:
+            return "defaults"
+        return f"{'crawl' if f.source == 'crawl' else f.collection} · {f.group}"
+
+    def on_search(self, change: dict[str, Any]) -> None:
+        """Show the fields whose name, Botify field, column or group holds every word searched, under their group."""
+        words = self.search.value.lower().split()
+        groups: dict[str, list[w.Widget]] = {}
+        boxes = list(self.boxes.items()) + (list(self.others.items()) if self.show_others.value else [])
+        for key, box in boxes:
+            f = self.fields_of.get(key)
+            text = " ".join([key, box.description, self._group(key)] + ([f.column] if f else [])).lower()
+            if all(word in text for word in words):
+                groups.setdefault(self._group(key), []).append(box)
+        children: list[w.Widget] = []
+        for group, members in groups.items():
+            children.append(w.HTML(f"<b style='display:block;margin-top:6px'>{esc(group)}</b>"))
+            children.extend(members)
+        if not children:
+            children = [w.HTML(note("No field matches that search."))]
+        self.list.children = tuple(children)
+        self.show_count()
+
+    def show_count(self) -> None:
+        chosen = sum(box.value for box in self.boxes.values())
+        self.count.value = note(f"&nbsp;{chosen} of {len(self.boxes)} fields chosen")
 
     def on_box(self, change: dict[str, Any]) -> None:
+        self.show_count()
+        self.on_period({})
         if self.state == StepState.SUCCESS:
             self.set(StepState.READY, note("Click <b>Use these fields</b> to apply the change."))
 
+    def chosen(self) -> tuple[str, ...]:
+        return sort_keys(key for key, box in self.boxes.items() if box.value)
+
+    def resolved_period(self) -> GscPeriod | None:
+        """The period the text asks for, in dates (ConfigError when it cannot be read or has no data)."""
+        catalog = self.catalog
+        spec = parse_gsc_period(self.gsc.value, layout.GSC_DAYS)
+        if catalog is None or not catalog.has_gsc:
+            return None
+        return resolve_gsc_period(
+            spec, self.crawl_day, catalog.gsc_start, catalog.gsc_end, default_days=layout.GSC_DAYS
+        )
+
+    def on_period(self, change: dict[str, Any]) -> None:
+        """Say which days the Search Console numbers will cover, and whether they were clipped."""
+        if self.catalog is None or not self.catalog.has_gsc:
+            return
+        try:
+            period = self.resolved_period()
+        except ConfigError as exc:
+            self.period.value = note(esc(exc), color="#c62828")
+            return
+        if period is None:
+            self.period.value = ""
+            return
+        held = f"Search Console holds {self.catalog.gsc_start or '?'} to {self.catalog.gsc_end or '?'}."
+        used = "" if has_gsc(self.chosen()) else " (no Search Console field is ticked: the period is not used)"
+        text = f"Impressions, clicks and the other Search Console numbers cover <b>{esc(period.describe())}</b>{used}."
+        if period.note:
+            text += f"<br>⚠ {esc(period.note)}"
+        self.period.value = note(text + f" <span style='color:#757575'>{esc(held)}</span>")
+        if self.state == StepState.SUCCESS and change.get("name") == "value" and change.get("owner") is self.gsc:
+            self.set(StepState.READY, note("Click <b>Use these fields</b> to apply the change."))
+
     def fill(self, answer: FieldsAnswer) -> None:
-        self.show_boxes(answer.available or answer.fields, answer.fields)
+        """The saved answer, without asking the API for the catalogue (Change reads it again)."""
+        analysis = self.wiz.model.answer("analysis")
+        available = answer.available or tuple(k for k in answer.fields if k in META_BY_NAME)
+        entries = tuple(default_entry(k, "") for k in available if k in META_BY_NAME)
+        catalog = FieldCatalog(analysis.slug if analysis else "", entries, has_gsc=answer.period is not None)
+        self.show_catalog(catalog, available, answer.fields, answer.gsc_period)
+        if answer.period is not None:
+            self.period.value = note(
+                f"Search Console numbers cover <b>{esc(answer.period[0])} to {esc(answer.period[1])}</b>."
+                + (f"<br>⚠ {esc(answer.period_note)}" if answer.period_note else "")
+            )
         self.view_made()
 
     def on_use(self) -> None:
         self.require_current_view()
         self.retry_action = self.on_use
-        fields = tuple(f.name for f in META_FIELDS if f.name in self.boxes and self.boxes[f.name].value)
-        answer = FieldsAnswer(fields=fields, available=self.available)
+        fields = self.chosen()
+        spec = parse_gsc_period(self.gsc.value, layout.GSC_DAYS)  # ConfigError: its message goes to the card
+        period = self.resolved_period() if has_gsc(fields) else None
+        self.wiz.start(self, self.check(fields, spec, period))
+
+    async def check(self, fields: tuple[str, ...], spec: str | None, period: GscPeriod | None) -> None:
+        """Ask Botify for one row with the fields beyond the defaults, so a field it refuses is named here."""
+        extra = tuple(f for f in fields if f not in META_BY_NAME)
+        if extra:
+            self.set(StepState.ACTIVE, note("Checking the chosen fields with Botify (one row, no export)…"))
+            async with self.wiz.client() as client:
+                await api.check_meta_fields(
+                    client, self.ref(), self.slug(), fields, period=period.dates if period else None, suspects=extra
+                )
+        answer = FieldsAnswer(
+            fields=fields,
+            available=self.available,
+            gsc_period=spec if has_gsc(fields) else None,
+            period=(period.start, period.end) if period is not None else None,
+            period_note=period.note if period is not None else "",
+        )
         self.wiz.submit("fields", answer)
         self.set(StepState.SUCCESS, ok_html(esc(answer.summary())))

@@ -1,7 +1,8 @@
 /* The interactive link graph view (render/graphview.py writes it into a self-contained page).
  *
- * Reads the JSON in <script id="graph-data">: nodes {url, group, r, inbound, impressions}, links as flat
- * (source, target) index pairs, groups [{label, color, pages}] and words {inbound, impressions}.
+ * Reads the JSON in <script id="graph-data">: nodes {url, group, r, inbound, impressions, value (the column
+ * pages are sized by, when not inbound links)}, links as flat (source, target) index pairs, groups
+ * [{label, color, pages}] and words {inbound, impressions, value}.
  *
  * A small force layout drawn on a canvas. Positions start on a sunflower spiral (most-linked pages in the
  * middle); each tick applies springs along links (stiffness 1 / smaller degree, the lighter end moves more),
@@ -12,6 +13,7 @@
   "use strict";
   var D = JSON.parse(document.getElementById("graph-data").textContent);
   var U = D.nodes.url, G = D.nodes.group, R = D.nodes.r, IN = D.nodes.inbound, IMP = D.nodes.impressions;
+  var VAL = D.nodes.value, VALNAME = D.words.value;
   var N = U.length, L = D.links, M = L.length / 2;
   var canvas = document.getElementById("view"), ctx = canvas.getContext("2d"), tip = document.getElementById("tip");
   var x = new Float64Array(N), y = new Float64Array(N), vx = new Float64Array(N), vy = new Float64Array(N);
@@ -131,6 +133,9 @@
     if (n < 0) { tip.style.display = "none"; return; }
     var lines = [U[n], D.groups[G[n]].label + " · " + IN[n].toLocaleString() + " " + D.words.inbound];
     if (IMP && IMP[n] !== null) lines.push(IMP[n].toLocaleString() + " " + D.words.impressions);
+    if (VAL && VAL[n] !== null && VALNAME !== D.words.impressions) {
+      lines.push(VALNAME + ": " + VAL[n].toLocaleString());
+    }
     tip.textContent = "";
     lines.forEach(function (text, n2) {
       var el = document.createElement(n2 ? "div" : "b"); el.textContent = text; tip.appendChild(el);
