@@ -263,24 +263,30 @@ async def _run_batch(settings: NotebookSettings, out: TextIO, token: str) -> Bat
     """Every project of the candidates file, as `botify-graph batch` does; the notebook's settings are the
     defaults of rows that give none; raise after the last row when any failed."""
     from .batch import BatchConsole, run_batch
+    from .trace import open_trace
 
     p = settings.params
     defaults: dict[str, Any] = {"max_edges": p.max_edges, "poll_timeout_s": p.poll_timeout_s}
     defaults.update({"fields": p.fields} if p.fields is not None else {})
     defaults.update({"retry_failed": True} if p.retry_failed else {})
+    defaults.update({"gsc_period": p.gsc_period} if p.gsc_period is not None else {})
     console = BatchConsole(out, tty=False)
     try:
-        result = await run_batch(
-            cast(Path, settings.candidates_file),
-            out_dir=p.out_dir,
-            api_base=p.api_base,
-            rate=p.rate,
-            new_only=settings.new_only,
-            compare=settings.compare,
-            defaults=defaults,
-            token=token,
-            on_event=console,
-        )
+        with open_trace(settings.trace_file, front_end="papermill") as trace:
+            if trace is not None:
+                print(f"botify-graph: recording a trace of the API requests in {trace.path}", file=out)
+            result = await run_batch(
+                cast(Path, settings.candidates_file),
+                out_dir=p.out_dir,
+                api_base=p.api_base,
+                rate=p.rate,
+                new_only=settings.new_only,
+                compare=settings.compare,
+                defaults=defaults,
+                token=token,
+                on_event=console,
+                trace=trace,
+            )
     except BotifyError as exc:
         raise _short(exc) from None
     finally:

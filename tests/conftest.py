@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from helpers import CHROMIUM, CHROMIUM_FLAGS
 from sample_graphs import LINKS, META, NEW, OLD, A, B, C, D, E, meta_csv, site, write_links
 
 from botify_graph.fake import FakeBotify, Scenario
@@ -79,3 +81,16 @@ def venv_kernel() -> str:
     if not ok:
         subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix"], check=True, capture_output=True)
     return "python3"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """A headless Chromium for the browser tier (`scripts/install-browser` installs it)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield b
+        finally:
+            await b.close()

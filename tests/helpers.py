@@ -11,6 +11,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_URL = "https://app.botify.com/example-org/example.com/"
+#: Debian's chromium, driven by Playwright (which cannot download its own browser here), and the flags that keep
+#: it from reaching out to the network on its own (the `browser` fixture in conftest.py launches it).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+]  # fmt: skip
 
 
 def cli(*args: str) -> list[str]:

@@ -14,13 +14,14 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from helpers import CHROMIUM
 
 from botify_graph.app import free_port
 from botify_graph.fake import FakeBotify, Scenario
@@ -30,11 +31,6 @@ from botify_graph.sync import run_sync
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-]  # fmt: skip
 ARTIFACTS = ROOT / "test-artifacts" / "browser" / "lab"
 TOKEN = "lab-test-token-0123456789"
 BASE = "/lab-base/"  # a server under a prefix, as behind JupyterHub: links must carry it
@@ -97,18 +93,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def test_the_download_link_works_in_jupyterlab(lab: Lab, browser: Any) -> None:
