@@ -223,6 +223,7 @@ async def test_wizard_flow_with_a_reload_during_the_export(app: App, browser: An
     await nxt.click()
 
     await page.get_by_role("button", name="Use these fields").wait_for(timeout=30_000)
+    await page.get_by_text("Reading the fields this project has").wait_for(state="hidden", timeout=30_000)
     await shot("fields")
     await page.get_by_role("button", name="Use these fields").click()
     await nxt.click()
