@@ -21,12 +21,13 @@ if the first one dies (the OS frees a dead process's lock). Where files go and e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -700,9 +701,28 @@ class _Run:
         fields: tuple[str, ...],
         depth: int,
     ) -> KindResult:
-        """Stream the partitions into the usual export file (its own registry record), then drop them."""
+        """Stream the partitions into the usual export file (its own registry record), then drop them.
+
+        Two runs of the same complete export (a second tab, a batch beside the notebook) both reach this
+        point with the same parts: the merge is held by one process at a time, and the second one finds
+        the merged file in the registry instead of reading parts the first has already removed.
+        """
+        key = registry_key(self.ref.org, self.ref.project, analysis, kind, variant)
+        async with _holding(layout.follow_lock_path(self.registry.path.parent, key)):
+            return await self._merge(key, analysis, kind, variant, plan, results, fields, depth)
+
+    async def _merge(
+        self,
+        key: str,
+        analysis: str,
+        kind: str,
+        variant: str,
+        plan: partition.PartitionPlan,
+        results: list[KindResult],
+        fields: tuple[str, ...],
+        depth: int,
+    ) -> KindResult:
         p, ref, registry = self.params, self.ref, self.registry
-        key = registry_key(ref.org, ref.project, analysis, kind, variant)
         folder = layout.partition_dir(p.out, ref, analysis, kind, variant)
         done = registry.downloaded_file(registry.get(key))
         if done is not None:  # another run merged them meanwhile: what this one downloaded is not needed
@@ -1215,6 +1235,19 @@ class _KindExport:
                     raise
                 self.steps.emit("info", f"download:{self.kind}", f"{self.kind}: download failed ({exc}); trying again")
         raise AssertionError("unreachable")
+
+
+@contextlib.asynccontextmanager
+async def _holding(path: Path) -> AsyncIterator[None]:
+    """Hold the lock file `path`, waiting for it without blocking the event loop (released if we die)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    while not _try_lock(lock):
+        await asyncio.sleep(0.1)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _try_lock(lock: FileLock) -> bool:

@@ -77,6 +77,7 @@ class RequestRecord:
     body: Any = None  # the parsed JSON body of a POST, if any
     endpoint: str = ""  # the route template, e.g. "GET /jobs/{id}"
     range: str | None = None  # the Range header of a download request, if any
+    action: str | None = None  # what the fake did to a download's body: "truncate", "corrupt" or None
 
 
 class ApiProblem(Exception):
@@ -660,7 +661,8 @@ class FakeApp:
         reply = self._cdn(method, path, headers)
         flat = {k: v[-1] for k, v in query.items()}
         rng = headers.get("range")
-        self._record(RequestRecord(method, path, flat, reply.status, t, "cdn", None, f"{method} /exports/...", rng))
+        endpoint = f"{method} /exports/..."
+        self._record(RequestRecord(method, path, flat, reply.status, t, "cdn", None, endpoint, rng, reply.action))
         return reply
 
     def _cdn(self, method: str, path: str, request_headers: Mapping[str, str]) -> Reply:
