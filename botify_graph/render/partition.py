@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from html import escape
 
 from ..partition import Cond, ExportPlan, Partition, PartitionPlan
+from . import labels as L
 from .formats import plural
 
 __all__ = [
@@ -161,7 +162,7 @@ def plan_text(plan: ExportPlan, *, max_jobs: int, many: int, show_parts: int | N
         f"  {'depth':>5} {'links':>12} {'cumulative':>12} {'pages':>10}",
     ]
     for row in plan.table():
-        mark = "" if row["fits"] else "  over the limit"
+        mark = "" if row["fits"] else f"  {L.OVER_LIMIT}"
         lines.append(
             f"  {row['depth']:>5} {_n(int(row['links'])):>12} {_n(int(row['cumulative'])):>12} "
             f"{_n(int(row['pages'])):>10}{mark}"
