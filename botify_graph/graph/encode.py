@@ -44,7 +44,6 @@ __all__ = [
     "EncodedGraph",
     "PageAttributes",
     "column_kind",
-    "count_distinct",
     "csv_header",
     "encode_graph",
     "encode_graphs",
@@ -508,14 +507,6 @@ def unique_in_place(keys: np.ndarray, step: int = 1 << 20) -> np.ndarray:
         keys[write : write + len(new)] = new
         write += len(new)
     return keys[:write]
-
-
-def count_distinct(keys: np.ndarray) -> int:
-    """How many distinct values an int64 array holds (sorts `keys` in place; no copy of the distinct values)."""
-    if len(keys) == 0:
-        return 0
-    keys.sort()
-    return 1 + int(np.count_nonzero(keys[1:] != keys[:-1]))
 
 
 def sorted_unique(keys: np.ndarray) -> np.ndarray:
