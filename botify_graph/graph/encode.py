@@ -444,9 +444,7 @@ class EncodedGraph:
     def link_set(self, drop_self_loops: bool = True) -> np.ndarray:
         """The sorted distinct link keys (source id * size + target id): one int64 array, built and deduplicated
         in place (8 bytes per link row at the peak, whatever the number of links)."""
-        keys = self.src.astype(np.int64)
-        keys *= max(self.size, 1)
-        keys += self.tgt
+        keys = self.link_keys(drop_self_loops=False)
         if drop_self_loops:
             keys[self.src == self.tgt] = -1  # sorted first, then left out
         distinct = unique_in_place(keys)
