@@ -21,7 +21,7 @@ import zipfile
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -751,7 +751,7 @@ def _echo(reply: Reply, authorization: str) -> Reply:
         if isinstance(data, dict):
             data["echo"] = {"authorization": authorization, "padded": f"  {token}\n", "prefix": token[:12]}
             body = json.dumps(data, separators=(",", ":")).encode()
-    return Reply(reply.status, body, headers, reply.file, reply.action, reply.offset)
+    return replace(reply, body=body, headers=headers)
 
 
 def _s3_error(status: int, message: str) -> Reply:

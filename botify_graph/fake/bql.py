@@ -558,7 +558,7 @@ def _field(text: Any, ctx: _Ctx) -> Bound:
     if cc and ctx.crawl is not None and text.startswith(cc + "."):
         slug = text[len(cc) + 1 :]
         fdef = CRAWL_FIELDS.get(slug)
-        if fdef is not None and (fdef.needs != "logs" or ctx.site.spec.logs):
+        if fdef is not None and fdef in crawl_fields(ctx.site):
             if fdef.needs in REFUSED:
                 code, message = REFUSED[fdef.needs]
                 raise BqlError(code, message.format(field=text))

@@ -176,13 +176,10 @@ class Scenario:
     absent_fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.error_body not in _ERROR_BODIES:
-            raise ValueError(f"error_body must be one of {_ERROR_BODIES}, not {self.error_body!r}")
-        if self.failure_location not in _FAILURE_LOCATIONS:
-            raise ValueError(f"failure_location must be one of {_FAILURE_LOCATIONS}, not {self.failure_location!r}")
-        if self.formatter_defaults not in _FORMATTER_MODES:
-            raise ValueError(f"formatter_defaults must be one of {_FORMATTER_MODES}, not {self.formatter_defaults!r}")
         for name, value, allowed in (
+            ("error_body", self.error_body, _ERROR_BODIES),
+            ("failure_location", self.failure_location, _FAILURE_LOCATIONS),
+            ("formatter_defaults", self.formatter_defaults, _FORMATTER_MODES),
             ("profile", self.profile, _PROFILES),
             ("light_shape", self.light_shape, _LIGHT_SHAPES),
             ("collections_shape", self.collections_shape, _COLLECTIONS_SHAPES),

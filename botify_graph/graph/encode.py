@@ -44,7 +44,6 @@ __all__ = [
     "EncodedGraph",
     "PageAttributes",
     "column_kind",
-    "count_distinct",
     "csv_header",
     "encode_graph",
     "encode_graphs",
@@ -445,9 +444,7 @@ class EncodedGraph:
     def link_set(self, drop_self_loops: bool = True) -> np.ndarray:
         """The sorted distinct link keys (source id * size + target id): one int64 array, built and deduplicated
         in place (8 bytes per link row at the peak, whatever the number of links)."""
-        keys = self.src.astype(np.int64)
-        keys *= max(self.size, 1)
-        keys += self.tgt
+        keys = self.link_keys(drop_self_loops=False)
         if drop_self_loops:
             keys[self.src == self.tgt] = -1  # sorted first, then left out
         distinct = unique_in_place(keys)
@@ -508,14 +505,6 @@ def unique_in_place(keys: np.ndarray, step: int = 1 << 20) -> np.ndarray:
         keys[write : write + len(new)] = new
         write += len(new)
     return keys[:write]
-
-
-def count_distinct(keys: np.ndarray) -> int:
-    """How many distinct values an int64 array holds (sorts `keys` in place; no copy of the distinct values)."""
-    if len(keys) == 0:
-        return 0
-    keys.sort()
-    return 1 + int(np.count_nonzero(keys[1:] != keys[:-1]))
 
 
 def sorted_unique(keys: np.ndarray) -> np.ndarray:

@@ -95,9 +95,8 @@ def _networkx(g: EncodedGraph, drop_self_loops: bool) -> nx.DiGraph:
         import networkx as nx
     except ImportError:  # pragma: no cover - networkx is an optional extra
         raise ConfigError("load_graph(as_='networkx') needs networkx: pip install 'botify-graph[graph]'.") from None
-    s, t = g.links(drop_self_loops)
-    n = max(g.size, 1)
-    keys, counts = np.unique(s.astype(np.int64) * n + t, return_counts=True)
+    n = max(g.size, 1)  # the multiplier of EncodedGraph.link_keys
+    keys, counts = np.unique(g.link_keys(drop_self_loops), return_counts=True)
     urls = g.urls.to_pylist()
     graph = nx.DiGraph()
     graph.add_nodes_from(urls)

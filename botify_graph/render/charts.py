@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import labels as L
@@ -18,14 +18,15 @@ from .formats import compact
 if TYPE_CHECKING:  # pragma: no cover
     from ..depth import DepthChoice
 
-__all__ = ["SVG_NS", "depth_chart_svg", "depth_chart_text", "depth_svg_rows", "histogram_svg"]
+__all__ = ["SVG_NS", "depth_chart_svg", "depth_chart_text", "depth_rows", "depth_svg_rows", "histogram_svg"]
 
 SVG_NS = "http://www.w3.org/2000/svg"  # a namespace name, only written into standalone .svg files
 DepthRow = tuple[int, int, bool, bool]  # depth, cumulative links, fits, chosen
 
 
-def _depth_rows(choice: DepthChoice) -> list[DepthRow]:
-    return [(int(r["depth"]), int(r["cumulative"]), bool(r["fits"]), bool(r["chosen"])) for r in choice.table()]
+def depth_rows(table: Iterable[Mapping[str, Any]]) -> list[DepthRow]:
+    """The chart's rows from the rows of `DepthChoice.table()` (or `GraphSummary.depth_table`, their copy)."""
+    return [(int(r["depth"]), int(r["cumulative"]), bool(r["fits"]), bool(r["chosen"])) for r in table]
 
 
 def _y_max(rows: Sequence[DepthRow], limit: int) -> float:
@@ -147,12 +148,14 @@ def depth_chart_svg(choice: DepthChoice, *, width: int = 640, height: int = 260,
 
     `standalone=True` adds the SVG namespace so the text can be saved as an .svg file.
     """
-    return depth_svg_rows(_depth_rows(choice), choice.max_edges, width=width, height=height, standalone=standalone)
+    return depth_svg_rows(
+        depth_rows(choice.table()), choice.max_edges, width=width, height=height, standalone=standalone
+    )
 
 
 def depth_chart_text(choice: DepthChoice, *, width: int = 40) -> str:
     """The depth chart for a terminal or a papermill log: one bar per depth, '|' marks the limit."""
-    rows = _depth_rows(choice)
+    rows = depth_rows(choice.table())
     limit = choice.max_edges
     ymax = _y_max(rows, limit) / 1.08
     at = min(width, round(limit / ymax * width))

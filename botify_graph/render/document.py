@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
 from . import labels as L
-from .charts import depth_svg_rows, histogram_svg
+from .charts import depth_rows, depth_svg_rows, histogram_svg
 from .formats import pct, signed
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -115,11 +115,10 @@ def summary_document(s: GraphSummary) -> list[Block]:
         out.append(Paragraph(line + (f" {s.gsc_note}" if s.gsc_note else "")))
     out.append(_table(L.COUNT_HEADERS, counts))
     if s.depth_table and s.depth_limit is not None:
-        rows = [(int(r["depth"]), int(r["cumulative"]), bool(r["fits"]), bool(r["chosen"])) for r in s.depth_table]
         out += [
             Heading(L.DEPTH_HEADING.format(depth=s.chosen_depth, limit=s.depth_limit)),
             Figure(
-                depth_svg_rows(rows, s.depth_limit, width=640, height=240, standalone=False),
+                depth_svg_rows(depth_rows(s.depth_table), s.depth_limit, width=640, height=240, standalone=False),
                 _table(
                     L.DEPTH_COLUMNS,
                     [

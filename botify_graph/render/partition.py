@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from html import escape
 
 from ..partition import Cond, ExportPlan, Partition, PartitionPlan
+from . import labels as L
+from .formats import plural
 
 __all__ = [
     "FIELD_LABELS",
@@ -39,10 +41,6 @@ def _n(value: int) -> str:
 
 def _credits(value: float) -> str:
     return f"~{value:,.0f}"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def cond_text(cond: Cond) -> str:
@@ -102,8 +100,8 @@ def _complete_line(plan: ExportPlan) -> str:
     links, pages = plan.complete_rows
     return (
         f"{OPTION_LABELS['complete']} (--complete): every link at every depth: {_n(links)} links in "
-        f"{_plural(plan.links.jobs, 'job')} + {_n(pages)} pages in {_plural(plan.meta.jobs, 'job')} = "
-        f"{_plural(plan.complete_jobs, 'job')}, {_credits(plan.complete_credits)} credits."
+        f"{plural(plan.links.jobs, 'job')} + {_n(pages)} pages in {plural(plan.meta.jobs, 'job')} = "
+        f"{plural(plan.complete_jobs, 'job')}, {_credits(plan.complete_credits)} credits."
     )
 
 
@@ -111,7 +109,7 @@ def plan_line(plan: ExportPlan) -> str:
     """One line: what the complete export takes."""
     return (
         f"Complete graph: {_n(plan.links.rows)} links and {_n(plan.meta.rows)} pages in "
-        f"{_plural(plan.complete_jobs, 'job')}, {_credits(plan.complete_credits)} credits"
+        f"{plural(plan.complete_jobs, 'job')}, {_credits(plan.complete_credits)} credits"
     )
 
 
@@ -130,7 +128,7 @@ def confirm_text(plan: ExportPlan, *, max_jobs: int) -> str:
     """The question the wizard asks before a complete export is chosen."""
     links, pages = plan.complete_rows
     return (
-        f"Export the complete graph: {_plural(plan.complete_jobs, 'Botify export job')} (at most {max_jobs} at "
+        f"Export the complete graph: {plural(plan.complete_jobs, 'Botify export job')} (at most {max_jobs} at "
         f"once) for {_n(links)} links and {_n(pages)} pages, about {_credits(plan.complete_credits)[1:]} export "
         "credits. Continue?"
     )
@@ -164,7 +162,7 @@ def plan_text(plan: ExportPlan, *, max_jobs: int, many: int, show_parts: int | N
         f"  {'depth':>5} {'links':>12} {'cumulative':>12} {'pages':>10}",
     ]
     for row in plan.table():
-        mark = "" if row["fits"] else "  over the limit"
+        mark = "" if row["fits"] else f"  {L.OVER_LIMIT}"
         lines.append(
             f"  {row['depth']:>5} {_n(int(row['links'])):>12} {_n(int(row['cumulative'])):>12} "
             f"{_n(int(row['pages'])):>10}{mark}"
