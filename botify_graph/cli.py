@@ -474,13 +474,13 @@ async def _catalog(args: argparse.Namespace, token: str) -> int:
     from . import api
     from .client import make_client
     from .fields import catalog_to_json
+    from .pipeline import wanted_analysis
     from .render.catalog import catalog_text
     from .urls import clean_url
 
     ref = clean_url(args.project_url)
-    wanted = ref.analysis if args.analysis in (None, "", "latest") and ref.analysis else args.analysis
     async with make_client(token, base_url=layout.api_base(args.api_base)) as client:
-        analysis = await api.resolve_analysis(client, ref, wanted or "latest")
+        analysis = await api.resolve_analysis(client, ref, wanted_analysis(ref, args.analysis))
         found = await api.available_meta_fields(client, ref, analysis)
     assert found.catalog is not None
     if args.json:
