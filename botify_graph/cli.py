@@ -375,14 +375,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from .client import make_client
     from .doctor import run_doctor
-    from .errors import ConfigError
     from .pipeline import ExportParams
-    from .token import load_token
     from .urls import clean_url
 
-    token = load_token()
-    if not token:
-        raise ConfigError("No API token: set BOTIFY_API_TOKEN (or save one with the wizard) and run again.")
+    token = _token()
     params = ExportParams(
         project_url=args.project_url, analysis=args.analysis, max_edges=args.max_edges, out_dir=args.out,
         api_base=args.api_base, rate=args.rate,
@@ -407,13 +403,9 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from .errors import ConfigError
     from .pipeline import ExportParams
-    from .token import load_token
 
-    token = load_token()
-    if not token:
-        raise ConfigError("No API token: set BOTIFY_API_TOKEN (or save one with the wizard) and run again.")
+    token = _token()
     params = ExportParams(
         project_url=args.project_url,
         analysis=args.analysis,
@@ -446,12 +438,8 @@ async def _plan(params: ExportParams, token: str, *, every_job: bool, trace: Tra
 
 def _cmd_batch(args: argparse.Namespace) -> int:
     from .batch import BatchConsole, run_batch
-    from .errors import ConfigError
-    from .token import load_token
 
-    token = load_token()
-    if not token:
-        raise ConfigError("No API token: set BOTIFY_API_TOKEN (or save one with the wizard) and run again.")
+    token = _token()
     console = BatchConsole(sys.stdout)
     try:
         with traced(args) as trace:
@@ -486,13 +474,13 @@ async def _catalog(args: argparse.Namespace, token: str) -> int:
     from . import api
     from .client import make_client
     from .fields import catalog_to_json
+    from .pipeline import wanted_analysis
     from .render.catalog import catalog_text
     from .urls import clean_url
 
     ref = clean_url(args.project_url)
-    wanted = ref.analysis if args.analysis in (None, "", "latest") and ref.analysis else args.analysis
     async with make_client(token, base_url=layout.api_base(args.api_base)) as client:
-        analysis = await api.resolve_analysis(client, ref, wanted or "latest")
+        analysis = await api.resolve_analysis(client, ref, wanted_analysis(ref, args.analysis))
         found = await api.available_meta_fields(client, ref, analysis)
     assert found.catalog is not None
     if args.json:

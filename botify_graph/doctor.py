@@ -777,7 +777,7 @@ async def observe(
         analysis_error = ""
     except BotifyError as exc:
         chosen, analysis_error = None, str(exc)
-    obs = _with(obs, analysis=chosen, analysis_error=analysis_error)
+    obs = replace(obs, analysis=chosen, analysis_error=analysis_error)
     if chosen is None:
         return obs
     slug, crawl = chosen.slug, chosen.collection
@@ -809,7 +809,7 @@ async def observe(
     except BotifyError as exc:
         choice, sizing_error = None, str(exc)
     jobs = await _ask(client, "GET", "jobs", params={"job_type": "export", "project": project.project, "size": 10})
-    return _with(
+    return replace(
         obs,
         collections=collections,
         fields=fields,
@@ -821,10 +821,6 @@ async def observe(
         sizing_error=sizing_error,
         jobs=jobs,
     )
-
-
-def _with(obs: Observations, **changes: Any) -> Observations:
-    return replace(obs, **changes)
 
 
 async def run_doctor(

@@ -19,9 +19,10 @@ Every path and default comes from `botify_graph.layout` (the environment variabl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
@@ -35,6 +36,7 @@ from .token import ENV_VAR as TOKEN_VAR
 
 if TYPE_CHECKING:  # pragma: no cover
     from .batch import BatchResult
+    from .trace import Trace
     from .wizard import Wizard
 
 __all__ = [
@@ -209,6 +211,17 @@ def _short(exc: BaseException) -> BaseException:
     return exc.with_traceback(None)
 
 
+@contextlib.contextmanager
+def _trace(settings: NotebookSettings, out: TextIO) -> Iterator[Trace | None]:
+    """The trace `settings.trace_file` asks for (None without one), said in the output when it starts."""
+    from .trace import open_trace
+
+    with open_trace(settings.trace_file, front_end="papermill") as trace:
+        if trace is not None:
+            print(f"botify-graph: recording a trace of the API requests in {trace.path}", file=out)
+        yield trace
+
+
 async def run_headless(
     settings: NotebookSettings, *, stream: TextIO | None = None, token: str | None = None
 ) -> ExportResult | BatchResult:
@@ -220,7 +233,6 @@ async def run_headless(
     from .pipeline import run_export
     from .render.progress import TextReporter, summary_text
     from .token import load_token, token_path
-    from .trace import open_trace
 
     out = stream or sys.stdout
     try:
@@ -240,9 +252,7 @@ async def run_headless(
         p = settings.params
         which = p.analysis if p.analysis not in ("", "latest") else "named in the URL, else the newest"
         print(f"botify-graph: exporting {p.project_url} (analysis {which}) into {p.out_dir}", file=out)
-        with open_trace(settings.trace_file, front_end="papermill") as trace:
-            if trace is not None:
-                print(f"botify-graph: recording a trace of the API requests in {trace.path}", file=out)
+        with _trace(settings, out) as trace:
             result = await run_export(p, token=token, on_event=reporter, trace=trace)
     except BotifyError as exc:
         reporter.close()
@@ -263,7 +273,6 @@ async def _run_batch(settings: NotebookSettings, out: TextIO, token: str) -> Bat
     """Every project of the candidates file, as `botify-graph batch` does; the notebook's settings are the
     defaults of rows that give none; raise after the last row when any failed."""
     from .batch import BatchConsole, run_batch
-    from .trace import open_trace
 
     p = settings.params
     defaults: dict[str, Any] = {"max_edges": p.max_edges, "poll_timeout_s": p.poll_timeout_s}
@@ -272,9 +281,7 @@ async def _run_batch(settings: NotebookSettings, out: TextIO, token: str) -> Bat
     defaults.update({"gsc_period": p.gsc_period} if p.gsc_period is not None else {})
     console = BatchConsole(out, tty=False)
     try:
-        with open_trace(settings.trace_file, front_end="papermill") as trace:
-            if trace is not None:
-                print(f"botify-graph: recording a trace of the API requests in {trace.path}", file=out)
+        with _trace(settings, out) as trace:
             result = await run_batch(
                 cast(Path, settings.candidates_file),
                 out_dir=p.out_dir,

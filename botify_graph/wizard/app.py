@@ -290,13 +290,14 @@ class Wizard:
             raise ConfigError("Connect first (step 1): the wizard has no verified API token in this session.")
         return self.token
 
-    def client(self) -> httpx.AsyncClient:
-        """A client for one step's calls (recording into the trace when one is on); use it with `async with`."""
-        return make_client(self.require_token(), base_url=self.api_base, trace=self.trace)
+    def client(self, token: str | None = None) -> httpx.AsyncClient:
+        """A client for one step's calls with `token` (default: the verified one), recording into the trace when
+        one is on; use it with `async with`."""
+        return make_client(self.require_token() if token is None else token, base_url=self.api_base, trace=self.trace)
 
     async def verify(self, token: str) -> api.TokenCheck:
         """Check a token before any project is chosen (see `api.check_token`: the profile endpoint may not say)."""
-        async with make_client(token, base_url=self.api_base, trace=self.trace) as client:
+        async with self.client(token) as client:
             return await api.check_token(client)
 
     # -- the trace ----------------------------------------------------------------------------------------

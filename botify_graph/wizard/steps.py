@@ -14,7 +14,6 @@ from typing import Any
 import ipywidgets as w
 
 from .. import api, layout
-from ..client import make_client
 from ..errors import AuthError, ConfigError, InvalidProjectURL, NotFound, PermissionDenied
 from ..fields import (
     CatalogField,
@@ -157,7 +156,7 @@ class ConnectStep(Step):
         analysis = self.wiz.model.answer("analysis")
         what = f"{ref}" if ref is not None else "the token (choose a project to check the rest)"
         self.set(StepState.ACTIVE, note(f"Checking {esc(what)}… (nothing is created, no credit is spent)"))
-        async with make_client(token, base_url=self.wiz.api_base, trace=self.wiz.trace) as client:
+        async with self.wiz.client(token) as client:
             report = await run_doctor(
                 client, ref, analysis=analysis.slug if analysis is not None else None, out_dir=self.wiz.out_dir
             )
