@@ -1,13 +1,21 @@
-"""What several test files share: the `botify-graph` command line as a subprocess, its environment, and a
-harness that starts worker processes at the same instant to race them on one file."""
+"""What several test files share: the `botify-graph` command line as a subprocess, its environment, the app
+server (`botify-graph app`) in its own process group, and a harness that starts worker processes at the
+same instant to race them on one file."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+from botify_graph.app import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_URL = "https://app.botify.com/example-org/example.com/"
@@ -37,6 +45,60 @@ def cli_env(token: str | None, config_dir: Path, **extra: str) -> dict[str, str]
     if token is not None:
         env["BOTIFY_API_TOKEN"] = token
     return env
+
+
+#: The line `botify-graph app` prints once Voila serves: its URL (with `?token=...` unless --no-token).
+APP_URL = r"botify-graph app: (\S+)"
+
+
+@contextlib.contextmanager
+def app_server(
+    *args: str, env: dict[str, str] | None = None, url: str = APP_URL, timeout: float = 90
+) -> Iterator[tuple[subprocess.Popen[str], str, list[str]]]:
+    """`botify-graph app --no-browser --port PORT ARGS...` until the block ends, then stopped by `stop_group`.
+
+    It runs with this environment less every BOTIFY_* variable, plus `env`, in its own process group; a
+    thread collects its output lines. Yields (the process, the first group of the first line that matches
+    `url`, the lines so far and to come) once that line is printed; fails with the output if it is not.
+    """
+    cmd = cli("app", "--no-browser", "--port", str(free_port()), *args)
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("BOTIFY_")}
+    full_env.update(PYTHONUNBUFFERED="1", **(env or {}))
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # fmt: skip
+    lines: list[str] = []
+
+    def drain() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not (found := [m.group(1) for line in list(lines) if (m := re.match(url, line))]):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("the app did not print its URL:\n" + "\n".join(lines))
+            time.sleep(0.1)
+        yield proc, found[0], lines
+    finally:
+        stop_group(proc)
+
+
+def stop_group(proc: subprocess.Popen[str], grace: float = 30) -> None:
+    """SIGTERM a server started with start_new_session by PID (the app stops Voila, whose kernels shut down),
+    SIGKILL its process group after `grace` seconds or once it has gone, then reap it."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait(10)
 
 
 def race(script: str, *args: str, workers: int = 2, go: Path, timeout: float = 60) -> None:
