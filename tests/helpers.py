@@ -1,6 +1,6 @@
 """What several test files share: the `botify-graph` command line as a subprocess, its environment, the app
-server (`botify-graph app`) in its own process group, and a harness that starts worker processes at the
-same instant to race them on one file."""
+server (`botify-graph app`) and a Jupyter server started and stopped by PID, and a harness that starts
+worker processes at the same instant to race them on one file."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from botify_graph.app import free_port
+import httpx
+
+from botify_graph.app import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_URL = "https://app.botify.com/example-org/example.com/"
@@ -99,6 +101,44 @@ def stop_group(proc: subprocess.Popen[str], grace: float = 30) -> None:
     except (ProcessLookupError, PermissionError):
         pass
     proc.wait(10)
+
+
+@contextlib.contextmanager
+def jupyter_server(
+    module: str,
+    home: Path,
+    token: str,
+    base_url: str,
+    *args: str,
+    env: dict[str, str],
+    timeout: float = 60,
+    grace: float = 15,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`python -m MODULE` (jupyter_server, jupyterlab) on 127.0.0.1 serving `home` under `base_url` with `token`,
+    until the block ends; stopped by PID (SIGKILL after `grace` seconds). Yields (its URL, the process) once its
+    api/status answers; fails with the end of its stderr if it stops first or `timeout` passes."""
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", module, "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.token={token}",
+        f"--ServerApp.root_dir={home}", f"--ServerApp.base_url={base_url}", *args,
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}{base_url}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert proc.poll() is None, (proc.stderr.read() if proc.stderr else b"").decode()[-3000:]
+            try:
+                if httpx.get(url + "api/status", headers={"Authorization": f"token {token}"}).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"{module} did not start"
+            time.sleep(0.2)
+        yield url, proc
+    finally:
+        stop_process(proc, grace=grace)
 
 
 def race(script: str, *args: str, workers: int = 2, go: Path, timeout: float = 60) -> None:
