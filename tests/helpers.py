@@ -12,10 +12,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from botify_graph.app import free_port, stop_process
 
@@ -139,6 +140,28 @@ def jupyter_server(
         yield url, proc
     finally:
         stop_process(proc, grace=grace)
+
+
+def wait_for(
+    what: str, ready: Callable[[], bool], proc: subprocess.Popen[str], timeout: float = 60, every: float = 0.001
+) -> None:
+    """Poll `ready` every `every` seconds until true; fail if the process ends first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the process ended (exit {proc.returncode}) before {what}:\n{out}\n{err}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(every)
+
+
+def kill(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the process and check that it died of it."""
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
 
 
 def race(script: str, *args: str, workers: int = 2, go: Path, timeout: float = 60) -> None:
