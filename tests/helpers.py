@@ -1,13 +1,24 @@
-"""What several test files share: the `botify-graph` command line as a subprocess, its environment, and a
-harness that starts worker processes at the same instant to race them on one file."""
+"""What several test files share: the `botify-graph` command line as a subprocess, its environment, the app
+server (`botify-graph app`) and a Jupyter server started and stopped by PID, and a harness that starts
+worker processes at the same instant to race them on one file."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import httpx
+import pytest
+
+from botify_graph.app import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_URL = "https://app.botify.com/example-org/example.com/"
@@ -37,6 +48,120 @@ def cli_env(token: str | None, config_dir: Path, **extra: str) -> dict[str, str]
     if token is not None:
         env["BOTIFY_API_TOKEN"] = token
     return env
+
+
+#: The line `botify-graph app` prints once Voila serves: its URL (with `?token=...` unless --no-token).
+APP_URL = r"botify-graph app: (\S+)"
+
+
+@contextlib.contextmanager
+def app_server(
+    *args: str, env: dict[str, str] | None = None, url: str = APP_URL, timeout: float = 90
+) -> Iterator[tuple[subprocess.Popen[str], str, list[str]]]:
+    """`botify-graph app --no-browser --port PORT ARGS...` until the block ends, then stopped by `stop_group`.
+
+    It runs with this environment less every BOTIFY_* variable, plus `env`, in its own process group; a
+    thread collects its output lines. Yields (the process, the first group of the first line that matches
+    `url`, the lines so far and to come) once that line is printed; fails with the output if it is not.
+    """
+    cmd = cli("app", "--no-browser", "--port", str(free_port()), *args)
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("BOTIFY_")}
+    full_env.update(PYTHONUNBUFFERED="1", **(env or {}))
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # fmt: skip
+    lines: list[str] = []
+
+    def drain() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not (found := [m.group(1) for line in list(lines) if (m := re.match(url, line))]):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("the app did not print its URL:\n" + "\n".join(lines))
+            time.sleep(0.1)
+        yield proc, found[0], lines
+    finally:
+        stop_group(proc)
+
+
+def stop_group(proc: subprocess.Popen[str], grace: float = 30) -> None:
+    """SIGTERM a server started with start_new_session by PID (the app stops Voila, whose kernels shut down),
+    SIGKILL its process group after `grace` seconds or once it has gone, then reap it."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait(10)
+
+
+@contextlib.contextmanager
+def jupyter_server(
+    module: str,
+    home: Path,
+    token: str,
+    base_url: str,
+    *args: str,
+    env: dict[str, str],
+    timeout: float = 60,
+    grace: float = 15,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`python -m MODULE` (jupyter_server, jupyterlab) on 127.0.0.1 serving `home` under `base_url` with `token`,
+    until the block ends; stopped by PID (SIGKILL after `grace` seconds). Yields (its URL, the process) once its
+    api/status answers; fails with the end of its stderr if it stops first or `timeout` passes."""
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", module, "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.token={token}",
+        f"--ServerApp.root_dir={home}", f"--ServerApp.base_url={base_url}", *args,
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}{base_url}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert proc.poll() is None, (proc.stderr.read() if proc.stderr else b"").decode()[-3000:]
+            try:
+                if httpx.get(url + "api/status", headers={"Authorization": f"token {token}"}).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"{module} did not start"
+            time.sleep(0.2)
+        yield url, proc
+    finally:
+        stop_process(proc, grace=grace)
+
+
+def wait_for(
+    what: str, ready: Callable[[], bool], proc: subprocess.Popen[str], timeout: float = 60, every: float = 0.001
+) -> None:
+    """Poll `ready` every `every` seconds until true; fail if the process ends first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the process ended (exit {proc.returncode}) before {what}:\n{out}\n{err}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(every)
+
+
+def kill(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the process and check that it died of it."""
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
 
 
 def race(script: str, *args: str, workers: int = 2, go: Path, timeout: float = 60) -> None:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
+import contextlib
 import re
-import signal
 import socket
-import subprocess
-import sys
-import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from helpers import app_server
 
 from botify_graph.app import (
     TEMPLATE,
@@ -187,39 +185,13 @@ def test_kernels_that_are_gone_are_forgotten() -> None:
 # -- the app server itself, on 127.0.0.1 ----------------------------------------------------------------------
 
 
-def _start_app(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], str, list[str]]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOTIFY_")}
-    env.update(BOTIFY_GRAPH_OUT=str(tmp_path / "downloads"), BOTIFY_GRAPH_STATE=str(tmp_path / "state.json"),
-               BOTIFY_GRAPH_CONFIG_DIR=str(tmp_path / "config"), PYTHONUNBUFFERED="1")  # fmt: skip
-    cmd = [sys.executable, "-m", "botify_graph.cli", "app", "--no-browser", "--port", str(port), *extra]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)  # fmt: skip
-    lines: list[str] = []
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        assert line, "the app stopped:\n" + "".join(lines)
-        lines.append(line)
-        if m := re.match(r"botify-graph app: (\S+)", line):
-            threading.Thread(target=lambda: [lines.append(x) for x in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
-            return proc, m.group(1), lines
-    raise AssertionError("the app did not print its URL:\n" + "".join(lines))
-
-
-def _stop_app(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait(10)
+@contextlib.contextmanager
+def _app(tmp_path: Path, *extra: str) -> Iterator[tuple[str, list[str]]]:
+    """`botify-graph app EXTRA...` with its files in `tmp_path`: its URL and output lines."""
+    env = dict(BOTIFY_GRAPH_OUT=str(tmp_path / "downloads"), BOTIFY_GRAPH_STATE=str(tmp_path / "state.json"),
+               BOTIFY_GRAPH_CONFIG_DIR=str(tmp_path / "config"))  # fmt: skip
+    with app_server(*extra, env=env) as (_, url, lines):
+        yield url, lines
 
 
 @pytest.mark.slow
@@ -227,8 +199,7 @@ def test_without_its_token_the_app_refuses_pages_kernels_and_files(tmp_path: Pat
     folder = tmp_path / "downloads" / "acme" / "shop"
     folder.mkdir(parents=True)
     (folder / "shop_20241108_links.csv").write_text("source,target\nhttps://s/,https://s/a\n")
-    proc, url, _ = _start_app(tmp_path)
-    try:
+    with _app(tmp_path) as (url, _):
         parts = httpx.URL(url)
         token = parts.params["token"]
         assert len(token) >= 32
@@ -250,20 +221,15 @@ def test_without_its_token_the_app_refuses_pages_kernels_and_files(tmp_path: Pat
         with httpx.Client(timeout=60) as anonymous:
             assert anonymous.get(kernel_url).status_code == 403  # a kernel's id is not a key
             assert anonymous.get(kernel_url + "?token=wrong").status_code == 403
-    finally:
-        _stop_app(proc)
 
 
 @pytest.mark.slow
 def test_no_token_opts_out_with_a_warning(tmp_path: Path) -> None:
-    proc, url, lines = _start_app(tmp_path, "--no-token")
-    try:
+    with _app(tmp_path, "--no-token") as (url, lines):
         assert "token" not in url
         assert any("WARNING: --no-token" in line for line in lines)
         with httpx.Client(timeout=60) as anyone:
             assert anyone.get(url).status_code == 200
-    finally:
-        _stop_app(proc)
 
 
 @pytest.mark.slow
@@ -271,8 +237,7 @@ async def test_a_kernel_whose_page_has_gone_is_shut_down_within_seconds(tmp_path
     """A page's websocket open for longer than the grace keeps its kernel; once it closes, the kernel goes."""
     from tornado.websocket import websocket_connect
 
-    proc, url, _ = _start_app(tmp_path, "--page-grace", "2")
-    try:
+    with _app(tmp_path, "--page-grace", "2") as (url, _):
         parts = httpx.URL(url)
         token, base = parts.params["token"], str(parts.copy_with(query=None))
         async with httpx.AsyncClient(timeout=60) as client:
@@ -290,5 +255,3 @@ async def test_a_kernel_whose_page_has_gone_is_shut_down_within_seconds(tmp_path
                 assert time.monotonic() - t0 < 15, "the kernel of a closed page was not shut down"
                 await asyncio.sleep(0.25)
             print(f"\nkernel shut down {time.monotonic() - t0:.1f} s after its page closed (grace 2 s)")
-    finally:
-        _stop_app(proc)

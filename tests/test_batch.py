@@ -11,16 +11,14 @@ import csv
 import json
 import logging
 import re
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import cli, cli_env
+from helpers import cli, cli_env, kill, wait_for
 
 from botify_graph.batch import BatchConsole, BatchEvent, BatchResult, run_batch
 from botify_graph.errors import AuthError, ConfigError
@@ -362,18 +360,6 @@ def registry_statuses(out: Path) -> dict[str, str]:
     return {key: rec["status"] for key, rec in doc["exports"].items()}
 
 
-def wait_for(what: str, ready: Callable[[], bool], proc: subprocess.Popen[str], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"the batch ended (exit {proc.returncode}) before {what}:\n{out}\n{err}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.005)
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def test_sigkill_mid_batch_resumes_every_job_without_a_second_one(tmp_path: Path) -> None:
@@ -384,10 +370,9 @@ def test_sigkill_mid_batch_resumes_every_job_without_a_second_one(tmp_path: Path
         env = cli_env(fake.token, tmp_path / "config")
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # killed while 3 jobs run on Botify and the 4th waits for a slot
-        wait_for("3 jobs processing", lambda: list(registry_statuses(out).values()).count("PROCESSING") == 3, proc)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-        assert proc.returncode == -signal.SIGKILL
+        wait_for("3 jobs processing", lambda: list(registry_statuses(out).values()).count("PROCESSING") == 3, proc,
+                 timeout=90, every=0.005)  # fmt: skip
+        kill(proc)
         before = {j.job_id: j.kind for j in fake.jobs.values()}
         assert len(before) == 3 and not list(out.rglob("*_links.csv"))
 

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import CHROMIUM
+from helpers import CHROMIUM, app_server, stop_group
 
 from botify_graph.app import free_port
 
@@ -71,53 +70,16 @@ class App:
         return exports
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
-    """SIGTERM the app by PID (it stops Voila, whose kernels shut down, then the fake); then the group."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait(10)
-
-
 @contextlib.contextmanager
 def running_app(state_dir: Path, *extra: str) -> Iterator[App]:
     """`botify-graph app --fake-api` (plus `extra` options) until the block ends; stopped by PID."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "botify_graph.cli", "app", "--fake-api", "--port", str(port), "--no-browser",
-           "--state-dir", str(state_dir), "--cull-idle", "8", *extra]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BOTIFY_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)  # fmt: skip
-    lines: list[str] = []
-
-    def drain() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line.rstrip("\n"))
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        deadline = time.monotonic() + 90
-        url = api_base = None
-        while time.monotonic() < deadline and proc.poll() is None and url is None:
-            for line in list(lines):
-                if m := re.match(r"Fake Botify API: (\S+)", line):
-                    api_base = m.group(1)
-                if m := re.match(r"botify-graph app: (http://127\.0\.0\.1:\d+/\?token=\S+)", line):
-                    url = m.group(1)  # with the app's access token: the browser then keeps a login cookie
-            time.sleep(0.1)
-        assert url and api_base, "the app did not print its URL:\n" + "\n".join(lines)
+    with app_server(
+        "--fake-api", "--state-dir", str(state_dir), "--cull-idle", "8", *extra,
+        url=r"botify-graph app: (http://127\.0\.0\.1:\d+/\?token=\S+)",  # the browser then keeps a login cookie
+    ) as (proc, url, lines):  # fmt: skip
+        api_base = next((m.group(1) for line in lines if (m := re.match(r"Fake Botify API: (\S+)", line))), None)
+        assert api_base, "the app did not print the fake API's URL:\n" + "\n".join(lines)
         yield App(proc, url, api_base, state_dir, lines)
-    finally:
-        _stop(proc)
 
 
 @pytest.fixture(scope="module")
@@ -458,13 +420,4 @@ async def test_jupyterlab_opens_the_notebook_unmodified_and_saves_it_without_out
         assert all(not c.get("outputs") for c in saved["cells"]) and "widgets" not in saved["metadata"]
         assert saved["metadata"] == before["metadata"] and saved["cells"] == before["cells"]
     finally:
-        if lab.poll() is None:
-            lab.send_signal(signal.SIGTERM)
-            try:
-                lab.wait(20)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(lab.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        stop_group(lab, grace=20)

@@ -7,13 +7,8 @@ Screenshots go to `test-artifacts/browser/files/` (look at them: links visible, 
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import signal
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,9 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from helpers import CHROMIUM
+from helpers import CHROMIUM, app_server
 
-from botify_graph.app import free_port
 from botify_graph.fake import FakeBotify, Scenario
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -60,20 +54,6 @@ class App:
         return {k: sum(j.downloads for j in self.fake.jobs_of_kind(k)) for k in ("links", "meta")}
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     state = tmp_path_factory.mktemp("app-files")
@@ -84,34 +64,12 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
         "example-org\n  no-gsc.example\n"
     )
     with FakeBotify(scale=0.05, scenario=RUNNING) as fake:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BOTIFY_")}
-        env.update(
+        env = dict(
             BOTIFY_API_BASE=fake.base_url, BOTIFY_API_TOKEN=fake.token, BOTIFY_GRAPH_OUT=str(state / "downloads"),
             BOTIFY_GRAPH_STATE=str(state / "link_graph.state.json"), BOTIFY_GRAPH_CONFIG_DIR=str(state / "config"),
-            PYTHONUNBUFFERED="1",
         )  # fmt: skip
-        cmd = [sys.executable, "-m", "botify_graph.cli", "app", "--no-browser", "--port", str(free_port()),
-               "--candidates", str(candidates), "--cull-idle", "120"]  # fmt: skip
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)  # fmt: skip
-        lines: list[str] = []
-
-        def drain() -> None:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                lines.append(line.rstrip("\n"))
-
-        threading.Thread(target=drain, daemon=True).start()
-        try:
-            deadline = time.monotonic() + 90
-            url = None
-            while url is None:
-                assert proc.poll() is None and time.monotonic() < deadline, "\n".join(lines)
-                url = next((m.group(1) for x in lines if (m := re.match(r"botify-graph app: (\S+)", x))), None)
-                time.sleep(0.1)
+        with app_server("--candidates", str(candidates), "--cull-idle", "120", env=env) as (proc, url, lines):
             yield App(proc, url, fake, state, lines)
-        finally:
-            _stop(proc)
 
 
 @pytest.fixture(scope="module")

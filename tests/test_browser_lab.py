@@ -11,19 +11,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from helpers import CHROMIUM
+from helpers import CHROMIUM, jupyter_server
 
-from botify_graph.app import free_port
 from botify_graph.fake import FakeBotify, Scenario
 from botify_graph.pipeline import ExportParams, ExportResult
 from botify_graph.sync import run_sync
@@ -58,41 +53,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         params = ExportParams(project_url="https://app.botify.com/example-org/example.com/20241108/",
                               out_dir=home / "downloads", api_base=fake.base_url)  # fmt: skip
         export = run_sync(run_export(params, token=fake.token))
-        port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BOTIFY_", "JUPYTER_"))}
         env.update(
             BOTIFY_API_BASE=fake.base_url, BOTIFY_API_TOKEN=fake.token, BOTIFY_GRAPH_CONFIG_DIR=str(home / "config"),
             JUPYTER_PREFER_ENV_PATH="1", JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
             JUPYTER_RUNTIME_DIR=str(home / ".runtime"), JUPYTER_DATA_DIR=str(home / ".data"),
         )  # fmt: skip
-        cmd = [
-            sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--ServerApp.token={TOKEN}",
-            f"--ServerApp.root_dir={home}", f"--ServerApp.base_url={BASE}",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            f"--LabApp.workspaces_dir={home / '.workspaces'}",
-        ]  # fmt: skip
-        proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        url = f"http://127.0.0.1:{port}{BASE}"
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                assert proc.poll() is None, (proc.stderr.read() if proc.stderr else b"").decode()[-3000:]
-                try:
-                    if httpx.get(url + "api/status", headers={"Authorization": f"token {TOKEN}"}).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "jupyter lab did not start"
-                time.sleep(0.3)
+        lab_options = ("--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                       f"--LabApp.workspaces_dir={home / '.workspaces'}")  # fmt: skip
+        with jupyter_server("jupyterlab", home, TOKEN, BASE, *lab_options, env=env, timeout=90, grace=20) as (url, _):
             yield Lab(url, home, export)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
 
 
 async def test_the_download_link_works_in_jupyterlab(lab: Lab, browser: Any) -> None:

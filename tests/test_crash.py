@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import cli_env, run_argv
+from helpers import cli_env, kill, run_argv, wait_for
 
 from botify_graph.fake import ALWAYS, FakeBotify, Scenario
 from botify_graph.layout import REGISTRY_NAME
@@ -48,25 +45,6 @@ def statuses(out: Path) -> dict[str, str]:
 def records(out: Path) -> dict[str, dict[str, Any]]:
     doc = json.loads((out / REGISTRY_NAME).read_text())
     return {rec["kind"]: rec for rec in doc["exports"].values()}
-
-
-def wait_for(what: str, ready: Callable[[], bool], proc: subprocess.Popen[str], timeout: float = 60) -> None:
-    """Poll `ready` every millisecond until true; fail if the process ends first or time runs out."""
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"the run ended (exit {proc.returncode}) before {what}:\n{out}\n{err}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.001)
-
-
-def kill(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
 
 
 def run(fake: FakeBotify, out: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:

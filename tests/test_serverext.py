@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import jupyter_server
 
 from botify_graph import layout
-from botify_graph.app import free_port
 from botify_graph.serverext import _jupyter_server_extension_points, export_kernel_env, served_folder
 
 pytestmark = pytest.mark.slow
@@ -65,36 +65,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     secret.write_text("id\nsecret\n")
     (out / FOLDER / "example.com_20241109_links.csv").symlink_to(secret)  # an export name leading out: refused
     (out / FOLDER / "example.com_20241110_links.csv").symlink_to(out / LINKS)  # inside the folder: fine
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOTIFY_", "JUPYTER_TOKEN"))}
     env.update(BOTIFY_GRAPH_HOME=str(home), JUPYTER_PREFER_ENV_PATH="1")
     env.pop("JUPYTER_CONFIG_DIR", None)
-    cmd = [
-        sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--ServerApp.port={port}",
-        "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", f"--ServerApp.token={TOKEN}",
-        f"--ServerApp.root_dir={home}", "--ServerApp.base_url=/base/",
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}/base/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (proc.stderr.read() if proc.stderr else b"").decode()
-            try:
-                if httpx.get(url + "api/status", headers={"Authorization": f"token {TOKEN}"}).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "jupyter server did not start"
-            time.sleep(0.2)
+    with jupyter_server("jupyter_server", home, TOKEN, "/base/", env=env) as (url, proc):
         yield Server(url, out, proc)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def test_the_extension_is_installed_for_jupyter_servers_in_this_environment() -> None:

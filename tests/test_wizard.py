@@ -135,14 +135,19 @@ async def do_fields(wiz: Wizard) -> None:
     await click(wiz, step.use)
 
 
-async def through_fields(wiz: Wizard, token: str, url: str = DIRTY) -> None:
-    """Connect, project, analysis, depth (computed on entry) and fields: the export card is open."""
+async def through_analysis(wiz: Wizard, token: str, url: str = DIRTY) -> None:
+    """Connect, project and analysis: the depth card is open (and has sized the export)."""
     await connect(wiz, token)
     await to_next(wiz, "connect")
     await do_project(wiz, url)
     await to_next(wiz, "project")
     await do_analysis(wiz)
     await to_next(wiz, "analysis")
+
+
+async def through_fields(wiz: Wizard, token: str, url: str = DIRTY) -> None:
+    """Connect, project, analysis, depth (computed on entry) and fields: the export card is open."""
+    await through_analysis(wiz, token, url)
     await to_next(wiz, "depth")
     await do_fields(wiz)
     await to_next(wiz, "fields")
@@ -815,12 +820,7 @@ async def test_unknown_project_after_new_project_shows_nothing_from_before(
     """The old pipeline's analysis list used to stay, "Use this analysis" accepted it, and the error only came
     at the Depth step; the row limit kept the old pipeline's value."""
     wiz = build()
-    await connect(wiz, fake.token)
-    await to_next(wiz, "connect")
-    await do_project(wiz, DIRTY)
-    await to_next(wiz, "project")
-    await do_analysis(wiz)
-    await to_next(wiz, "analysis")
+    await through_analysis(wiz, fake.token)
     depth: Any = wiz.steps["depth"]
     depth.max_edges.value = 20_000
     await click(wiz, depth.size)
@@ -1021,12 +1021,7 @@ async def test_saved_pipelines_picker_and_start_from_these_settings(
     build: Callable[..., Wizard], fake: FakeBotify, tmp_path: Path
 ) -> None:
     wiz = build()
-    await connect(wiz, fake.token)
-    await to_next(wiz, "connect")
-    await do_project(wiz, DIRTY)
-    await to_next(wiz, "project")
-    await do_analysis(wiz)
-    await to_next(wiz, "analysis")
+    await through_analysis(wiz, fake.token)
     depth: Any = wiz.steps["depth"]
     depth.max_edges.value = 30_000
     await click(wiz, depth.size)
@@ -1265,15 +1260,7 @@ async def test_trace_switch_records_the_wizards_requests_and_its_export(
     traced = tmp_path / "given.jsonl"  # the notebook's trace_file parameter: on from the start
     wiz = build(sidecar_path=tmp_path / "s2.json", trace_file=traced)
     assert wiz.steps["connect"].tracing.value is True  # type: ignore[attr-defined]
-    await connect(wiz, fake.token)
-    await to_next(wiz, "connect")
-    await do_project(wiz, DIRTY)
-    await to_next(wiz, "project")
-    await do_analysis(wiz)
-    await to_next(wiz, "analysis")
-    await to_next(wiz, "depth")
-    await do_fields(wiz)
-    await to_next(wiz, "fields")
+    await through_fields(wiz, fake.token)
     await click(wiz, wiz.steps["export"].go)  # type: ignore[attr-defined]
     assert focus(wiz) == "result", error_of(wiz, "export")
     text = traced.read_text()
@@ -1392,12 +1379,7 @@ CHOSEN_COLUMNS = ["id", "http_code", "internal_page_rank", "title", "clicks", "g
 
 
 async def to_fields(wiz: Wizard, token: str) -> Any:
-    await connect(wiz, token)
-    await to_next(wiz, "connect")
-    await do_project(wiz, DIRTY)
-    await to_next(wiz, "project")
-    await do_analysis(wiz)
-    await to_next(wiz, "analysis")
+    await through_analysis(wiz, token)
     await to_next(wiz, "depth")
     step: Any = wiz.steps["fields"]
     assert step.state == StepState.READY, error_of(wiz, "fields")
@@ -1519,12 +1501,7 @@ async def test_the_same_fields_give_the_same_columns_from_the_cli_papermill_and_
     )  # fmt: skip
     monkeypatch.delenv("BOTIFY_API_TOKEN")
     wiz = build()
-    await connect(wiz, fake.token)
-    await to_next(wiz, "connect")
-    await do_project(wiz, DIRTY)
-    await to_next(wiz, "project")
-    await do_analysis(wiz)
-    await to_next(wiz, "analysis")
+    await through_analysis(wiz, fake.token)
     depth: Any = wiz.steps["depth"]
     depth.max_edges.value = 20000
     await click(wiz, depth.size)
