@@ -470,7 +470,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _catalog(args: argparse.Namespace, token: str) -> int:
+async def _catalog(args: argparse.Namespace, token: str, trace: Trace | None) -> int:
     from . import api
     from .client import make_client
     from .fields import catalog_to_json
@@ -479,7 +479,7 @@ async def _catalog(args: argparse.Namespace, token: str) -> int:
     from .urls import clean_url
 
     ref = clean_url(args.project_url)
-    async with make_client(token, base_url=layout.api_base(args.api_base)) as client:
+    async with make_client(token, base_url=layout.api_base(args.api_base), rate=args.rate, trace=trace) as client:
         analysis = await api.resolve_analysis(client, ref, wanted_analysis(ref, args.analysis))
         found = await api.available_meta_fields(client, ref, analysis)
     assert found.catalog is not None
@@ -495,7 +495,9 @@ async def _catalog(args: argparse.Namespace, token: str) -> int:
 
 
 def _cmd_fields(args: argparse.Namespace) -> int:
-    return asyncio.run(_catalog(args, _token()))
+    token = _token()
+    with traced(args) as trace:
+        return asyncio.run(_catalog(args, token, trace))
 
 
 def _cmd_fake(args: argparse.Namespace) -> int:

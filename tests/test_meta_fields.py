@@ -209,6 +209,29 @@ def test_fields_command_prints_the_catalogue(
     assert {f["key"] for f in data["fields"] if f["exportable"]} >= {"http_code", "internal_page_rank.value"}
 
 
+def test_fields_command_takes_the_api_options_trace_and_rate(
+    fake_api: FakeBotify, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # `fields` lists --trace and --rate in its --help (api_options): both must do what they say
+    from botify_graph.cli import main
+
+    monkeypatch.setenv("BOTIFY_API_TOKEN", fake_api.token)
+    monkeypatch.setenv("BOTIFY_GRAPH_CONFIG_DIR", str(tmp_path))
+    trace = tmp_path / "fields-trace.jsonl"
+    args = ["fields", "--project-url", URL, "--api-base", fake_api.base_url]
+    before = len(fake_api.requests)
+    assert main([*args, "--trace", str(trace), "--rate", "20"]) == 0
+    assert f"trace of the API requests written to {trace}" in capsys.readouterr().err
+    records = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert records[0]["type"] == "start" and records[0]["command"] == "fields"
+    assert sum(r["type"] == "http" for r in records) == len(fake_api.requests) - before > 0
+    assert fake_api.token not in trace.read_text()
+    seen = len(fake_api.requests)
+    assert main([*args, "--rate", "0"]) == 1  # a rate that is not positive is refused before any request
+    assert "The request rate must be a positive number" in capsys.readouterr().err
+    assert len(fake_api.requests) == seen
+
+
 def test_cosmograph_command_names_a_column_the_meta_file_lacks(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
