@@ -1191,6 +1191,35 @@ async def test_depth_one_over_the_limit_offers_the_complete_graph_and_the_cut(
     assert values["depth"]["complete"] is True
 
 
+async def test_a_cut_export_is_followed_through_its_own_registry_record(
+    build: Callable[..., Wizard], fake: FakeBotify
+) -> None:
+    # The pipeline records a cut export under mode "cut": the Export card must find that record (job id and
+    # creation time for its progress rows), not look up a depth-limited one that does not exist.
+    wiz = build()
+    await connect(wiz, fake.token)
+    await to_next(wiz, "connect")
+    await do_project(wiz, "https://app.botify.com/example-org/huge-home.example/")
+    await to_next(wiz, "project")
+    await do_analysis(wiz, "20241108")
+    await to_next(wiz, "analysis")
+    depth: Any = wiz.steps["depth"]
+    depth.max_edges.value = fake.site("example-org", "huge-home.example").crawl("20241108").cumulative_edges()[1] - 1
+    await click(wiz, depth.size)
+    await click(wiz, depth.cut)
+    await to_next(wiz, "depth")
+    await do_fields(wiz)
+    await to_next(wiz, "fields")
+    export: Any = wiz.steps["export"]
+    await click(wiz, export.go)
+    assert wiz.model.answer("export").allow_cut, error_of(wiz, "export")
+    for kind in ("links", "meta"):
+        record = export.record(kind)
+        assert record is not None and record.options.get("mode") == "cut" and record.status == "DOWNLOADED"
+        assert export.job_id(kind) == record.job_id and str(record.job_id) in {str(j) for j in fake.jobs}
+    assert len(fake.jobs) == 2
+
+
 async def test_connect_goes_on_without_the_profile_endpoint_and_the_project_step_checks_the_token(
     build: Callable[..., Wizard], fake: FakeBotify
 ) -> None:

@@ -455,7 +455,9 @@ class ExportStep(Step):
         try:
             params = self.wiz.model.export_params()
             fields = tuple(params.get("fields", ()))
-            mode = "complete" if params.get("complete") else ""
+            # the mode the pipeline records the export under: in the wizard, allow_cut is only ever the answer
+            # to "depth 1 alone is over the limit", so the export is cut
+            mode = "complete" if params.get("complete") else "cut" if params.get("allow_cut") else ""
             variant = export_variant(
                 kind, params.get("max_edges", 0), fields, mode=mode, gsc_period=params.get("gsc_period")
             )
