@@ -84,7 +84,10 @@ def running_app(state_dir: Path, *extra: str) -> Iterator[App]:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    with running_app(tmp_path_factory.mktemp("app-state")) as running:
+    """Jobs of 20 s ("slow"): a reload mid-export must find them still running. With the default scenario's
+    few seconds, the old page's kernel (alive for --page-grace after its page went) could finish them before a
+    loaded machine had started the new page's kernel, leaving nothing to resume (a CI-only failure)."""
+    with running_app(tmp_path_factory.mktemp("app-state"), "--scenario", "slow") as running:
         yield running
 
 
@@ -194,7 +197,7 @@ async def test_wizard_flow_with_a_reload_during_the_export(app: App, browser: An
     await start.wait_for(timeout=30_000)
     await shot("export-ready")
     await start.click()
-    # both jobs exist and are still running (the fake answers DONE at the third poll, ~10 s in)
+    # both jobs exist and are still running (the fake answers DONE after 8 polls and 20 s)
     await page.get_by_text("PROCESSING").first.wait_for(timeout=30_000)
     await shot("export-running")
     before = {k: r["job_id"] for k, r in app.registry().items()}
