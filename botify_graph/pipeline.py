@@ -21,20 +21,19 @@ if the first one dies (the OS frees a dead process's lock). Where files go and e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import httpx
-from filelock import FileLock, Timeout
+from filelock import FileLock
 
 from . import api, layout, partition, queries
 from .client import make_client, resolve_api_url
@@ -52,6 +51,7 @@ from .errors import (
     PartitionTooLarge,
 )
 from .fields import FieldCatalog, GscPeriod, has_gsc, parse_gsc_period, source_of
+from .fsutil import holding_lock, try_lock
 from .jobs import PollProgress, job_age, poll_job
 from .models import Analysis, Job
 from .registry import ExportRecord, ExportRegistry, registry_key
@@ -708,7 +708,7 @@ class _Run:
         the merged file in the registry instead of reading parts the first has already removed.
         """
         key = registry_key(self.ref.org, self.ref.project, analysis, kind, variant)
-        async with _holding(layout.follow_lock_path(self.registry.path.parent, key)):
+        async with holding_lock(layout.follow_lock_path(self.registry.path.parent, key)):
             return await self._merge(key, analysis, kind, variant, plan, results, fields, depth)
 
     async def _merge(
@@ -929,7 +929,7 @@ class _KindExport:
         lock_path = layout.follow_lock_path(self.registry.path.parent, self.key)
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(lock_path))
-        if not _try_lock(lock):
+        if not try_lock(lock):
             watched = await self._watch(lock)
             if watched is not None:
                 return watched
@@ -1001,7 +1001,7 @@ class _KindExport:
                         bytes=progress[0],
                         total=progress[1],
                     )
-            if _try_lock(lock):
+            if try_lock(lock):
                 self.steps.emit(
                     "info",
                     f"export:{kind}",
@@ -1235,28 +1235,6 @@ class _KindExport:
                     raise
                 self.steps.emit("info", f"download:{self.kind}", f"{self.kind}: download failed ({exc}); trying again")
         raise AssertionError("unreachable")
-
-
-@contextlib.asynccontextmanager
-async def _holding(path: Path) -> AsyncIterator[None]:
-    """Hold the lock file `path`, waiting for it without blocking the event loop (released if we die)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path))
-    while not _try_lock(lock):
-        await asyncio.sleep(0.1)
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def _try_lock(lock: FileLock) -> bool:
-    """Take `lock` if it is free, without waiting."""
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        return False
-    return True
 
 
 def _write_progress(path: Path, done: int, total: int | None) -> None:
