@@ -1107,20 +1107,14 @@ class _KindExport:
 
     async def _job_accepted(self, record: ExportRecord | None) -> Job:
         """`_job`, posted again after a wait while Botify refuses it because other exports run (error 1058)."""
-        start = self.clock()
-        delays = api.refusal_schedule()
-        refusals = 0
-        while True:
-            try:
-                return await self._job(record)
-            except JobRefused as exc:
-                refusals += 1
-                delay = api.refusal_delay(
-                    exc, delays, waited=self.clock() - start, limit=layout.JOB_REFUSED_WAIT_S, refusals=refusals
-                )
-                self.steps.emit("info", f"export:{self.kind}", f"{self.kind}: {api.refused_message(delay)}")
-                await self.sleep(delay)
-                record = None
+        records = iter([record])  # after a refusal, none: the registry's record (GONE) is what counts
+        return await api.post_until_accepted(
+            lambda: self._job(next(records, None)),
+            limit=layout.JOB_REFUSED_WAIT_S,
+            on_refused=lambda message: self.steps.emit("info", f"export:{self.kind}", f"{self.kind}: {message}"),
+            sleep=self.sleep,
+            clock=self.clock,
+        )
 
     def _record_job(self, job: Job) -> None:
         self.registry.update(
