@@ -404,6 +404,16 @@ async def run_export(
     return await run.run(client)
 
 
+async def _all(*work: Awaitable[KindResult]) -> list[KindResult]:
+    """Await every one of `work` to its end, then raise the first failure in the order given, if any (one
+    failure never leaves the others running)."""
+    outcomes = await asyncio.gather(*work, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return cast("list[KindResult]", outcomes)
+
+
 @dataclass
 class _Run:
     """One `run_export`, phase by phase."""
@@ -527,15 +537,10 @@ class _Run:
         if not plan.feasible:
             raise PartitionTooLarge(partition_view.too_big_text(plan))
         depth = plan.max_depth
-        outcomes = await asyncio.gather(
+        links, meta = await _all(
             self.complete_kind(client, slug, "links", plan.links, cache["links"], (), None, depth),
             self.complete_kind(client, slug, "meta", plan.meta, cache["meta"], fields, period, depth),
-            return_exceptions=True,
         )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        links, meta = cast("list[KindResult]", outcomes)
         choice = DepthChoice(
             depth=depth,
             edges=plan.total_links,
@@ -633,11 +638,8 @@ class _Run:
                 self.steps.emit("info", f"download:{kind}#{part.id}", f"{kind}#{part.id}: merged by another run")
                 return KindResult(f"{kind}#{part.id}", merged, 0, None, True)
 
-        outcomes = await asyncio.gather(*(one(part) for part in plan.parts), return_exceptions=True)
-        for outcome in outcomes:  # every other partition has finished: a rerun resumes only the missing ones
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return cast("list[KindResult]", outcomes)
+        # every other partition finishes before a failure is raised: a rerun resumes only the missing ones
+        return await _all(*(one(part) for part in plan.parts))
 
     async def export_part(
         self,
@@ -842,11 +844,7 @@ class _Run:
                 slots=self.slots,
             ).run()
 
-        outcomes = await asyncio.gather(*(one(k) for k in KINDS), return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        links, meta = cast("list[KindResult]", outcomes)
+        links, meta = await _all(*(one(k) for k in KINDS))
         if links.reused and meta.reused:
             return links, meta
         return self.keep_pair(analysis, {k: plans[k][0] for k in KINDS}, links, meta)
