@@ -21,7 +21,6 @@ Two downloads into the same `dest` (two processes running the same export) take 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import functools
 import io
@@ -42,7 +41,7 @@ import httpx
 
 from .client import backoff
 from .errors import DownloadError, DownloadExpired
-from .fsutil import holding_lock, storage_error
+from .fsutil import _fsync_dir, holding_lock, storage_error
 from .layout import DOWNLOAD_RESUMES
 
 __all__ = ["DownloadResult", "download_export", "merge_exports", "normalise", "normalise_file", "sniff"]
@@ -451,15 +450,6 @@ def normalise(
     A zip `src` must be seekable.
     """
     return _normalise(src, dst.write, columns, compression, chunk_size)
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # not every platform or file system lets a directory be fsynced
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _part_path(dest: Path) -> Path:
