@@ -726,11 +726,11 @@ class _Run:
     ) -> KindResult:
         p, ref, registry = self.params, self.ref, self.registry
         folder = layout.partition_dir(p.out, ref, analysis, kind, variant)
-        done = registry.downloaded_file(registry.get(key))
+        merged = registry.get(key)
+        done = registry.downloaded_file(merged)
         if done is not None:  # another run merged them meanwhile: what this one downloaded is not needed
-            record = cast(ExportRecord, registry.get(key))
             shutil.rmtree(folder, ignore_errors=True)
-            return KindResult(kind, done, record.rows or 0, None, True)
+            return KindResult(kind, done, cast(ExportRecord, merged).rows or 0, None, True)
         dest = layout.export_path(p.out, ref, analysis, kind)
         registry.put(
             ExportRecord(
