@@ -802,17 +802,36 @@ async def create_export_job(
     it is posted again after a wait (`refusal_schedule`), for up to `refused_wait_s` seconds in all
     (None: JobRefused at once, for a caller that waits on its own).
     """
+    if refused_wait_s is None:
+        return await _post_job(client, payload, on_uncertain)
+    return await post_until_accepted(
+        lambda: _post_job(client, payload, on_uncertain),
+        limit=refused_wait_s,
+        on_refused=on_refused,
+        sleep=sleep,
+        clock=clock,
+    )
+
+
+async def post_until_accepted(
+    post: Callable[[], Awaitable[Job]],
+    *,
+    limit: float,
+    on_refused: Callable[[str], None] | None = None,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Job:
+    """`post()`, called again after a wait (`refusal_schedule`) each time Botify refuses the job because other
+    exports run (JobRefused), for up to `limit` seconds in all; `on_refused` hears what is said meanwhile."""
     start = clock()
     delays = refusal_schedule()
     refusals = 0
     while True:
         try:
-            return await _post_job(client, payload, on_uncertain)
+            return await post()
         except JobRefused as exc:
-            if refused_wait_s is None:
-                raise
             refusals += 1
-            delay = refusal_delay(exc, delays, waited=clock() - start, limit=refused_wait_s, refusals=refusals)
+            delay = refusal_delay(exc, delays, waited=clock() - start, limit=limit, refusals=refusals)
             if on_refused:
                 on_refused(refused_message(delay))
             await sleep(delay)

@@ -184,24 +184,24 @@ class RetryTransport(httpx.AsyncBaseTransport):
                 failures += 1
                 continue
             if response.status_code == 429 and throttled < self.max_429_retries:
-                wait = retry_after_seconds(response.headers.get("Retry-After"))
-                await response.aclose()
-                self.stats["retried_429"] += 1
-                if wait is None:
-                    wait = backoff(throttled, base=self.backoff_base, cap=self.backoff_cap)
-                await self._sleep(min(wait, 120.0))
+                await self._wait_out(response, throttled, "retried_429")
                 throttled += 1
                 continue
             if response.status_code in RETRY_STATUSES and idempotent and failures < self.max_retries:
-                wait = retry_after_seconds(response.headers.get("Retry-After"))  # a 503 may say how long
-                await response.aclose()
-                self.stats["retried_5xx"] += 1
-                if wait is None:
-                    wait = backoff(failures, base=self.backoff_base, cap=self.backoff_cap)
-                await self._sleep(min(wait, 120.0))
+                await self._wait_out(response, failures, "retried_5xx")  # a 503 may say how long, too
                 failures += 1
                 continue
             return response
+
+    async def _wait_out(self, response: httpx.Response, attempt: int, stat: str) -> None:
+        """Close a refused answer and wait before trying again: its Retry-After (at most 120 s), else the
+        backoff of `attempt`."""
+        wait = retry_after_seconds(response.headers.get("Retry-After"))
+        await response.aclose()
+        self.stats[stat] += 1
+        if wait is None:
+            wait = backoff(attempt, base=self.backoff_base, cap=self.backoff_cap)
+        await self._sleep(min(wait, 120.0))
 
     async def _send(self, request: httpx.Request, slot: _Slot | None) -> httpx.Response:
         try:

@@ -93,12 +93,13 @@ def choose_depth(
         )
     floor = min(1, cum[-1][0])  # depth 1 (the home page's links alone are not a link graph)
     floor_edges = dict(cum)[floor]
+    rows = tuple(sorted((int(d), int(e or 0)) for d, e in per_depth.items()))
     if floor_edges > max_edges and allow_cut:
         return DepthChoice(
             depth=floor,
             edges=max_edges,
             max_edges=max_edges,
-            per_depth=tuple(sorted((int(d), int(e or 0)) for d, e in per_depth.items())),
+            per_depth=rows,
             cumulative=tuple(cum),
             whole_graph=False,
             requests=requests,
@@ -122,7 +123,7 @@ def choose_depth(
         depth=depth,
         edges=edges,
         max_edges=max_edges,
-        per_depth=tuple(sorted((int(d), int(e or 0)) for d, e in per_depth.items())),
+        per_depth=rows,
         cumulative=tuple(cum),
         whole_graph=whole,
         requests=requests,

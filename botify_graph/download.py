@@ -21,7 +21,6 @@ Two downloads into the same `dest` (two processes running the same export) take 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import functools
 import io
@@ -39,11 +38,10 @@ from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import httpx
-from filelock import FileLock, Timeout
 
 from .client import backoff
 from .errors import DownloadError, DownloadExpired
-from .fsutil import storage_error
+from .fsutil import _fsync_dir, holding_lock, storage_error
 from .layout import DOWNLOAD_RESUMES
 
 __all__ = ["DownloadResult", "download_export", "merge_exports", "normalise", "normalise_file", "sniff"]
@@ -454,17 +452,14 @@ def normalise(
     return _normalise(src, dst.write, columns, compression, chunk_size)
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # not every platform or file system lets a directory be fsynced
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _part_path(dest: Path) -> Path:
     return dest.with_name(dest.name + ".part")
+
+
+def _lock_path(dest: Path) -> Path:
+    """The lock file `.<dest name>.lock` beside `dest`, held while writing `dest`: two processes running the same
+    export would otherwise write the same part files and move them away from under each other."""
+    return dest.with_name(f".{dest.name}.lock")
 
 
 class _Cancelled(DownloadError):
@@ -767,7 +762,7 @@ async def _download(
 ) -> DownloadResult:
     dest.parent.mkdir(parents=True, exist_ok=True)
     raw = dest.with_name(dest.name + ".download.part")
-    async with _dest_lock(dest):
+    async with holding_lock(_lock_path(dest), poll=0.05):
         ok = False
         try:
             await _fetch(client, url, raw, on_progress, chunk_size, sleep=sleep, resumes=resumes)
@@ -805,7 +800,7 @@ async def merge_exports(
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    async with _dest_lock(dest):
+    async with holding_lock(_lock_path(dest), poll=0.05):
         job = functools.partial(_merge, [Path(s) for s in sources], dest, tuple(columns), commit, chunk_size)
         return await asyncio.to_thread(job)
 
@@ -850,24 +845,3 @@ def _merge(
         raise
     _fsync_dir(dest.parent)
     return rows
-
-
-@contextlib.asynccontextmanager
-async def _dest_lock(dest: Path) -> AsyncIterator[None]:
-    """Hold the lock file `.<dest name>.lock` beside `dest`, waiting without blocking the event loop.
-
-    Two processes running the same export would otherwise write the same part files and move them away
-    from under each other. The lock is released by the OS if its holder dies, so a killed run never
-    blocks the next one; the file itself stays (deleting a lock file races with its next user).
-    """
-    lock = FileLock(str(dest.with_name(f".{dest.name}.lock")))
-    while True:
-        try:
-            lock.acquire(timeout=0)
-            break
-        except Timeout:
-            await asyncio.sleep(0.05)
-    try:
-        yield
-    finally:
-        lock.release()

@@ -3,12 +3,14 @@
 Every state file (sidecar, parameter log, export registry, token file) is written through
 `atomic_write_text`: a temporary file in the same folder is written, flushed and fsynced, then moved over
 the target with `os.replace`, so a reader sees the old file or the new one and never half of either.
-Writers hold `file_lock` (a `filelock.FileLock` on `<path>.lock`) across read-modify-write sequences.
+Writers hold `file_lock` (a `filelock.FileLock` on `<path>.lock`) across read-modify-write sequences;
+async code holds a lock file with `holding_lock`, which waits for it without blocking the event loop.
 A file that cannot be parsed is copied aside and reported, never silently reset.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import os
@@ -17,8 +19,8 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -33,8 +35,10 @@ __all__ = [
     "backup_corrupt",
     "corrupt_file_error",
     "file_lock",
+    "holding_lock",
     "read_json",
     "storage_error",
+    "try_lock",
     "utc_now_iso",
     "write_problem",
 ]
@@ -231,6 +235,34 @@ def file_lock(path: str | os.PathLike[str], timeout: float = 30) -> Iterator[Non
         if error is None:
             raise
         raise error from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def try_lock(lock: FileLock) -> bool:
+    """Take `lock` if it is free, without waiting."""
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return False
+    return True
+
+
+@asynccontextmanager
+async def holding_lock(lock_path: str | os.PathLike[str], *, poll: float = 0.1) -> AsyncIterator[None]:
+    """Hold the lock file `lock_path`, waiting for it (every `poll` s) without blocking the event loop.
+
+    Not re-entrant, unlike `file_lock`: each holder has its own lock, so two tasks of one process exclude each
+    other as two processes do. The OS releases it if its holder dies, so a killed run never blocks the next
+    one; the file itself stays (deleting a lock file races with its next user).
+    """
+    path = Path(lock_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    while not try_lock(lock):
+        await asyncio.sleep(poll)
     try:
         yield
     finally:

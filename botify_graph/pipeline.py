@@ -21,20 +21,19 @@ if the first one dies (the OS frees a dead process's lock). Where files go and e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import httpx
-from filelock import FileLock, Timeout
+from filelock import FileLock
 
 from . import api, layout, partition, queries
 from .client import make_client, resolve_api_url
@@ -52,6 +51,7 @@ from .errors import (
     PartitionTooLarge,
 )
 from .fields import FieldCatalog, GscPeriod, has_gsc, parse_gsc_period, source_of
+from .fsutil import holding_lock, try_lock
 from .jobs import PollProgress, job_age, poll_job
 from .models import Analysis, Job
 from .registry import ExportRecord, ExportRegistry, registry_key
@@ -404,6 +404,16 @@ async def run_export(
     return await run.run(client)
 
 
+async def _all(*work: Awaitable[KindResult]) -> list[KindResult]:
+    """Await every one of `work` to its end, then raise the first failure in the order given, if any (one
+    failure never leaves the others running)."""
+    outcomes = await asyncio.gather(*work, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return cast("list[KindResult]", outcomes)
+
+
 @dataclass
 class _Run:
     """One `run_export`, phase by phase."""
@@ -527,15 +537,10 @@ class _Run:
         if not plan.feasible:
             raise PartitionTooLarge(partition_view.too_big_text(plan))
         depth = plan.max_depth
-        outcomes = await asyncio.gather(
+        links, meta = await _all(
             self.complete_kind(client, slug, "links", plan.links, cache["links"], (), None, depth),
             self.complete_kind(client, slug, "meta", plan.meta, cache["meta"], fields, period, depth),
-            return_exceptions=True,
         )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        links, meta = cast("list[KindResult]", outcomes)
         choice = DepthChoice(
             depth=depth,
             edges=plan.total_links,
@@ -633,11 +638,8 @@ class _Run:
                 self.steps.emit("info", f"download:{kind}#{part.id}", f"{kind}#{part.id}: merged by another run")
                 return KindResult(f"{kind}#{part.id}", merged, 0, None, True)
 
-        outcomes = await asyncio.gather(*(one(part) for part in plan.parts), return_exceptions=True)
-        for outcome in outcomes:  # every other partition has finished: a rerun resumes only the missing ones
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return cast("list[KindResult]", outcomes)
+        # every other partition finishes before a failure is raised: a rerun resumes only the missing ones
+        return await _all(*(one(part) for part in plan.parts))
 
     async def export_part(
         self,
@@ -708,7 +710,7 @@ class _Run:
         the merged file in the registry instead of reading parts the first has already removed.
         """
         key = registry_key(self.ref.org, self.ref.project, analysis, kind, variant)
-        async with _holding(layout.follow_lock_path(self.registry.path.parent, key)):
+        async with holding_lock(layout.follow_lock_path(self.registry.path.parent, key)):
             return await self._merge(key, analysis, kind, variant, plan, results, fields, depth)
 
     async def _merge(
@@ -724,11 +726,11 @@ class _Run:
     ) -> KindResult:
         p, ref, registry = self.params, self.ref, self.registry
         folder = layout.partition_dir(p.out, ref, analysis, kind, variant)
-        done = registry.downloaded_file(registry.get(key))
+        merged = registry.get(key)
+        done = registry.downloaded_file(merged)
         if done is not None:  # another run merged them meanwhile: what this one downloaded is not needed
-            record = cast(ExportRecord, registry.get(key))
             shutil.rmtree(folder, ignore_errors=True)
-            return KindResult(kind, done, record.rows or 0, None, True)
+            return KindResult(kind, done, cast(ExportRecord, merged).rows or 0, None, True)
         dest = layout.export_path(p.out, ref, analysis, kind)
         registry.put(
             ExportRecord(
@@ -842,11 +844,7 @@ class _Run:
                 slots=self.slots,
             ).run()
 
-        outcomes = await asyncio.gather(*(one(k) for k in KINDS), return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        links, meta = cast("list[KindResult]", outcomes)
+        links, meta = await _all(*(one(k) for k in KINDS))
         if links.reused and meta.reused:
             return links, meta
         return self.keep_pair(analysis, {k: plans[k][0] for k in KINDS}, links, meta)
@@ -929,7 +927,7 @@ class _KindExport:
         lock_path = layout.follow_lock_path(self.registry.path.parent, self.key)
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(lock_path))
-        if not _try_lock(lock):
+        if not try_lock(lock):
             watched = await self._watch(lock)
             if watched is not None:
                 return watched
@@ -1001,7 +999,7 @@ class _KindExport:
                         bytes=progress[0],
                         total=progress[1],
                     )
-            if _try_lock(lock):
+            if try_lock(lock):
                 self.steps.emit(
                     "info",
                     f"export:{kind}",
@@ -1107,20 +1105,14 @@ class _KindExport:
 
     async def _job_accepted(self, record: ExportRecord | None) -> Job:
         """`_job`, posted again after a wait while Botify refuses it because other exports run (error 1058)."""
-        start = self.clock()
-        delays = api.refusal_schedule()
-        refusals = 0
-        while True:
-            try:
-                return await self._job(record)
-            except JobRefused as exc:
-                refusals += 1
-                delay = api.refusal_delay(
-                    exc, delays, waited=self.clock() - start, limit=layout.JOB_REFUSED_WAIT_S, refusals=refusals
-                )
-                self.steps.emit("info", f"export:{self.kind}", f"{self.kind}: {api.refused_message(delay)}")
-                await self.sleep(delay)
-                record = None
+        records = iter([record])  # after a refusal, none: the registry's record (GONE) is what counts
+        return await api.post_until_accepted(
+            lambda: self._job(next(records, None)),
+            limit=layout.JOB_REFUSED_WAIT_S,
+            on_refused=lambda message: self.steps.emit("info", f"export:{self.kind}", f"{self.kind}: {message}"),
+            sleep=self.sleep,
+            clock=self.clock,
+        )
 
     def _record_job(self, job: Job) -> None:
         self.registry.update(
@@ -1235,28 +1227,6 @@ class _KindExport:
                     raise
                 self.steps.emit("info", f"download:{self.kind}", f"{self.kind}: download failed ({exc}); trying again")
         raise AssertionError("unreachable")
-
-
-@contextlib.asynccontextmanager
-async def _holding(path: Path) -> AsyncIterator[None]:
-    """Hold the lock file `path`, waiting for it without blocking the event loop (released if we die)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path))
-    while not _try_lock(lock):
-        await asyncio.sleep(0.1)
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def _try_lock(lock: FileLock) -> bool:
-    """Take `lock` if it is free, without waiting."""
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        return False
-    return True
 
 
 def _write_progress(path: Path, done: int, total: int | None) -> None:

@@ -64,17 +64,32 @@ def field_id(analysis: str, key: str | MetaField) -> str:
     return f"crawl.{analysis}.{slug}"
 
 
-def depth_histogram_query(analysis: str) -> dict[str, Any]:
-    """One grouped query: internal outlinks summed per click depth (the cheap way to size an export)."""
+def _size_metric(analysis: str, kind: str) -> Any:
+    """The metric that counts the rows of an export of `kind`: links, outlinks summed; meta, pages."""
+    crawl = f"crawl.{analysis}"
+    if kind == "links":
+        return {"function": "sum", "args": [f"{crawl}.outlinks_internal.nb.total"]}
+    if kind == "meta":
+        return {"field": f"{crawl}.count_urls_crawl"}
+    raise ValueError(f"Unknown export kind {kind!r}.")
+
+
+def _per_depth_query(analysis: str, *kinds: str) -> dict[str, Any]:
+    """One grouped query: the rows of each kind (`_size_metric`) per click depth, shallowest first."""
     crawl = f"crawl.{analysis}"
     return {
         "collections": [crawl],
         "query": {
             "dimensions": [f"{crawl}.depth"],
-            "metrics": [{"function": "sum", "args": [f"{crawl}.outlinks_internal.nb.total"]}],
+            "metrics": [_size_metric(analysis, kind) for kind in kinds],
             "sort": [{"type": "dimensions", "index": 0, "order": "asc"}],
         },
     }
+
+
+def depth_histogram_query(analysis: str) -> dict[str, Any]:
+    """One grouped query: internal outlinks summed per click depth (the cheap way to size an export)."""
+    return _per_depth_query(analysis, "links")
 
 
 def edges_upto_query(analysis: str, depth: int) -> dict[str, Any]:
@@ -84,7 +99,7 @@ def edges_upto_query(analysis: str, depth: int) -> dict[str, Any]:
         "collections": [crawl],
         "query": {
             "dimensions": [],
-            "metrics": [{"function": "sum", "args": [f"{crawl}.outlinks_internal.nb.total"]}],
+            "metrics": [_size_metric(analysis, "links")],
             "filters": {"field": f"{crawl}.depth", "predicate": "lte", "value": depth},
         },
     }
@@ -225,26 +240,9 @@ def partition_filter(analysis: str, conds: tuple[Cond, ...]) -> dict[str, Any] |
     return filters[0] if len(filters) == 1 else {"and": filters}
 
 
-def _size_metric(analysis: str, kind: str) -> Any:
-    crawl = f"crawl.{analysis}"
-    if kind == "links":
-        return {"function": "sum", "args": [f"{crawl}.outlinks_internal.nb.total"]}
-    if kind == "meta":
-        return {"field": f"{crawl}.count_urls_crawl"}
-    raise ValueError(f"Unknown export kind {kind!r}.")
-
-
 def depth_sizes_query(analysis: str) -> dict[str, Any]:
     """One grouped query: internal outlinks and pages per click depth (sizes both kinds of a complete export)."""
-    crawl = f"crawl.{analysis}"
-    return {
-        "collections": [crawl],
-        "query": {
-            "dimensions": [f"{crawl}.depth"],
-            "metrics": [_size_metric(analysis, "links"), _size_metric(analysis, "meta")],
-            "sort": [{"type": "dimensions", "index": 0, "order": "asc"}],
-        },
-    }
+    return _per_depth_query(analysis, "links", "meta")
 
 
 def sizing_query(analysis: str, field: str, conds: tuple[Cond, ...], kind: str) -> dict[str, Any]:
