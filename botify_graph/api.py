@@ -841,13 +841,10 @@ def refusal_delay(exc: JobRefused, delays: Iterator[float], *, waited: float, li
     """The wait before posting a refused job again; JobRefused saying what to do once `limit` seconds are up."""
     delay = next(delays)
     if waited + delay > limit:
-        raise JobRefused(
+        raise exc.reworded(
             f"Botify refused the export job {refusals} time{'s' if refusals != 1 else ''} in {waited:.0f} s because "
             f"other exports are running ({exc}). Wait for them to finish, or run fewer jobs at once "
-            "(--max-jobs 1), then run again: nothing was created.",
-            status=exc.status,
-            error_code=exc.error_code,
-            url=exc.url,
+            "(--max-jobs 1), then run again: nothing was created."
         ) from None
     return delay
 

@@ -28,6 +28,8 @@ API token: errors are built from statuses, codes and server messages, never from
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 
 class BotifyError(Exception):
     """Base class for every error botify-graph raises on purpose."""
@@ -54,6 +56,9 @@ class TransportError(BotifyError):
     """The server could not be reached or the connection broke, even after retries."""
 
 
+_E = TypeVar("_E", bound="ApiError")
+
+
 class ApiError(BotifyError):
     """The API answered with an HTTP error."""
 
@@ -69,6 +74,11 @@ class ApiError(BotifyError):
         self.error_code = error_code
         self.url = url
         super().__init__(message)
+
+    def reworded(self: _E, message: str) -> _E:
+        """The same error (its class, status, error code and URL) told as `message`, by a caller that knows
+        what it means for the user."""
+        return type(self)(message, status=self.status, error_code=self.error_code, url=self.url)
 
 
 class AuthError(ApiError):

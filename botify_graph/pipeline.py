@@ -1056,12 +1056,9 @@ class _KindExport:
 
     def _job_kept(self, exc: AuthError, job: Job) -> AuthError:
         """A token revoked (regenerated in Botify) while following a job: the job is recorded, say so."""
-        return AuthError(
+        return exc.reworded(
             f"{exc} The {self.kind} export job {job.job_id} is kept: run the same export again with the new "
-            "token and it resumes that job (no new job, no credit spent twice).",
-            status=exc.status,
-            error_code=exc.error_code,
-            url=exc.url,
+            "token and it resumes that job (no new job, no credit spent twice)."
         )
 
     async def _job(self, record: ExportRecord | None) -> Job:

@@ -189,7 +189,7 @@ class ConnectStep(Step):
                 self.attempts[origin] = self.attempts.get(origin, 0) + 1
                 at = datetime.now().strftime("%H:%M:%S")
                 message = rejected_token_message(origin, attempt=self.attempts[origin], at=at)
-                raise AuthError(message, status=exc.status, error_code=exc.error_code, url=exc.url) from None
+                raise exc.reworded(message) from None
             raise
         self.attempts.pop(origin, None)
         self.wiz.token = token
@@ -394,30 +394,21 @@ class ProjectStep(Step):
             async with self.wiz.client() as client:
                 analyses = await api.fetch_analyses_light(client, ref)
         except NotFound as exc:
-            raise NotFound(
+            raise exc.reworded(
                 f"Botify has no project {ref.org}/{ref.project} (404): check the organisation and project in the "
-                "URL — copy it from the project's page in Botify. Nothing was changed.",
-                status=exc.status,
-                error_code=exc.error_code,
-                url=exc.url,
+                "URL — copy it from the project's page in Botify. Nothing was changed."
             ) from None
         except AuthError as exc:
-            raise AuthError(
+            raise exc.reworded(
                 f"Botify rejected the API token (401) while listing the analyses of {ref.org}/{ref.project}: the "
                 "token taken at step 1 does not work. Go back to step 1 (✎ Change) and paste a fresh token from "
-                "your Botify profile; regenerating a token invalidates the old one. Nothing was changed.",
-                status=exc.status,
-                error_code=exc.error_code,
-                url=exc.url,
+                "your Botify profile; regenerating a token invalidates the old one. Nothing was changed."
             ) from None
         except PermissionDenied as exc:
-            raise PermissionDenied(
+            raise exc.reworded(
                 f"Your token has no access to {ref.org}/{ref.project} (403): the project belongs to an organisation "
                 "your Botify user is not a member of, or the URL is wrong. Check the URL, or ask the project's "
-                "admin for access. Nothing was changed.",
-                status=exc.status,
-                error_code=exc.error_code,
-                url=exc.url,
+                "admin for access. Nothing was changed."
             ) from None
         self.wiz.choose_project(ref)
         if not analyses and self.state == StepState.SUCCESS:
